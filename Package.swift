@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PthKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "PthKit", targets: ["PthKit"]),
+        .executable(name: "pthkit", targets: ["pthkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The zip container of torch >= 1.6 checkpoints (zip64, deflate) is read by libzip.
+        .systemLibrary(
+            name: "CLibZip",
+            pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"]), .brew(["libzip"])]
+        ),
+        // Convolutions and linear layers run as OpenBLAS sgemm/sgemv.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+        .target(
+            name: "PthKit",
+            dependencies: ["CLibZip", "COpenBLAS"]
+        ),
+        .executableTarget(
+            name: "pthkit",
+            dependencies: [
+                "PthKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "PthKitTests",
+            dependencies: ["PthKit"]
+        ),
+    ]
+)
