@@ -1,11 +1,39 @@
 import ArgumentParser
+import Foundation
 import PthKit
 
-@main
 struct PthKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pthkit",
         abstract: "Read PyTorch checkpoints and run torchvision models without Python.",
-        subcommands: []
+        subcommands: [InspectCommand.self]
     )
+}
+
+/// Exit codes as the README promises: 0 success, 1 a failure while working (the error printed as one
+/// `error: ...` line), 2 a usage error.
+@main
+enum Main {
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try PthKitCommand.parseAsRoot()
+        } catch {
+            let code = PthKitCommand.exitCode(for: error)
+            if code == .success {
+                print(PthKitCommand.fullMessage(for: error))
+                exit(0)
+            }
+            FileHandle.standardError.write(Data((PthKitCommand.fullMessage(for: error) + "\n").utf8))
+            exit(2)
+        }
+        do {
+            try command.run()
+        } catch let exitCode as ExitCode {
+            exit(exitCode.rawValue)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
 }

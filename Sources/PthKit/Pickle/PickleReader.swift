@@ -71,11 +71,11 @@ struct PickleReader {
         return Array(bytes[position..<end])
     }
 
-    mutating func utf8(_ count: Int, opcode: String) throws -> String {
+    mutating func utf8(_ count: Int, opcode: @autoclosure () -> String) throws -> String {
         let start = position
         let raw = try take(count)
         guard let text = String(validating: raw, as: UTF8.self) else {
-            throw PickleError(offset: start, problem: .badArgument(opcode: opcode, reason: "invalid UTF-8"))
+            throw PickleError(offset: start, problem: .badArgument(opcode: opcode(), reason: "invalid UTF-8"))
         }
         return text
     }

@@ -1,0 +1,141 @@
+import Foundation
+
+/// A file written by `torch.save`, read without executing anything from it.
+///
+/// Both container formats share one path: the container gives the main pickle and a source of
+/// storages, the pickle machine builds inert values, and `TorchObjectReader` interprets the
+/// allowlisted constructors into tensors and dictionaries.
+public struct Checkpoint: Sendable {
+    public enum Format: String, Sendable, Codable {
+        /// torch >= 1.6: a zip archive of `data.pkl` and one record per storage.
+        case zip
+        /// torch < 1.6 and `_use_new_zipfile_serialization=False`: pickles followed by raw storages.
+        case legacy
+    }
+
+    public enum ByteOrder: String, Sendable, Codable {
+        case little, big
+    }
+
+    /// The file name used in error messages.
+    public let file: String
+    public let format: Format
+    public let byteOrder: ByteOrder
+    /// Everything `torch.load` would return, with tensors materialized.
+    public let root: CheckpointValue
+
+    /// Every tensor with its dotted path (`state_dict.layer1.0.conv1.weight`, `""` for a bare tensor).
+    public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
+
+    public static func load(contentsOf url: URL) throws -> Checkpoint {
+        let name = url.path
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReading.bytes(of: url)
+        } catch {
+            throw CheckpointError(file: name, part: "", problem: .container("cannot read the file: \(error)"))
+        }
+        return try Checkpoint(bytes: bytes, file: name)
+    }
+
+    public init(bytes: [UInt8], file: String) throws {
+        self.file = file
+        if Self.isZip(bytes) {
+            (format, byteOrder, root) = try Self.readZip(bytes, file: file)
+        } else if Self.isTar(bytes) {
+            throw CheckpointError(
+                file: file, part: "", problem: .unsupported("tar-format checkpoint (torch < 0.4); resave it with a newer torch"))
+        } else if bytes.first == 0x80 || bytes.first == 0x28 {
+            (format, byteOrder, root) = try Self.readLegacy(bytes, file: file)
+        } else {
+            let reason = bytes.isEmpty ? "the file is empty" : "it starts with neither a zip header nor a pickle"
+            throw CheckpointError(file: file, part: "", problem: .unrecognizedFormat(reason))
+        }
+    }
+
+    // MARK: - Formats
+
+    private static func isZip(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
+    }
+
+    private static func isTar(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
+    }
+
+    private static func readZip(_ bytes: [UInt8], file: String) throws -> (Format, ByteOrder, CheckpointValue) {
+        let container = try ZipContainer(bytes: bytes, file: file)
+        var byteOrder = ByteOrder.little
+        if let record = try container.record("byteorder") {
+            let text = String(decoding: record, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let order = ByteOrder(rawValue: text) else {
+                throw CheckpointError(
+                    file: file, part: "record \(container.prefix)byteorder",
+                    problem: .container("unknown byte order \"\(text.prefix(20))\""))
+            }
+            byteOrder = order
+        }
+        let part = "\(container.prefix)data.pkl"
+        guard let pickle = try container.record("data.pkl") else {
+            throw CheckpointError(file: file, part: part, problem: .container("missing"))
+        }
+        let value = try runPickle(pickle, from: 0, file: file, part: part).value
+        let source = ZipStorageSource(container: container, bigEndian: byteOrder == .big)
+        return (.zip, byteOrder, try interpret(value, storages: source, file: file, part: part))
+    }
+
+    /// Legacy layout: magic number, protocol version, sys info, main object, storage keys, storages.
+    private static func readLegacy(_ bytes: [UInt8], file: String) throws -> (Format, ByteOrder, CheckpointValue) {
+        let magic = try runPickle(bytes, from: 0, file: file, part: "magic number")
+        guard case .bigInt(let digits) = magic.value, digits == legacyMagicNumber else {
+            throw CheckpointError(
+                file: file, part: "magic number",
+                problem: .unrecognizedFormat("a pickle, but not one torch.save wrote (magic number is \(magic.value.kindName))"))
+        }
+        let version = try runPickle(bytes, from: magic.end, file: file, part: "protocol version")
+        guard version.value.asInt == 1001 else {
+            throw CheckpointError(file: file, part: "protocol version", problem: .unsupported("legacy protocol \(version.value.kindName)"))
+        }
+        let sysInfo = try runPickle(bytes, from: version.end, file: file, part: "sys info")
+        var byteOrder = ByteOrder.little
+        if case .dict(let info) = sysInfo.value, case .bool(false)? = info["little_endian"] { byteOrder = .big }
+        let main = try runPickle(bytes, from: sysInfo.end, file: file, part: "main pickle")
+        let keyList = try runPickle(bytes, from: main.end, file: file, part: "storage key list")
+        guard let keyValues = keyList.value.asSequence else {
+            throw CheckpointError(file: file, part: "storage key list", problem: .container("is a \(keyList.value.kindName), not a list"))
+        }
+        let keys = keyValues.map { $0.asString ?? $0.asInt.map(String.init) ?? "?" }
+        let source: LegacyStorageSource
+        do {
+            let dtypes = try LegacyStorageSource.storageTypes(in: main.value)
+            source = try LegacyStorageSource(
+                bytes: bytes, offset: keyList.end, keys: keys, dtypes: dtypes, bigEndian: byteOrder == .big)
+        } catch let error as TorchObjectError {
+            throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
+        }
+        return (.legacy, byteOrder, try interpret(main.value, storages: source, file: file, part: "main pickle"))
+    }
+
+    /// 0x1950a86a20f9469cfc6c, the magic number legacy files start with, as LONG1's little-endian bytes.
+    private static let legacyMagicNumber: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+
+    private static func runPickle(
+        _ bytes: [UInt8], from offset: Int, file: String, part: String
+    ) throws -> (value: PickleValue, end: Int) {
+        do {
+            return try bytes.withUnsafeBytes { try PickleMachine.load($0, from: offset) }
+        } catch let error as PickleError {
+            throw CheckpointError(file: file, part: part, problem: .pickle(error))
+        }
+    }
+
+    private static func interpret(
+        _ value: PickleValue, storages: StorageSource, file: String, part: String
+    ) throws -> CheckpointValue {
+        do {
+            return try TorchObjectReader(storages: storages).read(value)
+        } catch let error as TorchObjectError {
+            throw CheckpointError(file: file, part: part, problem: .tensor(error.reason))
+        }
+    }
+}

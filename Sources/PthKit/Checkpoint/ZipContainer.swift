@@ -1,0 +1,111 @@
+import CLibZip
+
+/// The zip container torch.save has written since 1.6: `<prefix>/data.pkl`, `<prefix>/data/<key>` per
+/// storage and a few small records (`byteorder`, `version`). libzip handles stored and deflated
+/// entries, zip64 and CRC checks; this type only finds records by name and bounds their sizes.
+final class ZipContainer {
+    private let archive: OpaquePointer
+    private let bytes: [UInt8]
+    private let file: String
+    /// The folder all records sit in; torch names it after the file, but any name is valid.
+    let prefix: String
+
+    init(bytes: [UInt8], file: String) throws {
+        self.bytes = bytes
+        self.file = file
+        var error = zip_error_t()
+        zip_error_init(&error)
+        defer { zip_error_fini(&error) }
+        // The source borrows `bytes`, which this object keeps alive until the archive is closed.
+        let opened: OpaquePointer? = bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress,
+                  let source = zip_source_buffer_create(base, UInt64(raw.count), 0, &error) else { return nil }
+            guard let archive = zip_open_from_source(source, ZIP_RDONLY, &error) else {
+                zip_source_free(source)
+                return nil
+            }
+            return archive
+        }
+        guard let opened else {
+            throw CheckpointError(
+                file: file, part: "zip archive",
+                problem: .container(String(cString: zip_error_strerror(&error))))
+        }
+        archive = opened
+        prefix = try Self.findPrefix(archive, file: file)
+    }
+
+    deinit {
+        zip_discard(archive)
+    }
+
+    private static func findPrefix(_ archive: OpaquePointer, file: String) throws -> String {
+        let count = zip_get_num_entries(archive, 0)
+        var best: String?
+        for index in 0..<max(count, 0) {
+            guard let raw = zip_get_name(archive, UInt64(index), ZIP_FL_ENC_RAW) else { continue }
+            let name = String(cString: raw)
+            guard name == "data.pkl" || name.hasSuffix("/data.pkl") else { continue }
+            let prefix = String(name.dropLast("data.pkl".count))
+            if best == nil || prefix.count < best!.count { best = prefix }
+        }
+        guard let best else {
+            throw CheckpointError(file: file, part: "zip archive", problem: .container("no data.pkl record"))
+        }
+        return best
+    }
+
+    func hasRecord(_ name: String) -> Bool {
+        zip_name_locate(archive, prefix + name, ZIP_FL_ENC_RAW) >= 0
+    }
+
+    /// The whole record `<prefix><name>`, or nil when the archive has none. `expectedSize`, when
+    /// given, must match the record's size: lengths come from the file and are checked before any
+    /// allocation.
+    func record(_ name: String, expectedSize: Int? = nil) throws -> [UInt8]? {
+        let fullName = prefix + name
+        let index = zip_name_locate(archive, fullName, ZIP_FL_ENC_RAW)
+        guard index >= 0 else { return nil }
+        var stat = zip_stat_t()
+        zip_stat_init(&stat)
+        guard zip_stat_index(archive, UInt64(index), 0, &stat) == 0, stat.valid & UInt64(ZIP_STAT_SIZE) != 0 else {
+            throw failure(fullName, "cannot read the record's size")
+        }
+        // A deflated record may expand, but never beyond what deflate allows (~1032:1).
+        let size = stat.size
+        guard size <= UInt64(Int.max), size <= UInt64(bytes.count) &* 1100 &+ 1024 else {
+            throw failure(fullName, "declares an impossible size of \(size) bytes")
+        }
+        if let expectedSize, Int(size) != expectedSize {
+            throw failure(fullName, "holds \(size) bytes where \(expectedSize) are expected")
+        }
+        guard let handle = zip_fopen_index(archive, UInt64(index), 0) else {
+            throw failure(fullName, String(cString: zip_error_strerror(zip_get_error(archive))))
+        }
+        defer { zip_fclose(handle) }
+        var failureMessage: String?
+        let data = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+            var filled = 0
+            while filled < buffer.count, let base = buffer.baseAddress {
+                let read = zip_fread(handle, base + filled, UInt64(buffer.count - filled))
+                if read <= 0 {
+                    failureMessage = read < 0 ? String(cString: zip_error_strerror(zip_file_get_error(handle)))
+                        : "ends after \(filled) of \(buffer.count) bytes"
+                    break
+                }
+                filled += Int(read)
+            }
+            // Zero the unread tail so the array is always fully initialized.
+            if filled < buffer.count, let base = buffer.baseAddress {
+                (base + filled).initialize(repeating: 0, count: buffer.count - filled)
+            }
+            initialized = buffer.count
+        }
+        if let failureMessage { throw failure(fullName, failureMessage) }
+        return data
+    }
+
+    private func failure(_ record: String, _ reason: String) -> CheckpointError {
+        CheckpointError(file: file, part: "record \(record)", problem: .container(reason))
+    }
+}

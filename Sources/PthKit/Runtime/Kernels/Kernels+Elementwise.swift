@@ -1,0 +1,44 @@
+extension Kernels {
+    /// a + b for tensors of one shape (residual connections).
+    public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        var sum = a
+        try addInPlace(&sum, b)
+        return sum
+    }
+
+    public static func addInPlace(_ a: inout Tensor, _ b: Tensor) throws {
+        let op = "add"
+        try requireConsistent(a, op, "a")
+        try requireConsistent(b, op, "b")
+        guard a.shape == b.shape else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "b of shape \(a.shape)", found: "shape \(b.shape)")
+        }
+        a.storage.withUnsafeMutableBufferPointer { a in
+            b.storage.withUnsafeBufferPointer { b in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
+        }
+    }
+
+    /// x [N, C, H, W] times s [N, C, 1, 1], each plane by its own scalar (squeeze-excitation).
+    public static func multiplyChannels(_ x: Tensor, by s: Tensor) throws -> Tensor {
+        let op = "multiplyChannels"
+        try require(x, rank: 4, op, layout: "[N, C, H, W]")
+        try require(s, rank: 4, op, "scale", layout: "[N, C, 1, 1]")
+        guard s.shape == [x.shape[0], x.shape[1], 1, 1] else {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "scale of shape \([x.shape[0], x.shape[1], 1, 1])", found: "shape \(s.shape)")
+        }
+        let plane = x.shape[2] * x.shape[3]
+        var output = x.storage
+        output.withUnsafeMutableBufferPointer { output in
+            s.storage.withUnsafeBufferPointer { s in
+                for p in 0..<s.count {
+                    let factor = s[p]
+                    for i in (p * plane)..<((p + 1) * plane) { output[i] *= factor }
+                }
+            }
+        }
+        return Tensor(shape: x.shape, storage: output)
+    }
+}

@@ -1,0 +1,97 @@
+import COpenBLAS
+
+extension Kernels {
+    /// `torch.nn.functional.linear`: input [..., in], weight [out, in], bias of `out` values or nil;
+    /// the result is [..., out]. One row runs as sgemv, several as one sgemm.
+    public static func linear(_ input: Tensor, weight: Tensor, bias: [Float]?) throws -> Tensor {
+        let op = "linear"
+        try requireConsistent(input, op)
+        try require(weight, rank: 2, op, "weight", layout: "[out, in]")
+        guard let inFeatures = input.shape.last else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "input of rank >= 1", found: "a 0-d tensor")
+        }
+        let outFeatures = weight.shape[0]
+        guard weight.shape[1] == inFeatures else {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "weight [out, \(inFeatures)] for input shape \(input.shape)",
+                found: "weight shape \(weight.shape)")
+        }
+        if let bias, bias.count != outFeatures {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "bias of \(outFeatures) values", found: "\(bias.count) values")
+        }
+        let shape = try resultShape(input.shape.dropLast() + [outFeatures], op)
+        guard let rows = Tensor.elementCount(of: Array(input.shape.dropLast())) else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "input shape \(input.shape) is too large")
+        }
+        try requireBLASSizes([rows, inFeatures, outFeatures], op)
+
+        var output = [Float](repeating: 0, count: rows * outFeatures)
+        if let bias {
+            output.withUnsafeMutableBufferPointer { buffer in
+                for row in 0..<rows {
+                    UnsafeMutableBufferPointer(rebasing: buffer[(row * outFeatures)..<((row + 1) * outFeatures)])
+                        .update(fromContentsOf: bias)
+                }
+            }
+        }
+        // BLAS rejects zero leading dimensions; with nothing to sum the result is the bias.
+        guard rows > 0, outFeatures > 0, inFeatures > 0 else { return Tensor(shape: shape, storage: output) }
+        let beta: Float = bias == nil ? 0 : 1
+        input.storage.withUnsafeBufferPointer { x in
+            weight.storage.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    if rows == 1 {
+                        cblas_sgemv(
+                            CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
+                            1, w.baseAddress, Int32(inFeatures), x.baseAddress, 1, beta, y.baseAddress, 1)
+                    } else {
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                            1, x.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures),
+                            beta, y.baseAddress, Int32(outFeatures))
+                    }
+                }
+            }
+        }
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// C[M, N] = op(A) * op(B) for rank-2 tensors, where op transposes when asked: A is [M, K]
+    /// (or [K, M] with `transposeA`), B is [K, N] (or [N, K] with `transposeB`).
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) throws -> Tensor {
+        let op = "matmul"
+        try require(a, rank: 2, op, "a")
+        try require(b, rank: 2, op, "b")
+        let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let (bk, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        guard k == bk else {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "inner dimensions to agree (a gives \(k))",
+                found: "a shape \(a.shape)\(transposeA ? "ᵀ" : ""), b shape \(b.shape)\(transposeB ? "ᵀ" : "")")
+        }
+        let shape = try resultShape([m, n], op)
+        try requireBLASSizes([m, n, k], op)
+        var output = [Float](repeating: 0, count: m * n)
+        guard m > 0, n > 0, k > 0 else { return Tensor(shape: shape, storage: output) }
+        a.storage.withUnsafeBufferPointer { a in
+            b.storage.withUnsafeBufferPointer { b in
+                output.withUnsafeMutableBufferPointer { c in
+                    cblas_sgemm(
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k),
+                        1, a.baseAddress, Int32(transposeA ? m : k), b.baseAddress, Int32(transposeB ? k : n),
+                        0, c.baseAddress, Int32(n))
+                }
+            }
+        }
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// OpenBLAS here takes 32-bit sizes.
+    static func requireBLASSizes(_ sizes: [Int], _ operation: String) throws {
+        for size in sizes where size > Int(Int32.max) {
+            throw RuntimeError.invalidArgument(operation: operation, reason: "size \(size) exceeds the BLAS index range")
+        }
+    }
+}

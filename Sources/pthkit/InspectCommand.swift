@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import PthKit
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "List the tensors in a checkpoint (zip or legacy), without running anything from it."
+    )
+
+    @Argument(help: "A .pth/.pt file written by torch.save.")
+    var file: String
+
+    @Flag(help: "Print {format, byteorder, tensors: [{key, dtype, shape, sha256}]} as JSON.")
+    var json = false
+
+    func run() throws {
+        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file))
+        let tensors = checkpoint.tensors
+        if json {
+            let listing = Listing(
+                format: checkpoint.format.rawValue, byteorder: checkpoint.byteOrder.rawValue,
+                tensors: tensors.map {
+                    .init(key: $0.key, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
+                          sha256: SHA256.hexDigest($0.tensor.bytes))
+                })
+            print(try JSONOutput.string(listing))
+            return
+        }
+        let keyWidth = min(max(tensors.map(\.key.count).max() ?? 0, 3), 60)
+        print("key".padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "  dtype     shape                 bytes")
+        for (key, tensor) in tensors {
+            let shape = "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]"
+            print(
+                (key.isEmpty ? "\"\"" : key).padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "  "
+                    + tensor.dtype.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + "  "
+                    + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + "  " + String(tensor.bytes.count))
+        }
+        let totalBytes = tensors.reduce(0) { $0 + $1.tensor.bytes.count }
+        print("\nformat \(checkpoint.format.rawValue), byte order \(checkpoint.byteOrder.rawValue), "
+            + "\(tensors.count) tensors, \(totalBytes) bytes (\(ByteCountText.describe(totalBytes)))")
+    }
+
+    struct Listing: Encodable {
+        struct Entry: Encodable {
+            let key: String
+            let dtype: String
+            let shape: [Int]
+            let sha256: String
+        }
+        let format: String
+        let byteorder: String
+        let tensors: [Entry]
+    }
+}
