@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Writes, for every model in Scripts/oracle/zoo.py, a checkpoint with random weights (batch norms with
+non-trivial running statistics), an input batch, PyTorch's float32 output and its float64 reference.
+
+    make_zoo_fixtures.py --out DIR [--only NAME ...]
+
+DIR/<name>/{model.pth, input.npy, output_f32.npy, output_f64.npy} and DIR/cases.json listing each case
+with its builder arguments and PyTorch's own float32 error (max |f32 - f64|), the yardstick PthKit's
+error is held to.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
+import zoo  # noqa: E402
+
+
+def randomize_batch_norms(model, generator):
+    """Running statistics far from (0, 1) so that a wrong eps or a missed buffer shows in the logits."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            with torch.no_grad():
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.2)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                if module.weight is not None:
+                    module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                    module.bias.copy_(torch.randn(n, generator=generator) * 0.2)
+                module.num_batches_tracked.fill_(7)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--only", nargs="*")
+    options = parser.parse_args()
+    os.makedirs(options.out, exist_ok=True)
+    torch.set_num_threads(os.cpu_count() or 1)
+    cases = []
+    for name, spec in zoo.MODELS.items():
+        if options.only and name not in options.only:
+            continue
+        torch.manual_seed(0)
+        generator = torch.Generator().manual_seed(1)
+        model = spec["build"]()
+        randomize_batch_norms(model, generator)
+        model.eval()
+        folder = os.path.join(options.out, name)
+        os.makedirs(folder, exist_ok=True)
+        torch.save(model.state_dict(), os.path.join(folder, "model.pth"))
+        x = torch.rand((spec["batch"],) + tuple(spec["input"]), generator=generator) * 2 - 1
+        with torch.no_grad():
+            y32 = model(x)
+            y64 = model.double()(x.double())
+        if isinstance(y32, tuple):  # GoogLeNet-style outputs in eval mode are plain tensors; be safe
+            y32, y64 = y32[0], y64[0]
+        np.save(os.path.join(folder, "input.npy"), x.numpy().astype(np.float32))
+        np.save(os.path.join(folder, "output_f32.npy"), y32.numpy().astype(np.float32))
+        np.save(os.path.join(folder, "output_f64.npy"), y64.numpy())
+        error = float((y32.double() - y64).abs().max())
+        cases.append(dict(name=name, model=name.split("@")[0], args=spec["args"], torch_f32_error=error,
+                          parameters=sum(p.numel() for p in model.parameters())))
+        print(f"{name}: output {tuple(y32.shape)}, torch float32 error {error:.3g}", file=sys.stderr)
+        del model
+    with open(os.path.join(options.out, "cases.json"), "w") as handle:
+        json.dump(dict(cases=cases), handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

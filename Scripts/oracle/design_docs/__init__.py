@@ -1,0 +1,1 @@
+"""Classes transcribed from ../shared/design-docs, one module per document, registered into zoo.MODELS."""

@@ -1,0 +1,1 @@
+"""torchvision architectures other than ResNet (registered into zoo.MODELS)."""

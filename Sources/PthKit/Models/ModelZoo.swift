@@ -1,0 +1,24 @@
+/// Every architecture PthKit builds, by the names the CLI and `ModelsManifest.json` use.
+public enum ModelZoo {
+    public typealias Builder = @Sendable (inout ModelArguments) throws -> Module
+
+    /// Each family contributes a table of builders; the union is the zoo.
+    static let families: [[String: Builder]] = [
+        resnetBuilders,
+    ]
+
+    static let builders: [String: Builder] = families.reduce(into: [:]) { all, family in
+        all.merge(family) { first, _ in first }
+    }
+
+    public static var names: [String] { builders.keys.sorted() }
+
+    /// Builds `name` with builder arguments such as `num_classes` (freshly initialized weights).
+    public static func build(_ name: String, arguments: ModelArguments = ModelArguments()) throws -> Module {
+        guard let builder = builders[name] else { throw ModelError.unknownModel(name, known: names) }
+        var arguments = arguments
+        let model = try builder(&arguments)
+        try arguments.requireAllRead(model: name)
+        return model
+    }
+}

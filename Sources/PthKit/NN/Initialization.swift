@@ -1,0 +1,47 @@
+import Foundation
+
+/// The random source for fresh parameters, seeded like `torch.manual_seed` so a model built twice
+/// with the same seed has the same weights. (The values differ from torch's own generator; only the
+/// distributions are PyTorch's.)
+public enum Initialization {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var state: UInt64 = 0x853C_49E6_748F_EA9B
+
+    public static func seed(_ value: UInt64) {
+        lock.withLock { state = value }
+    }
+
+    /// `count` values uniform in [-bound, bound).
+    static func uniform(count: Int, bound: Float) -> [Float] {
+        lock.withLock {
+            var generator = SplitMix64(state: state)
+            let values = (0..<count).map { _ in Float(generator.nextUnit() * 2 - 1) * bound }
+            state = generator.state
+            return values
+        }
+    }
+
+    /// PyTorch's default for Conv2d and Linear: `kaiming_uniform_(a=sqrt(5))` for the weight and
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias, both of which reduce to that one bound.
+    static func defaultLayerBound(fanIn: Int) -> Float {
+        fanIn > 0 ? 1 / Float(fanIn).squareRoot() : 0
+    }
+}
+
+/// A small fast generator (Steele et al.), enough for weight initialization.
+struct SplitMix64 {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+}

@@ -1,0 +1,46 @@
+/// `nn.Linear`: keys `weight` [out, in] and `bias` [out].
+public final class Linear: Module, @unchecked Sendable {
+    public private(set) var inFeatures: Int
+    public private(set) var outFeatures: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        weight = Parameter(Tensor(zeros: [outFeatures, inFeatures]))
+        self.bias = bias ? Parameter(Tensor(zeros: [outFeatures])) : nil
+        super.init()
+        registerParameter("weight", weight)
+        if let bias = self.bias { registerParameter("bias", bias) }
+        resetParameters(outFeatures: outFeatures)
+    }
+
+    /// Fresh PyTorch-default weights for `outFeatures` outputs: how a classifier head is replaced
+    /// for new classes while every reference to this layer stays valid.
+    public func resetParameters(outFeatures: Int) {
+        self.outFeatures = outFeatures
+        let bound = Initialization.defaultLayerBound(fanIn: inFeatures)
+        weight.value = Tensor(
+            shape: [outFeatures, inFeatures], storage: Initialization.uniform(count: outFeatures * inFeatures, bound: bound))
+        bias?.value = Tensor(shape: [outFeatures], storage: Initialization.uniform(count: outFeatures, bound: bound))
+    }
+
+    public override func forward(_ input: Tensor) throws -> Tensor {
+        if let target = FeatureCapture.target, target == ObjectIdentifier(self) {
+            throw CapturedFeatures(tensor: input)
+        }
+        return try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage)
+    }
+}
+
+/// Marks the Linear whose input `Module.features(_:head:)` wants; per task, so concurrent forward
+/// passes do not see each other's request.
+enum FeatureCapture {
+    @TaskLocal static var target: ObjectIdentifier?
+}
+
+/// Thrown by the marked Linear to stop the forward pass with its input in hand.
+struct CapturedFeatures: Error {
+    let tensor: Tensor
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A parameter or buffer slot of a module. It is a reference so that loading a state dict, training
+/// a head or replacing a layer reaches the one place the forward pass reads from.
+public final class Parameter: @unchecked Sendable {
+    /// What `state_dict()` reports as the dtype: float32 for weights, int64 for counters such as
+    /// `num_batches_tracked` (kept as exact small integers in the float storage).
+    public let dtype: DType
+    private let lock = NSLock()
+    private var storedValue: Tensor
+    private var storedVersion: UInt64
+
+    public init(_ value: Tensor, dtype: DType = .float32) {
+        self.dtype = dtype
+        storedValue = value
+        storedVersion = ParameterVersion.next()
+    }
+
+    public var value: Tensor {
+        get { lock.withLock { storedValue } }
+        set {
+            lock.withLock {
+                storedValue = newValue
+                storedVersion = ParameterVersion.next()
+            }
+        }
+    }
+
+    public var shape: [Int] { value.shape }
+
+    /// Changes every time the value is set, so derived data (folded batch norms) knows when to rebuild.
+    public var version: UInt64 { lock.withLock { storedVersion } }
+}
+
+/// A process-wide counter, so a version is never reused by another parameter.
+enum ParameterVersion {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var counter: UInt64 = 0
+
+    static func next() -> UInt64 {
+        lock.withLock {
+            counter += 1
+            return counter
+        }
+    }
+}
+
+/// A value computed from parameters (a folded convolution, a batch norm's scale and shift), rebuilt
+/// when any of them changes. Safe to read from concurrent forward passes.
+final class DerivedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var versions: [UInt64] = []
+    private var cached: Value?
+
+    func value(for parameters: [Parameter?], compute: () -> Value) -> Value {
+        let current = parameters.map { $0?.version ?? 0 }
+        return lock.withLock {
+            if let cached, versions == current { return cached }
+            let fresh = compute()
+            cached = fresh
+            versions = current
+            return fresh
+        }
+    }
+}
