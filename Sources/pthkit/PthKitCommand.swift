@@ -6,7 +6,7 @@ struct PthKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pthkit",
         abstract: "Read PyTorch checkpoints and run torchvision models without Python.",
-        subcommands: [InspectCommand.self]
+        subcommands: [InspectCommand.self, LoadCheckCommand.self]
     )
 }
 

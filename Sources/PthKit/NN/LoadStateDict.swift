@@ -10,6 +10,8 @@ public struct LoadReport: Sendable {
     public var converted: [(key: String, from: DType)] = []
     /// Keys removed before loading because their shape did not fit (`droppingMismatched`).
     public var dropped: [ShapeMismatch] = []
+
+    public init() {}
 }
 
 public struct ShapeMismatch: Sendable, Equatable {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing (Debian packages, the pinned PyTorch oracle), refreshes
+# oracle fixtures whose generator changed, builds optimized, runs the fast unit tests, then generates
+# the model-zoo references with PyTorch and runs the parity sweep.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+Scripts/ensure-system-packages.sh
+python="$(Scripts/ensure-python-oracle.sh)"
+
+# Fixture sets: folder, generator, and the files whose content decides whether it is current.
+refresh() {
+    local folder="$1" generator="$2"
+    shift 2
+    local stamp
+    stamp="$(cat "$generator" "$@" Scripts/requirements-oracle.txt | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$folder/generator.sha256" 2>/dev/null)" != "$stamp" ]; then
+        echo "== generating $folder with $generator" >&2
+        rm -rf "$folder"
+        "$python" "$generator" --out "$folder"
+        echo "$stamp" > "$folder/generator.sha256"
+    fi
+}
+
+refresh Tests/Fixtures/checkpoints Scripts/make_checkpoint_fixtures.py
+refresh Tests/Fixtures/kernels Scripts/make_kernel_fixtures.py
+
+refresh Tests/Fixtures/generated/loading Scripts/make_loading_fixtures.py
+
+echo "== building (release)" >&2
+swift build -c release -Xswiftc -enable-testing --build-tests
+
+export PTHKIT_REQUIRE_GENERATED_FIXTURES=1
+echo "== unit tests" >&2
+swift test -c release -Xswiftc -enable-testing --skip-build --skip ZooParityTests
+
+zoo_sources=$(find Scripts/oracle -name '*.py' | sort)
+# shellcheck disable=SC2086
+refresh Tests/Fixtures/generated/zoo Scripts/make_zoo_fixtures.py $zoo_sources
+echo "== PyTorch parity sweep" >&2
+swift test -c release -Xswiftc -enable-testing --skip-build --filter ZooParityTests

@@ -1,0 +1,66 @@
+import Foundation
+
+/// How a checkpoint is fitted to a model: which part of it, which key rewrites, how strict.
+public struct LoadOptions: Sendable {
+    /// Dotted path of the state dict inside the checkpoint (`state_dict`); nil picks it automatically.
+    public var key: String?
+    /// Prefixes removed from every key, such as DataParallel's `module.`.
+    public var stripPrefixes: [String]
+    public var renames: [RenameRule]
+    public var strict: Bool
+    /// Drop tensors whose shapes differ from the model's, then load non-strictly (transfer learning).
+    public var dropMismatched: Bool
+
+    public init(
+        key: String? = nil, stripPrefixes: [String] = [], renames: [RenameRule] = [], strict: Bool = true,
+        dropMismatched: Bool = false
+    ) {
+        self.key = key
+        self.stripPrefixes = stripPrefixes
+        self.renames = renames
+        self.strict = strict
+        self.dropMismatched = dropMismatched
+    }
+}
+
+/// A model built by name with a checkpoint loaded into it, and what happened on the way.
+public struct LoadedModel: @unchecked Sendable {
+    public let model: Module
+    public let report: LoadReport
+    /// Decisions made for the user that they should hear about (an automatically chosen key).
+    public let notes: [String]
+    /// Milliseconds spent reading the checkpoint and loading it into the model.
+    public let loadMilliseconds: Double
+
+    public init(model: Module, report: LoadReport, notes: [String] = [], loadMilliseconds: Double = 0) {
+        self.model = model
+        self.report = report
+        self.notes = notes
+        self.loadMilliseconds = loadMilliseconds
+    }
+}
+
+extension ModelZoo {
+    /// Builds `name`, reads `weights` and loads it with `options`: the whole job of `pthkit load-check`.
+    public static func load(
+        _ name: String, arguments: ModelArguments = ModelArguments(), weights: URL, options: LoadOptions = LoadOptions()
+    ) throws -> LoadedModel {
+        let model = try build(name, arguments: arguments)
+        let start = DispatchTime.now()
+        let checkpoint = try Checkpoint.load(contentsOf: weights)
+        var notes: [String] = []
+        var key = options.key
+        if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
+            key = automatic
+            notes.append("using the state dict under \"\(automatic)\" (choose another with --key)")
+        }
+        var stateDict = try StateDict(checkpoint: checkpoint, key: key)
+        for prefix in options.stripPrefixes { stateDict = stateDict.strippingPrefix(prefix) }
+        if !options.renames.isEmpty { stateDict = stateDict.renamed(by: options.renames) }
+        let report = options.dropMismatched
+            ? try model.loadStateDictDroppingMismatched(stateDict)
+            : try model.loadStateDict(stateDict, strict: options.strict)
+        let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+        return LoadedModel(model: model, report: report, notes: notes, loadMilliseconds: milliseconds)
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import PthKit
+
+/// `MODEL --weights FILE [--arg name=value ...]` and the load options shared by every command that
+/// loads a model.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "Model name, as listed by `pthkit models` (resnet18, efficientnet_b0_lettered, ...).")
+    var model: String
+
+    @Option(help: "Checkpoint to load (.pth/.pt from torch.save).")
+    var weights: String?
+
+    @Option(name: .customLong("arg"), help: ArgumentHelp("Builder argument as the Python builder spells it, e.g. num_classes=5.", valueName: "name=value"))
+    var arguments: [String] = []
+
+    @Flag(help: "Load like load_state_dict(strict=False): report missing and unexpected keys instead of failing.")
+    var nonStrict = false
+
+    @Option(help: "Dotted path of the state dict inside the checkpoint, e.g. state_dict.")
+    var key: String?
+
+    @Option(help: "Remove this prefix from every key (repeatable), e.g. module.")
+    var stripPrefix: [String] = []
+
+    @Option(help: ArgumentHelp("Rename keys: OLD_PREFIX=NEW_PREFIX or re:REGEX=TEMPLATE (repeatable).", valueName: "rule"))
+    var rename: [String] = []
+
+    @Flag(help: "Drop tensors whose shapes differ from the model (e.g. a 1000-class head), then load non-strictly.")
+    var dropMismatched = false
+
+    func parsedArguments() throws -> ModelArguments {
+        try ModelArguments(parsing: arguments)
+    }
+
+    func loadOptions() throws -> LoadOptions {
+        LoadOptions(
+            key: key, stripPrefixes: stripPrefix, renames: try rename.map(RenameRule.init(parsing:)),
+            strict: !nonStrict, dropMismatched: dropMismatched)
+    }
+
+    /// The model with its weights loaded (notes go to stderr), or freshly initialized without --weights.
+    func loadModel(requireWeights: Bool) throws -> LoadedModel {
+        guard let weights else {
+            if requireWeights { throw ValidationError("--weights FILE is required") }
+            let model = try ModelZoo.build(model, arguments: try parsedArguments())
+            return LoadedModel(model: model, report: LoadReport(), notes: [], loadMilliseconds: 0)
+        }
+        let loaded = try ModelZoo.load(
+            model, arguments: try parsedArguments(), weights: URL(fileURLWithPath: weights), options: try loadOptions())
+        for note in loaded.notes { Terminal.note(note) }
+        return loaded
+    }
+}
+
+enum Terminal {
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+    }
+}
