@@ -96,9 +96,9 @@ public struct Checkpoint: Sendable {
         guard version.value.asInt == 1001 else {
             throw CheckpointError(file: file, part: "protocol version", problem: .unsupported("legacy protocol \(version.value.kindName)"))
         }
+        // sys_info records the writer's byte order, but torch's storage writer always wrote little-endian
+        // counts and data, and torch.load ignores the flag; so does this reader.
         let sysInfo = try runPickle(bytes, from: version.end, file: file, part: "sys info")
-        var byteOrder = ByteOrder.little
-        if case .dict(let info) = sysInfo.value, case .bool(false)? = info["little_endian"] { byteOrder = .big }
         let main = try runPickle(bytes, from: sysInfo.end, file: file, part: "main pickle")
         let keyList = try runPickle(bytes, from: main.end, file: file, part: "storage key list")
         guard let keyValues = keyList.value.asSequence else {
@@ -109,11 +109,11 @@ public struct Checkpoint: Sendable {
         do {
             let dtypes = try LegacyStorageSource.storageTypes(in: main.value)
             source = try LegacyStorageSource(
-                bytes: bytes, offset: keyList.end, keys: keys, dtypes: dtypes, bigEndian: byteOrder == .big)
+                bytes: bytes, offset: keyList.end, keys: keys, dtypes: dtypes)
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
         }
-        return (.legacy, byteOrder, try interpret(main.value, storages: source, file: file, part: "main pickle"))
+        return (.legacy, .little, try interpret(main.value, storages: source, file: file, part: "main pickle"))
     }
 
     /// 0x1950a86a20f9469cfc6c, the magic number legacy files start with, as LONG1's little-endian bytes.

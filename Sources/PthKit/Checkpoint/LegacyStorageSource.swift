@@ -1,13 +1,12 @@
 /// Storages of a legacy (pre-1.6) checkpoint. They follow the pickles in the file, in the order of
 /// the storage-key list, each as an 8-byte little-endian element count and the raw elements; the
-/// element size comes from the dtype the main pickle gave each key.
+/// element size comes from the dtype the main pickle gave each key. Always little-endian.
 final class LegacyStorageSource: StorageSource {
     private var storages: [String: [UInt8]] = [:]
-    let bigEndian: Bool
+    let bigEndian = false
 
     /// Reads every storage listed in `keys` from `bytes` starting at `offset`.
-    init(bytes: [UInt8], offset: Int, keys: [String], dtypes: [String: DType], bigEndian: Bool) throws {
-        self.bigEndian = bigEndian
+    init(bytes: [UInt8], offset: Int, keys: [String], dtypes: [String: DType]) throws {
         var position = offset
         for key in keys {
             guard let dtype = dtypes[key] else {
@@ -18,7 +17,6 @@ final class LegacyStorageSource: StorageSource {
             }
             var count: UInt64 = 0
             for index in 0..<8 { count |= UInt64(bytes[position + index]) << (8 * UInt64(index)) }
-            if bigEndian { count = count.byteSwapped }
             position += 8
             let available = UInt64(bytes.count - position)
             guard count <= available / UInt64(dtype.byteSize) else {

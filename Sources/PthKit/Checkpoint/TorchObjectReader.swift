@@ -46,11 +46,20 @@ struct TorchObjectReader {
         switch name {
         case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
             return .tensor(try rebuildTensor(arguments))
+        case "torch._utils._rebuild_tensor_v3":
+            // Newer dtypes: (untyped storage, offset, size, stride, requires_grad, hooks, dtype, ...).
+            guard arguments.count >= 7, case let .global(module, dtypeName) = arguments[6], module == "torch" else {
+                throw TorchObjectError("_rebuild_tensor_v3 without a dtype")
+            }
+            guard let dtype = DType(torchName: dtypeName) else {
+                throw TorchObjectError("tensor dtype torch.\(dtypeName) is not supported")
+            }
+            return .tensor(try rebuildTensor(arguments, dtype: dtype))
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
             // (data, requires_grad, backward_hooks[, state]): a Parameter is its data here.
             guard let data = arguments.first else { throw TorchObjectError("_rebuild_parameter without data") }
             return try convert(data, depth: depth)
-        case "torch._utils._rebuild_from_type_v2":
+        case "torch._tensor._rebuild_from_type_v2", "torch._utils._rebuild_from_type_v2":
             // (func, type, args, state): a tensor subclass rebuilt by `func(*args)`.
             guard arguments.count >= 3, let innerArguments = arguments[2].asSequence else {
                 throw TorchObjectError("_rebuild_from_type_v2 with malformed arguments")
@@ -84,7 +93,8 @@ struct TorchObjectReader {
             arguments: try arguments.map { try convert($0, depth: depth) })
     }
 
-    private func rebuildTensor(_ arguments: [PickleValue]) throws -> TensorData {
+    /// `dtype` overrides the storage's own (an untyped byte storage viewed as `dtype`).
+    private func rebuildTensor(_ arguments: [PickleValue], dtype: DType? = nil) throws -> TensorData {
         // (storage, storage_offset, size, stride, ...)
         guard arguments.count >= 4, case .persistentID(let id) = arguments[0] else {
             throw TorchObjectError("tensor without a storage")
@@ -96,7 +106,7 @@ struct TorchObjectReader {
             throw TorchObjectError("tensor of storage \"\(reference.key)\" has offset \(offset)")
         }
         let storage = try storages.bytes(for: reference)
-        let view = TensorView(dtype: reference.dtype, offset: Int(offset), shape: sizes, strides: strides)
+        let view = TensorView(dtype: dtype ?? reference.dtype, offset: Int(offset), shape: sizes, strides: strides)
         do {
             return try view.materialize(from: storage, bigEndian: storages.bigEndian)
         } catch let error as TensorViewError {

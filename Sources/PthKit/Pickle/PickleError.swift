@@ -15,12 +15,20 @@ public struct PickleError: Error, Equatable, CustomStringConvertible {
 
     public let offset: Int
     public let problem: Problem
+    /// The opcode being executed, when the problem arose inside one.
+    public var opcode: String?
+
+    public init(offset: Int, problem: Problem, opcode: String? = nil) {
+        self.offset = offset
+        self.problem = problem
+        self.opcode = opcode
+    }
 
     public var description: String {
         let what: String
         switch problem {
         case let .truncated(needed, available):
-            what = "stream ends early: needs \(needed) more bytes, \(available) left"
+            what = "truncated: needs \(needed) more bytes, \(available) left"
         case let .unknownOpcode(code):
             what = "unknown opcode 0x" + String(code, radix: 16, uppercase: false)
         case let .stackUnderflow(opcode):
@@ -38,6 +46,7 @@ public struct PickleError: Error, Equatable, CustomStringConvertible {
         case .noStop:
             what = "stream ends without STOP"
         }
-        return "pickle byte \(offset): \(what)"
+        let place = opcode.map { "pickle byte \(offset) (\($0))" } ?? "pickle byte \(offset)"
+        return "\(place): \(what)"
     }
 }

@@ -48,10 +48,14 @@ public struct PickleMachine {
             guard let opcode = Opcode(rawValue: code) else {
                 throw PickleError(offset: opcodeOffset, problem: .unknownOpcode(code))
             }
-            if opcode == .stop {
-                return try pop(opcode).value
+            do {
+                if opcode == .stop { return try pop(opcode).value }
+                try execute(opcode)
+            } catch var error as PickleError {
+                // Name the opcode in errors raised while reading its arguments.
+                if error.opcode == nil { error.opcode = opcode.description }
+                throw error
             }
-            try execute(opcode)
         }
         throw PickleError(offset: reader.position, problem: .noStop)
     }
