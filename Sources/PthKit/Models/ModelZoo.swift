@@ -5,6 +5,7 @@ public enum ModelZoo {
     /// Each family contributes a table of builders; the union is the zoo.
     static let families: [[String: Builder]] = [
         resnetBuilders,
+        pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
     ]
 
     static let builders: [String: Builder] = families.reduce(into: [:]) { all, family in
