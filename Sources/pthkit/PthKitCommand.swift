@@ -6,7 +6,10 @@ struct PthKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pthkit",
         abstract: "Read PyTorch checkpoints and run torchvision models without Python.",
-        subcommands: [InspectCommand.self, LoadCheckCommand.self]
+        subcommands: [
+            InspectCommand.self, LoadCheckCommand.self, ModelsCommand.self, RunCommand.self, CompareCommand.self,
+            SummaryCommand.self, BenchCommand.self,
+        ]
     )
 }
 

@@ -47,7 +47,7 @@ extension ModelZoo {
     ) throws -> LoadedModel {
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
-        let checkpoint = try Checkpoint.load(contentsOf: weights)
+        let checkpoint = try readCheckpoint(weights)
         var notes: [String] = []
         var key = options.key
         if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
@@ -62,5 +62,26 @@ extension ModelZoo {
             : try model.loadStateDict(stateDict, strict: options.strict)
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         return LoadedModel(model: model, report: report, notes: notes, loadMilliseconds: milliseconds)
+    }
+
+    /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
+    static func readCheckpoint(_ url: URL) throws -> Checkpoint {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileReading.bytes(of: url)
+        } catch {
+            throw CheckpointError(file: url.path, part: "", problem: .container("cannot read the file: \(error)"))
+        }
+        if let official = ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
+           let prefix = official.weights.sha256Prefix {
+            let digest = SHA256.hexDigest(bytes)
+            guard digest.hasPrefix(prefix) else {
+                throw CheckpointError(
+                    file: url.path, part: "",
+                    problem: .container("its name is the official \(official.weights.file) but its sha256 is \(digest.prefix(16))..., "
+                        + "not \(prefix)...; the download is damaged or the file was renamed"))
+            }
+        }
+        return try Checkpoint(bytes: bytes, file: url.path)
     }
 }

@@ -21,7 +21,9 @@ open class Module: @unchecked Sendable {
     }
 
     public func callAsFunction(_ input: Tensor) throws -> Tensor {
-        try forward(input)
+        let output = try forward(input)
+        ForwardTrace.current?.record(self, output: output)
+        return output
     }
 
     // MARK: - Registration

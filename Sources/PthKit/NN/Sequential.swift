@@ -31,7 +31,7 @@ public final class Sequential: Module, @unchecked Sendable {
                 index += 2
                 continue
             }
-            output = try module.forward(output)
+            output = try module(output)
             index += 1
         }
         return output

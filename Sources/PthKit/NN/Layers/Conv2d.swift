@@ -58,8 +58,13 @@ public final class Conv2d: Module, @unchecked Sendable {
             let foldedBias = (0..<outChannels).map { originalBias[$0] * scale[$0] + shift[$0] }
             return (foldedWeight, foldedBias)
         }
-        return try Kernels.conv2d(
+        let output = try Kernels.conv2d(
             input, weight: fused.weight, bias: fused.bias, stride: stride.tuple, padding: padding.tuple,
             dilation: dilation.tuple, groups: groups)
+        if let trace = ForwardTrace.current {
+            trace.record(self, output: output)
+            trace.record(batchNorm, output: output)
+        }
+        return output
     }
 }

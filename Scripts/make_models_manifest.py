@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes ModelsManifest.json: every model name PthKit builds, with its family, builder defaults,
+default input size, preprocessing and, for torchvision architectures, the official weight files,
+all read from torchvision's own weight metadata. Also writes the Swift file that embeds it.
+
+    make_models_manifest.py            # rewrites ModelsManifest.json and its embedded copy
+"""
+import json
+import math
+import os
+import re
+
+import torchvision
+from torchvision.transforms import InterpolationMode
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+# torchvision names by family, with the builder arguments PthKit accepts and their defaults.
+TORCHVISION = {
+    "alexnet": (["alexnet"], {"num_classes": 1000, "dropout": 0.5}),
+    "vgg": (["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"],
+            {"num_classes": 1000, "dropout": 0.5}),
+    "googlenet": (["googlenet"], {"num_classes": 1000, "aux_logits": True, "transform_input": False}),
+    "resnet": (["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+                "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"], {"num_classes": 1000}),
+    "mobilenet_v2": (["mobilenet_v2"], {"num_classes": 1000, "width_mult": 1.0, "round_nearest": 8, "dropout": 0.2}),
+    "mobilenet_v3": (["mobilenet_v3_large", "mobilenet_v3_small"],
+                     {"num_classes": 1000, "width_mult": 1.0, "reduced_tail": False, "dilated": False, "dropout": 0.2}),
+    "shufflenet_v2": (["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
+                      {"num_classes": 1000}),
+    "efficientnet": ([f"efficientnet_b{i}" for i in range(8)], {"num_classes": 1000}),
+}
+
+EFFICIENTNET_RESOLUTIONS = [224, 240, 260, 300, 380, 456, 528, 600]
+
+
+def imagenet_preprocessing(size, resize=None, interpolation="bilinear"):
+    return dict(resize_size=resize or int(round(size * 256 / 224)), crop_size=size, interpolation=interpolation,
+                mean=IMAGENET_MEAN, std=IMAGENET_STD)
+
+
+# The design documents' own networks: family, document, builder defaults, input size, preprocessing.
+DESIGN_DOCS = [
+    ("lenet5", "lenet5", "pytorch-models-notebook.md", {}, [1, 28, 28],
+     dict(resize_size=28, crop_size=28, interpolation="bilinear", mean=[0.5], std=[0.5], grayscale=True)),
+    ("alexnet_half", "alexnet_half", "pytorch-models-notebook.md", {"num_classes": 1000}, [3, 224, 224],
+     imagenet_preprocessing(224)),
+    ("googlenet_nobn", "googlenet_nobn", "pytorch-models-notebook.md", {"num_classes": 1000, "aux_logits": True},
+     [3, 224, 224], imagenet_preprocessing(224)),
+    ("mobilenet_v1", "mobilenet_v1", "mobilenet-chapter.md", {"ch_in": 3, "n_classes": 1000}, [3, 224, 224],
+     imagenet_preprocessing(224)),
+    ("vgg16_flat", "vgg16_lesson", "lesson-16-architectures.md", {}, [3, 224, 224], imagenet_preprocessing(224)),
+    ("vgg16_lesson", "vgg16_lesson", "lesson-16-architectures.md", {}, [3, 224, 224], imagenet_preprocessing(224)),
+    ("nin", "nin", "lesson-16-architectures.md", {}, [3, 32, 32], None),
+    ("googlenet_lesson", "googlenet_lesson", "lesson-16-architectures.md", {}, [3, 224, 224],
+     imagenet_preprocessing(224)),
+] + [
+    (f"resnet{depth}_lesson", "resnet_lesson", "lesson-16-architectures.md", {}, [3, 224, 224],
+     imagenet_preprocessing(224)) for depth in [18, 34, 50, 101, 152]
+] + [
+    (f"efficientnet_b{i}_lettered", "efficientnet_lettered", "efficientnet-v1-notes.md", {"num_classes": 1000},
+     [3, size, size], imagenet_preprocessing(size, interpolation="bicubic"))
+    for i, size in enumerate(EFFICIENTNET_RESOLUTIONS)
+] + [
+    (f"efficientnet_b{i}_same", "efficientnet_same", "efficientnet-v1-same-padding-article.md",
+     {"in_channels": 3, "n_classes": 1000, "in_spatial_shape": size}, [3, size, size],
+     imagenet_preprocessing(size, interpolation="bicubic"))
+    for i, size in enumerate(EFFICIENTNET_RESOLUTIONS)
+]
+
+
+def interpolation_name(mode):
+    return {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic",
+            InterpolationMode.NEAREST: "nearest"}[mode]
+
+
+def finite(value):
+    """torchvision records NaN accuracy for weights it has not evaluated; JSON has no NaN."""
+    return None if math.isnan(value) else value
+
+
+def torchvision_entry(name, family, defaults):
+    weights = torchvision.models.get_model_weights(name)
+    default = weights.DEFAULT
+    transforms = default.transforms()
+    crop = transforms.crop_size[0]
+    entry = dict(name=name, family=family, source="torchvision", arguments=defaults, input_size=[3, crop, crop],
+                 preprocessing=dict(resize_size=transforms.resize_size[0], crop_size=crop,
+                                    interpolation=interpolation_name(transforms.interpolation),
+                                    mean=list(transforms.mean), std=list(transforms.std)),
+                 labels="imagenet-1k", weights=[])
+    for weight in weights:
+        file = weight.url.rsplit("/", 1)[-1]
+        match = re.search(r"-([0-9a-f]{8,})\.pth$", file)
+        t = weight.transforms()
+        metrics = weight.meta["_metrics"]["ImageNet-1K"]
+        entry["weights"].append(dict(
+            name=weight.name, file=file, url=weight.url, sha256_prefix=match.group(1) if match else None,
+            acc1=finite(metrics["acc@1"]), acc5=finite(metrics["acc@5"]), num_params=weight.meta["num_params"],
+            default=weight == default,
+            preprocessing=dict(resize_size=t.resize_size[0], crop_size=t.crop_size[0],
+                               interpolation=interpolation_name(t.interpolation), mean=list(t.mean), std=list(t.std))))
+    return entry
+
+
+def main():
+    models = []
+    for family, (names, defaults) in TORCHVISION.items():
+        models += [torchvision_entry(name, family, defaults) for name in names]
+    for name, family, document, defaults, input_size, preprocessing in DESIGN_DOCS:
+        entry = dict(name=name, family=family, source=f"design-docs/{document}", arguments=defaults,
+                     input_size=input_size, weights=[])
+        if preprocessing:
+            entry["preprocessing"] = preprocessing
+        models.append(entry)
+    categories = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+    manifest = dict(models=models, label_sets={"imagenet-1k": categories})
+    text = json.dumps(manifest, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    with open(os.path.join(ROOT, "ModelsManifest.json"), "w") as handle:
+        handle.write(text)
+    swift = ("// Generated by Scripts/make_models_manifest.py from ModelsManifest.json; do not edit.\n"
+             "// Embedded so the library needs no resource bundle at run time.\n\n"
+             "let embeddedModelsManifest = #\"\"\"\n" + text + "\"\"\"#\n")
+    with open(os.path.join(ROOT, "Sources/PthKit/Models/EmbeddedModelsManifest.swift"), "w") as handle:
+        handle.write(swift)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import PthKit
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure forward-pass latency (and, with --weights, checkpoint load time).",
+        discussion: "Without --weights the model runs on seeded random weights. Build with -c release for real figures.")
+
+    @Argument(help: "Model name.")
+    var model: String
+
+    @Option(help: "Checkpoint to load; its read-and-load time is reported as load_ms.")
+    var weights: String?
+
+    @Option(name: .customLong("arg"), help: ArgumentHelp("Builder argument, e.g. num_classes=5.", valueName: "name=value"))
+    var arguments: [String] = []
+
+    @Option(help: "Batch size.")
+    var batch = 1
+
+    @Option(help: "Input height,width (default: the manifest's input size).")
+    var inputSize: String?
+
+    @Option(help: "Timed runs.")
+    var runs = 20
+
+    @Option(help: "Untimed warm-up runs.")
+    var warmup = 3
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms} as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard batch > 0, runs > 0, warmup >= 0 else { throw ValidationError("--batch and --runs must be positive") }
+    }
+
+    func run() throws {
+        if let threads { ComputeThreads.set(threads) }
+        Initialization.seed(0)
+        var options = ModelOptions()
+        options.model = model
+        options.weights = weights
+        options.arguments = arguments
+        let loaded = try options.loadModel(requireWeights: false)
+        let entry = ModelsManifest.embedded.entry(model)
+        let channels = entry?.inputSize.first ?? 3
+        let spatial = try inputSize.map(ShapeText.parse) ?? Array((entry?.inputSize ?? [3, 224, 224]).dropFirst())
+        guard spatial.count == 2 else { throw ValidationError("--input-size takes H,W") }
+        let shape = [batch, channels] + spatial
+        var generator = SystemRandomNumberGenerator()
+        let input = Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+
+        for _ in 0..<warmup { _ = try loaded.model(input) }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try loaded.model(input)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        times.sort()
+        let result = BenchResult(
+            medianMs: times[times.count / 2], minMs: times[0], p90Ms: times[min(times.count - 1, Int(Double(times.count) * 0.9))],
+            loadMs: weights == nil ? nil : loaded.loadMilliseconds)
+        if json {
+            print(try JSONOutput.string(result))
+        } else {
+            print(String(format: "%@ batch %d input %@: median %.2f ms, min %.2f ms, p90 %.2f ms", model, batch, "\(shape)",
+                         result.medianMs, result.minMs, result.p90Ms)
+                + (result.loadMs.map { String(format: ", checkpoint load %.1f ms", $0) } ?? ""))
+        }
+    }
+
+    struct BenchResult: Encodable {
+        let medianMs: Double
+        let minMs: Double
+        let p90Ms: Double
+        let loadMs: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case medianMs = "median_ms", minMs = "min_ms", p90Ms = "p90_ms", loadMs = "load_ms"
+        }
+    }
+}
