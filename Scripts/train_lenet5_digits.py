@@ -10,6 +10,7 @@ Writes:
   lenet5_digits.pth           LeNet5 trained on all ten digits (torch.save of the state_dict)
   heldout/NNN_L.png           held-out digits (L = true label), never seen in training
   heldout_logits.npy          PyTorch's logits for them, in file-name order
+  heldout_inputs.npy          torchvision's preprocessed tensors for them (the model's exact input)
   lenet5_digits_0to4.pth      LeNet5 trained on digits 0-4 only (the backbone for custom classes)
   digits_5to9/{train,val}/<digit>/NNN.png   ImageFolder trees of digits 5-9 for fine-tuning a new head
   training.json               settings, accuracies, preprocessing
@@ -105,6 +106,7 @@ def main():
     torch.save(model.state_dict(), os.path.join(out, "lenet5_digits.pth"))
     with torch.no_grad():
         np.save(os.path.join(out, "heldout_logits.npy"), model(x_held).numpy())
+    np.save(os.path.join(out, "heldout_inputs.npy"), x_held.numpy())
     all_accuracy = accuracy(model, x_held, held_labels)
 
     # Custom classes: a backbone that knows 0-4, and ImageFolder trees of 5-9 for a new head.
