@@ -27,6 +27,8 @@ refresh Tests/Fixtures/checkpoints Scripts/make_checkpoint_fixtures.py
 refresh Tests/Fixtures/kernels Scripts/make_kernel_fixtures.py
 
 refresh Tests/Fixtures/generated/loading Scripts/make_loading_fixtures.py
+refresh Tests/Fixtures/generated/efficientnet-same-load Scripts/make_efficientnet_load_fixtures.py \
+    Scripts/oracle/design_docs/efficientnet_same_padding.py
 
 echo "== building (release)" >&2
 swift build -c release -Xswiftc -enable-testing --build-tests

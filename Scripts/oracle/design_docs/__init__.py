@@ -2,3 +2,5 @@
 from . import efficientnet_v1_notes  # noqa: E402,F401
 from . import mobilenet_chapter  # noqa: E402,F401
 from . import pytorch_models_notebook  # noqa: E402,F401
+from . import efficientnet_same_padding  # noqa: E402,F401
+from . import lesson16  # noqa: E402,F401

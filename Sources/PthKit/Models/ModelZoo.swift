@@ -6,6 +6,7 @@ public enum ModelZoo {
     static let families: [[String: Builder]] = [
         resnetBuilders,
         pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
+        efficientNetSamePaddingBuilders, lesson16Builders,
     ]
 
     static let builders: [String: Builder] = families.reduce(into: [:]) { all, family in
