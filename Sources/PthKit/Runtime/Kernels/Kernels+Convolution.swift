@@ -1,6 +1,4 @@
 import COpenBLAS
-import Dispatch
-import Foundation
 
 extension Kernels {
     /// `torch.nn.functional.conv2d`: input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW],
@@ -16,18 +14,18 @@ extension Kernels {
         let shape = try ConvolutionShape(
             input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
             groups: groups)
-        var output = [Float](repeating: 0, count: shape.batch * shape.outputChannels * shape.outputPlane)
-        if shape.batch > 0 {
+        let count = shape.batch * shape.outputChannels * shape.outputPlane
+        // Every path writes every output value, so the buffer starts uninitialized.
+        let output = [Float](unsafeUninitializedCapacity: count) { destination, initialized in
+            initialized = count
+            guard count > 0 else { return }
             input.storage.withUnsafeBufferPointer { source in
                 weight.storage.withUnsafeBufferPointer { weights in
-                    output.withUnsafeMutableBufferPointer { destination in
-                        let source = source.baseAddress!, weights = weights.baseAddress!
-                        let destination = destination.baseAddress!
-                        if shape.isDepthwise {
-                            depthwiseConvolution(shape, source, weights, bias, destination)
-                        } else {
-                            gemmConvolution(shape, source, weights, bias, destination)
-                        }
+                    let source = source.baseAddress!, weights = weights.baseAddress!
+                    if shape.isDepthwise {
+                        depthwiseConvolution(shape, source, weights, bias, destination.baseAddress!)
+                    } else {
+                        gemmConvolution(shape, source, weights, bias, destination.baseAddress!)
                     }
                 }
             }
@@ -120,62 +118,142 @@ struct ConvolutionShape {
 }
 
 extension Kernels {
-    /// Depthwise convolution as a direct loop: every output row accumulates, tap by tap, a row of
-    /// the input scaled by one weight. For stride 1 the inner loop is a contiguous axpy.
+    /// Depthwise convolution as a direct loop over output rows. Columns whose taps all fall inside
+    /// the input (the interior) take one pass per kernel row with that row's taps fused, written
+    /// out for the hot 3- and 5-wide kernels; the few border columns test each tap.
     fileprivate static func depthwiseConvolution(
         _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
         _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
     ) {
         let planes = s.batch * s.outputChannels
-        let kernelArea = s.kernelArea
         // Valid output columns per kernel column do not depend on the row or channel.
         let columnRanges = (0..<s.kernelWidth).map { kx in
             validOutputRange(
                 offset: kx * s.dilationX - s.padX, stride: s.strideX, inputCount: s.inputWidth,
                 outputCount: s.outputWidth)
         }
-        func convolve(plane: Int) {
+        let interior = columnRanges.dropFirst().reduce(columnRanges[0]) { $0.clamped(to: $1) }
+        // Border columns with the kernel columns that stay inside the input.
+        let border = (Array(0..<interior.lowerBound) + Array(interior.upperBound..<s.outputWidth)).map { ox in
+            (ox, (0..<s.kernelWidth).filter { columnRanges[$0].contains(ox) })
+        }
+        // Planes are disjoint, so chunks may run on several threads at once.
+        nonisolated(unsafe) let source = source, weights = weights, destination = destination
+        @Sendable func convolve(plane: Int) {
             let channel = plane % s.outputChannels
             let input = source + plane * s.inputPlane
             let output = destination + plane * s.outputPlane
-            let kernel = weights + channel * kernelArea
-            output.update(repeating: bias?[channel] ?? 0, count: s.outputPlane)
+            let kernel = weights + channel * s.kernelArea
+            let initial = bias?[channel] ?? 0
             for oy in 0..<s.outputHeight {
                 let outputRow = output + oy * s.outputWidth
-                for ky in 0..<s.kernelHeight {
-                    let iy = oy * s.strideY - s.padY + ky * s.dilationY
-                    guard iy >= 0 && iy < s.inputHeight else { continue }
-                    let inputRow = input + iy * s.inputWidth
-                    for kx in 0..<s.kernelWidth {
-                        let tap = kernel[ky * s.kernelWidth + kx]
-                        let offset = kx * s.dilationX - s.padX
-                        let columns = columnRanges[kx]
-                        if s.strideX == 1 {
-                            let shifted = inputRow + offset
-                            for ox in columns { outputRow[ox] += tap * shifted[ox] }
-                        } else {
-                            for ox in columns { outputRow[ox] += tap * inputRow[ox * s.strideX + offset] }
+                outputRow.update(repeating: initial, count: s.outputWidth)
+                let top = oy * s.strideY - s.padY
+                let kernelRows = validOutputRange(
+                    offset: top, stride: s.dilationY, inputCount: s.inputHeight, outputCount: s.kernelHeight)
+                if !interior.isEmpty {
+                    if s.kernelHeight == 3 && s.kernelWidth == 3 && kernelRows.count == 3 {
+                        accumulate3x3(outputRow, input + top * s.inputWidth, kernel, s, interior)
+                    } else {
+                        for ky in kernelRows {
+                            let inputRow = input + (top + ky * s.dilationY) * s.inputWidth
+                            accumulateRow(outputRow, inputRow, kernel + ky * s.kernelWidth, s, interior)
                         }
                     }
                 }
+                for (ox, kernelColumns) in border {
+                    var sum = outputRow[ox]
+                    for ky in kernelRows {
+                        let iy: Int = top &+ ky &* s.dilationY
+                        let inputRow = input + (iy &* s.inputWidth &+ ox &* s.strideX &- s.padX)
+                        let taps = kernel + ky &* s.kernelWidth
+                        for kx in kernelColumns { sum += taps[kx] * inputRow[kx &* s.dilationX] }
+                    }
+                    outputRow[ox] = sum
+                }
             }
         }
-        let work = planes * s.outputPlane * kernelArea
-        forEachChunk(of: planes, work: work) { planeRange in
+        forEachChunk(of: planes, work: planes * s.outputPlane * s.kernelArea) { planeRange in
             for plane in planeRange { convolve(plane: plane) }
         }
     }
 
+    /// All nine taps of a 3x3 kernel in one pass over the interior columns of an output row whose
+    /// three input rows, starting at `rows`, are all inside the input.
+    @inline(__always)
+    private static func accumulate3x3(
+        _ out: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
+        _ s: ConvolutionShape, _ columns: Range<Int>
+    ) {
+        let (stride, step, offset) = (s.strideX, s.dilationX, -s.padX)
+        let r0 = rows, r1 = rows + s.dilationY * s.inputWidth, r2 = rows + 2 * s.dilationY * s.inputWidth
+        let (a0, a1, a2, b0, b1, b2) = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5])
+        let (c0, c1, c2) = (taps[6], taps[7], taps[8])
+        for ox in columns {
+            let i = ox &* stride &+ offset, j = i &+ step, k = i &+ 2 &* step
+            out[ox] += a0 * r0[i] + a1 * r0[j] + a2 * r0[k] + b0 * r1[i] + b1 * r1[j] + b2 * r1[k]
+                + c0 * r2[i] + c1 * r2[j] + c2 * r2[k]
+        }
+    }
+
+    /// out[ox] += sum over kx of taps[kx] * row[ox * strideX + kx * dilationX - padX], for columns
+    /// where every index is inside the row.
+    @inline(__always)
+    private static func accumulateRow(
+        _ out: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
+        _ s: ConvolutionShape, _ columns: Range<Int>
+    ) {
+        let (stride, step, offset) = (s.strideX, s.dilationX, -s.padX)
+        switch s.kernelWidth {
+        case 3:
+            let (t0, t1, t2) = (taps[0], taps[1], taps[2])
+            if stride == 1 && step == 1 {
+                for ox in columns {
+                    let i = ox &+ offset
+                    out[ox] += t0 * row[i] + t1 * row[i &+ 1] + t2 * row[i &+ 2]
+                }
+            } else {
+                for ox in columns {
+                    let i = ox &* stride &+ offset
+                    out[ox] += t0 * row[i] + t1 * row[i &+ step] + t2 * row[i &+ 2 &* step]
+                }
+            }
+        case 5:
+            let (t0, t1, t2, t3, t4) = (taps[0], taps[1], taps[2], taps[3], taps[4])
+            if stride == 1 && step == 1 {
+                for ox in columns {
+                    let i = ox &+ offset
+                    out[ox] += t0 * row[i] + t1 * row[i &+ 1] + t2 * row[i &+ 2] + t3 * row[i &+ 3] + t4 * row[i &+ 4]
+                }
+            } else {
+                for ox in columns {
+                    let i = ox &* stride &+ offset
+                    out[ox] += t0 * row[i] + t1 * row[i &+ step] + t2 * row[i &+ 2 &* step]
+                        + t3 * row[i &+ 3 &* step] + t4 * row[i &+ 4 &* step]
+                }
+            }
+        default:
+            for kx in 0..<s.kernelWidth {
+                let tap = taps[kx], shifted = offset &+ kx &* step
+                for ox in columns { out[ox] += tap * row[ox &* stride &+ shifted] }
+            }
+        }
+    }
+
     /// General convolution: per image and group, C[outC/g, OH*OW] = W[outC/g, K] * col[K, OH*OW],
-    /// where col is the im2col matrix (or, for 1x1/stride-1/unpadded, the input itself).
+    /// where col is the im2col matrix (or, for 1x1/stride-1/unpadded, the input itself). The im2col
+    /// matrix is built a band of output rows at a time, small enough to stay in cache while sgemm
+    /// reads it.
     fileprivate static func gemmConvolution(
         _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
         _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
     ) {
         let rows = s.outputChannelsPerGroup, patch = s.patchLength, plane = s.outputPlane
+        let bandHeight = s.isPointwise ? s.outputHeight
+            : min(s.outputHeight, max(1, im2colBandFloats / (patch * s.outputWidth)))
         // One scratch per call keeps concurrent forward passes independent.
         let scratch: UnsafeMutablePointer<Float>? =
-            s.isPointwise ? nil : .allocate(capacity: patch * plane)
+            s.isPointwise ? nil : .allocate(capacity: patch * bandHeight * s.outputWidth)
         defer { scratch?.deallocate() }
         for image in 0..<s.batch {
             let outputImage = destination + image * s.outputChannels * plane
@@ -186,37 +264,58 @@ extension Kernels {
             }
             for group in 0..<s.groups {
                 let inputGroup = source + (image * s.inputChannels + group * s.inputChannelsPerGroup) * s.inputPlane
-                let columns: UnsafePointer<Float>
-                if let scratch {
-                    im2col(s, inputGroup, scratch)
-                    columns = UnsafePointer(scratch)
-                } else {
-                    columns = inputGroup
+                let groupWeights = weights + group * rows * patch
+                let groupOutput = outputImage + group * rows * plane
+                guard let scratch else {
+                    gemm(rows, plane, patch, groupWeights, inputGroup, plane, bias != nil, groupOutput, plane)
+                    continue
                 }
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    Int32(rows), Int32(plane), Int32(patch),
-                    1, weights + group * rows * patch, Int32(patch),
-                    columns, Int32(plane),
-                    bias == nil ? 0 : 1, outputImage + group * rows * plane, Int32(plane))
+                for top in stride(from: 0, to: s.outputHeight, by: bandHeight) {
+                    let band = top..<min(top + bandHeight, s.outputHeight)
+                    let bandColumns = band.count * s.outputWidth
+                    // Channels fill disjoint rows of the scratch, so they can be unfolded in parallel.
+                    nonisolated(unsafe) let (input, output) = (inputGroup, scratch)
+                    forEachChunk(of: s.inputChannelsPerGroup, work: patch * bandColumns) { channels in
+                        im2col(s, input, output, channels: channels, band: band)
+                    }
+                    gemm(rows, bandColumns, patch, groupWeights, scratch, bandColumns, bias != nil,
+                         groupOutput + top * s.outputWidth, plane)
+                }
             }
         }
     }
 
-    /// Unfolds one group of one image into [C_in/groups * kH * kW, OH * OW], zeros where a tap
-    /// reads padding. Rows are filled by output row so that stride-1 taps are plain copies.
-    private static func im2col(_ s: ConvolutionShape, _ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>) {
-        let plane = s.outputPlane, width = s.outputWidth
-        var row = columns
-        for channel in 0..<s.inputChannelsPerGroup {
+    /// Floats of im2col scratch per band: about 1 MB, which keeps sgemm's reads in cache.
+    static let im2colBandFloats = 1 << 18
+
+    /// C[m, n] (+)= A[m, k] * B[k, n], row-major with leading dimensions k, ldb and ldc.
+    private static func gemm(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+            1, a, Int32(k), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
+    }
+
+    /// Unfolds `channels` of one group of one image, for the output rows `band`, into their rows of
+    /// the [C_in/groups * kH * kW, band.count * OW] matrix `columns`, zeros where a tap reads
+    /// padding. Filled by output row, so that stride-1 taps are plain copies.
+    private static func im2col(
+        _ s: ConvolutionShape, _ input: UnsafePointer<Float>, _ columns: UnsafeMutablePointer<Float>,
+        channels: Range<Int>, band: Range<Int>
+    ) {
+        let width = s.outputWidth, bandColumns = band.count * width
+        var row = columns + channels.lowerBound * s.kernelArea * bandColumns
+        for channel in channels {
             let inputChannel = input + channel * s.inputPlane
             for ky in 0..<s.kernelHeight {
                 for kx in 0..<s.kernelWidth {
                     let offset = kx * s.dilationX - s.padX
                     let valid = validOutputRange(
                         offset: offset, stride: s.strideX, inputCount: s.inputWidth, outputCount: width)
-                    for oy in 0..<s.outputHeight {
-                        let target = row + oy * width
+                    for oy in band {
+                        let target = row + (oy - band.lowerBound) * width
                         let iy = oy * s.strideY - s.padY + ky * s.dilationY
                         guard iy >= 0 && iy < s.inputHeight, !valid.isEmpty else {
                             target.update(repeating: 0, count: width)
@@ -227,27 +326,13 @@ extension Kernels {
                         if s.strideX == 1 {
                             (target + valid.lowerBound).update(from: inputRow + valid.lowerBound, count: valid.count)
                         } else {
-                            for ox in valid { target[ox] = inputRow[ox * s.strideX] }
+                            for ox in valid { target[ox] = inputRow[ox &* s.strideX] }
                         }
                         (target + valid.upperBound).update(repeating: 0, count: width - valid.upperBound)
                     }
-                    row += plane
+                    row += bandColumns
                 }
             }
-        }
-    }
-
-    /// Runs `body` over `0..<count` split into a few chunks across cores when `work` (multiply-adds)
-    /// is big enough to pay for the dispatch; otherwise inline.
-    static func forEachChunk(of count: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard work >= 1 << 18, count > 1, cores > 1 else {
-            body(0..<count)
-            return
-        }
-        let chunks = min(count, cores * 4)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
         }
     }
 }

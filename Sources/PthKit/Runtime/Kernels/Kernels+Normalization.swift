@@ -38,8 +38,9 @@ extension Kernels {
                 operation: op, expected: "\(channels) scale and shift values",
                 found: "\(scale.count) scale and \(shift.count) shift values")
         }
-        let inner = x.shape.dropFirst(2).reduce(1, *)
+        guard x.count > 0 else { return }
         let batch = x.shape[0]
+        let inner = x.count / (batch * channels)
         x.storage.withUnsafeMutableBufferPointer { buffer in
             guard var pointer = buffer.baseAddress else { return }
             for _ in 0..<batch {

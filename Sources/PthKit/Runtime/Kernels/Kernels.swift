@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The numeric kernels a forward pass is made of, each mirroring one PyTorch operator on CPU
 /// float32 NCHW tensors. One file per family (`Kernels+Convolution.swift`, ...).
 ///
@@ -84,5 +86,19 @@ extension Kernels {
         let first = min(max(ceilDivide(-offset, stride), 0), outputCount)
         let end = min(max(ceilDivide(inputCount - offset, stride), first), outputCount)
         return first..<end
+    }
+
+    /// Runs `body` over `0..<count`, split into a few chunks on `ComputeThreads.count` threads when
+    /// `work` (inner-loop iterations) is big enough to pay for the dispatch, otherwise inline.
+    static func forEachChunk(of count: Int, work: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let threads = ComputeThreads.count
+        guard work >= 1 << 18, count > 1, threads > 1 else {
+            body(0..<count)
+            return
+        }
+        let chunks = min(count, threads * 4)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
+        }
     }
 }

@@ -1,0 +1,134 @@
+extension Kernels {
+    public enum Activation: Sendable {
+        case relu, relu6, hardswish, hardsigmoid, silu, sigmoid, tanh, gelu
+    }
+
+    /// Applies `activation` in place with ATen's float32 formulas and operation order: the
+    /// piecewise-linear ones (relu, relu6, hardswish, hardsigmoid) match PyTorch bit for bit, the
+    /// others differ only by their exp (a vectorizable one here, Sleef's in ATen), about 1e-7. NaN
+    /// passes through, as in torch.
+    public static func activate(_ x: inout Tensor, _ activation: Activation) {
+        x.storage.withUnsafeMutableBufferPointer { values in
+            switch activation {
+            case .relu:
+                for i in values.indices { values[i] = clamp(values[i], 0, .infinity) }
+            case .relu6:
+                for i in values.indices { values[i] = clamp(values[i], 0, 6) }
+            case .hardswish:
+                for i in values.indices { values[i] = values[i] * clamp(values[i] + 3, 0, 6) / 6 }
+            case .hardsigmoid:
+                for i in values.indices { values[i] = clamp(values[i] + 3, 0, 6) / 6 }
+            case .silu:
+                for i in values.indices { values[i] = values[i] / (1 + exponential(-values[i])) }
+            case .sigmoid:
+                for i in values.indices { values[i] = 1 / (1 + exponential(-values[i])) }
+            case .tanh:
+                for i in values.indices { values[i] = hyperbolicTangent(values[i]) }
+            case .gelu:
+                // The exact (erf) form, torch's default `approximate='none'`.
+                let rootHalf = Float(0.5.squareRoot())
+                for i in values.indices {
+                    let x = values[i]
+                    values[i] = x * 0.5 * (1 + errorFunction(x * rootHalf))
+                }
+            }
+        }
+    }
+
+    /// e^x to within about 2 ulp, written so that loops over it vectorize (libm's expf is a call
+    /// per element): Cody-Waite reduction x = n ln2 + r, Cephes' polynomial for e^r, and 2^n built
+    /// in the exponent bits. NaN passes through; above 88.72 the result is +inf and below -87.34
+    /// (where e^x is subnormal) 0; in between 88.38 and 88.72 it stays at e^88.38. ATen's vectorized
+    /// kernels use Sleef's expf (1 ulp) in the same places.
+    @inline(__always)
+    static func exponential(_ x: Float) -> Float {
+        // Clamp so that 2^n stays a normal float; the ends are patched up below.
+        let clamped = x > 88.37626 ? 88.37626 : (x < -87.33654 ? -87.33654 : x)
+        // Round to nearest by the 1.5 * 2^23 trick: n lands in the low mantissa bits of `shifted`.
+        let magic: Float = 12_582_912
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * r * r + r + 1
+        let exponentBits = (shifted.bitPattern &- magic.bitPattern &+ 127) &<< 23
+        let result = p * Float(bitPattern: exponentBits)
+        return x > 88.72284 ? .infinity : (x < -87.33654 ? 0 : result)
+    }
+
+    /// tanh as Cephes computes it (about 2 ulp), vectorizable: an odd polynomial below |x| = 0.625,
+    /// 1 - 2 / (e^2|x| + 1) above.
+    @inline(__always)
+    static func hyperbolicTangent(_ x: Float) -> Float {
+        let magnitude = abs(x)
+        let large = 1 - 2 / (exponential(2 * magnitude) + 1)
+        let z = x * x
+        var p: Float = -5.704_988_727_45e-3
+        p = p * z + 2.063_908_879_54e-2
+        p = p * z - 5.373_971_555_31e-2
+        p = p * z + 1.333_144_220_36e-1
+        p = p * z - 3.333_328_194_22e-1
+        let small = p * z * x + x
+        return magnitude > 0.625 ? (x < 0 ? -large : large) : small
+    }
+
+    /// erf as ATen's vectorized CPU kernels compute it (Abramowitz & Stegun 7.1.26, absolute error
+    /// below 1.5e-7), so GELU follows PyTorch rather than libm.
+    @inline(__always)
+    static func errorFunction(_ x: Float) -> Float {
+        let magnitude = abs(x)
+        let t = 1 / (0.327_591_1 * magnitude + 1)
+        var r: Float = 1.061_405_429
+        r = r * t - 1.453_152_027
+        r = r * t + 1.421_413_741
+        r = r * t - 0.284_496_736
+        r = r * t + 0.254_829_592
+        let y = 1 - r * t * exponential(-x * x)
+        return x < 0 ? -y : y
+    }
+
+    /// min(max(x, low), high) letting NaN through, like torch.clamp.
+    @inline(__always)
+    private static func clamp(_ x: Float, _ low: Float, _ high: Float) -> Float {
+        x < low ? low : (x > high ? high : x)
+    }
+
+    /// `torch.softmax(x, dim)`: exp(x - max) / sum along `dim`, which may be negative.
+    public static func softmax(_ x: Tensor, dim: Int) throws -> Tensor {
+        let op = "softmax"
+        try requireConsistent(x, op)
+        let axis = try resolveDimension(dim, rank: x.rank, op)
+        guard x.count > 0 else { return x }
+        let length = x.rank == 0 ? 1 : x.shape[axis]
+        let inner = x.shape.dropFirst(axis + 1).reduce(1, *)
+        let outer = x.count / (length * inner)
+        var output = x.storage
+        output.withUnsafeMutableBufferPointer { values in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let start = o * length * inner + i
+                    var maximum = -Float.infinity
+                    for k in 0..<length {
+                        let value = values[start + k * inner]
+                        if value > maximum || value != value { maximum = value }  // NaN wins, as in torch
+                    }
+                    // A float64 sum keeps long rows (1000 classes) within an ulp of ATen's tree sum.
+                    var sum: Double = 0
+                    for k in 0..<length {
+                        let e = exponential(values[start + k * inner] - maximum)
+                        values[start + k * inner] = e
+                        sum += Double(e)
+                    }
+                    let total = Float(sum)
+                    for k in 0..<length { values[start + k * inner] /= total }
+                }
+            }
+        }
+        return Tensor(shape: x.shape, storage: output)
+    }
+}

@@ -1,0 +1,166 @@
+extension Kernels {
+    /// `torch.cat(tensors, dim)`: equal shapes except along `dim`, which may be negative.
+    public static func concatenate(_ tensors: [Tensor], dim: Int) throws -> Tensor {
+        let op = "concatenate"
+        guard let first = tensors.first else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "needs at least one tensor")
+        }
+        for tensor in tensors { try requireConsistent(tensor, op) }
+        guard first.rank >= 1 else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "0-d tensors cannot be concatenated")
+        }
+        let axis = try resolveDimension(dim, rank: first.rank, op)
+        var shape = first.shape
+        shape[axis] = 0
+        for tensor in tensors {
+            var other = tensor.shape
+            if other.count == shape.count { other[axis] = 0 }
+            guard other == shape else {
+                throw RuntimeError.shapeMismatch(
+                    operation: op, expected: "shapes equal to \(first.shape) except in dimension \(axis)",
+                    found: "shape \(tensor.shape)")
+            }
+        }
+        shape[axis] = try tensors.reduce(0) { total, tensor in
+            let (sum, overflow) = total.addingReportingOverflow(tensor.shape[axis])
+            guard !overflow, sum <= maxExtent else {
+                throw RuntimeError.invalidArgument(operation: op, reason: "concatenated dimension is too large")
+            }
+            return sum
+        }
+        guard let count = Tensor.elementCount(of: try resultShape(shape, op)), count > 0 else {
+            return Tensor(zeros: shape)
+        }
+        let inner = shape.dropFirst(axis + 1).reduce(1, *)
+        let outer = count / (shape[axis] * inner)
+        var output = [Float]()
+        output.reserveCapacity(count)
+        for o in 0..<outer {
+            for tensor in tensors {
+                let slice = tensor.shape[axis] * inner
+                output.append(contentsOf: tensor.storage[(o * slice)..<((o + 1) * slice)])
+            }
+        }
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// `torch.chunk(x, chunks, dim)`: pieces of ceil(size / chunks) along `dim`, the last one
+    /// smaller; fewer than `chunks` pieces when the size does not stretch that far.
+    public static func chunk(_ x: Tensor, chunks: Int, dim: Int) throws -> [Tensor] {
+        let op = "chunk"
+        try requireConsistent(x, op)
+        guard x.rank >= 1 else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "needs a tensor of rank >= 1")
+        }
+        try requireArgument(chunks, "chunks", in: 1...Int.max, op)
+        let axis = try resolveDimension(dim, rank: x.rank, op)
+        let size = x.shape[axis]
+        if size == 0 {  // torch keeps the count: `chunks` empty pieces
+            return Array(repeating: x, count: chunks)
+        }
+        let pieceSize = (size - 1) / chunks + 1
+        return stride(from: 0, to: size, by: pieceSize).map { start in
+            slice(x, axis: axis, start..<min(start + pieceSize, size))
+        }
+    }
+
+    /// The part of `x` with indices `range` along `axis` (both already validated).
+    private static func slice(_ x: Tensor, axis: Int, _ range: Range<Int>) -> Tensor {
+        var shape = x.shape
+        shape[axis] = range.count
+        guard x.count > 0 else { return Tensor(zeros: shape) }
+        let inner = x.shape.dropFirst(axis + 1).reduce(1, *)
+        let stretch = x.shape[axis] * inner
+        var output = [Float]()
+        output.reserveCapacity(x.count / x.shape[axis] * range.count)
+        for o in 0..<(x.count / stretch) {
+            output.append(contentsOf: x.storage[(o * stretch + range.lowerBound * inner)..<(o * stretch + range.upperBound * inner)])
+        }
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// `torch.nn.functional.channel_shuffle`: view [N, g, C/g, ...] transposed to [N, C/g, g, ...].
+    public static func channelShuffle(_ x: Tensor, groups: Int) throws -> Tensor {
+        let op = "channelShuffle"
+        try requireConsistent(x, op)
+        guard x.rank >= 3 else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "input [N, C, ...] of rank >= 3", found: "shape \(x.shape)")
+        }
+        try requireArgument(groups, "groups", in: 1...Int.max, op)
+        let channels = x.shape[1]
+        guard channels % groups == 0 else {
+            throw RuntimeError.invalidArgument(
+                operation: op, reason: "groups \(groups) must divide the \(channels) channels")
+        }
+        guard x.count > 0 else { return x }
+        let inner = x.count / (x.shape[0] * channels)
+        let perGroup = channels / groups
+        var output = [Float](repeating: 0, count: x.count)
+        x.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                for n in 0..<x.shape[0] {
+                    let base = n * channels * inner
+                    for group in 0..<groups {
+                        for j in 0..<perGroup {
+                            let from = base + (group * perGroup + j) * inner
+                            let to = base + (j * groups + group) * inner
+                            for i in 0..<inner { destination[to + i] = source[from + i] }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: x.shape, storage: output)
+    }
+
+    /// `torch.nn.ZeroPad2d((left, right, top, bottom))` on the last two dimensions; negative
+    /// amounts crop, as in torch.
+    public static func zeroPad2d(_ x: Tensor, left: Int, right: Int, top: Int, bottom: Int) throws -> Tensor {
+        let op = "zeroPad2d"
+        try requireConsistent(x, op)
+        guard x.rank >= 2 else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "input of rank >= 2", found: "shape \(x.shape)")
+        }
+        for amount in [left, right, top, bottom] {
+            try requireArgument(amount, "padding", in: -maxExtent...maxExtent, op)
+        }
+        let (height, width) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
+        let (newHeight, newWidth) = (height + top + bottom, width + left + right)
+        guard newHeight >= 0, newWidth >= 0 else {
+            throw RuntimeError.invalidArgument(
+                operation: op,
+                reason: "padding (\(left), \(right), \(top), \(bottom)) of a \(height)x\(width) input gives a negative size")
+        }
+        let shape = try resultShape(x.shape.dropLast(2) + [newHeight, newWidth], op)
+        guard let count = Tensor.elementCount(of: shape), count > 0, x.count > 0 else { return Tensor(zeros: shape) }
+        let planes = x.count / (height * width)
+        // Output columns that come from the input, and the rows likewise.
+        let columns = max(left, 0)..<max(min(width + left, newWidth), max(left, 0))
+        let rows = max(top, 0)..<max(min(height + top, newHeight), max(top, 0))
+        var output = [Float](repeating: 0, count: count)
+        x.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                for plane in 0..<planes {
+                    for oy in rows {
+                        let from = plane * height * width + (oy - top) * width - left
+                        let to = plane * newHeight * newWidth + oy * newWidth
+                        for ox in columns { destination[to + ox] = source[from + ox] }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: shape, storage: output)
+    }
+
+    /// `torch.flatten(x, start_dim)`: dimensions from `startDim` (may be negative) to the end
+    /// become one.
+    public static func flatten(_ x: Tensor, startDim: Int) throws -> Tensor {
+        let op = "flatten"
+        try requireConsistent(x, op)
+        let axis = try resolveDimension(startDim, rank: x.rank, op)
+        guard let merged = Tensor.elementCount(of: Array(x.shape.dropFirst(axis))) else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "shape \(x.shape) is too large")
+        }
+        return Tensor(shape: x.shape.prefix(axis) + [merged], storage: x.storage)
+    }
+}
