@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the bundled default: read a PyTorch checkpoint, load it into its Swift model, and
-# check the logits against PyTorch's. With arguments, the same for your own files:
-#   Scripts/demo.sh [MODEL WEIGHTS [INPUT.npy REFERENCE.npy]]
+# The main job on the bundled default: read a PyTorch checkpoint, load it into its Swift model,
+# classify the bundled held-out digits (PNG files, preprocessed as torchvision does) and compare the
+# logits with PyTorch's. With arguments, the same for your own files:
+#   Scripts/demo.sh MODEL WEIGHTS IMAGE...        e.g. Scripts/demo.sh resnet50 resnet50-11ad3fa6.pth cat.jpg
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/ensure-system-packages.sh
@@ -9,28 +10,23 @@ echo "== building PthKit (release)" >&2
 swift build -c release --product pthkit >&2
 pthkit=.build/release/pthkit
 
-model="${1:-lenet5}"
-weights="${2:-Examples/digits/lenet5_digits.pth}"
-input="${3:-}"
-reference="${4:-}"
-if [ $# -eq 0 ]; then
-    input=Examples/digits/heldout_inputs.npy
-    reference=Examples/digits/heldout_logits.npy
+if [ $# -ge 3 ]; then
+    model="$1" weights="$2"
+    shift 2
+    "$pthkit" load-check "$model" --weights "$weights"
+    exec "$pthkit" classify "$model" --weights "$weights" "$@"
 fi
 
+weights=Examples/digits/lenet5_digits.pth
 echo "== pthkit inspect $weights"
 "$pthkit" inspect "$weights"
 echo
-echo "== pthkit load-check $model --weights $weights"
-"$pthkit" load-check "$model" --weights "$weights"
-if [ -n "$input" ]; then
-    echo
-    echo "== pthkit compare $model: PthKit's logits against PyTorch's ($reference)"
-    # The first line has the differences and the last the verdict; one line per input row between.
-    "$pthkit" compare "$model" --weights "$weights" --input "$input" --reference "$reference" > /tmp/pthkit-compare.txt \
-        || status=$?
-    head -1 /tmp/pthkit-compare.txt
-    echo "  top-1 agreement: $(grep -c 'top-1 agrees' /tmp/pthkit-compare.txt) of $(grep -c '^  row' /tmp/pthkit-compare.txt) rows"
-    tail -1 /tmp/pthkit-compare.txt
-    exit "${status:-0}"
-fi
+echo "== pthkit load-check lenet5 --weights $weights"
+"$pthkit" load-check lenet5 --weights "$weights"
+echo
+echo "== pthkit classify lenet5: 300 held-out digits (Examples/digits/heldout/<digit>/*.png)"
+"$pthkit" classify lenet5 --weights "$weights" --topk 1 --image-folder Examples/digits/heldout \
+    --reference-logits Examples/digits/heldout_logits.npy > /tmp/pthkit-demo.txt
+head -12 /tmp/pthkit-demo.txt
+echo "  ..."
+tail -2 /tmp/pthkit-demo.txt

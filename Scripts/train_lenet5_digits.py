@@ -8,8 +8,8 @@ Digits are 8x8 with values 0..16; each becomes a 28x28 grayscale PNG (PIL biline
 training and every later use read the same PNG files through the same torchvision transforms.
 Writes:
   lenet5_digits.pth           LeNet5 trained on all ten digits (torch.save of the state_dict)
-  heldout/NNN_L.png           held-out digits (L = true label), never seen in training
-  heldout_logits.npy          PyTorch's logits for them, in file-name order
+  heldout/<digit>/NNNN.png    held-out digits as an ImageFolder tree, never seen in training
+  heldout_logits.npy          PyTorch's logits for them, in ImageFolder order (class, then file name)
   heldout_inputs.npy          torchvision's preprocessed tensors for them (the model's exact input)
   lenet5_digits_0to4.pth      LeNet5 trained on digits 0-4 only (the backbone for custom classes)
   digits_5to9/{train,val}/<digit>/NNN.png   ImageFolder trees of digits 5-9 for fine-tuning a new head
@@ -88,15 +88,15 @@ def main():
     scratch = os.path.join(out, ".train_png")
     for index, (values, label) in enumerate(zip(digits.data, digits.target)):
         if index in held:
-            path = os.path.join(out, "heldout", f"{index:04d}_{label}.png")
+            path = os.path.join(out, "heldout", str(label), f"{index:04d}.png")
             held_paths.append(path)
         else:
             path = os.path.join(scratch, f"{index:04d}.png")
             train_paths.append(path)
             train_labels.append(int(label))
         save_png(digit_image(values), path)
-    held_paths.sort()
-    held_labels = torch.tensor([int(os.path.basename(p).split("_")[1][0]) for p in held_paths])
+    held_paths.sort()  # ImageFolder order: class folder, then file name
+    held_labels = torch.tensor([int(os.path.basename(os.path.dirname(p))) for p in held_paths])
     x_train, y_train = load_batch(train_paths), torch.tensor(train_labels)
     x_held = load_batch(held_paths)
 

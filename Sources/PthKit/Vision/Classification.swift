@@ -1,0 +1,39 @@
+import Foundation
+
+/// Preprocessing and labels for a model, as its manifest entry (or the official weight file) says.
+extension ModelsManifest {
+    /// The transform the weights expect: the official file's when `weightsFile` is one, else the
+    /// model's default, else ImageNet's.
+    public func preprocessing(model: String, weightsFile: String? = nil) -> Preprocessing {
+        let entry = entry(model)
+        let official = weightsFile.flatMap { file in entry?.weights.first { $0.file == file } }
+        guard let settings = official?.preprocessing ?? entry?.preprocessing else { return Preprocessing() }
+        return Preprocessing(
+            resizeSize: settings.resizeSize, cropSize: settings.cropSize,
+            interpolation: Preprocessing.Interpolation(rawValue: settings.interpolation) ?? .bilinear,
+            mean: settings.mean, std: settings.std, grayscale: settings.grayscale ?? false)
+    }
+
+    /// The model's label set (ImageNet-1k for torchvision weights), or nil.
+    public func labels(model: String) -> [String]? {
+        entry(model)?.labels.flatMap { labelSets[$0] }
+    }
+}
+
+/// The top-k classes of one row of logits.
+public struct Prediction: Encodable, Sendable {
+    public let index: Int
+    public let label: String
+    public let probability: Double
+
+    /// Softmax over `logits`, highest `k` first.
+    public static func top(_ k: Int, logits: ArraySlice<Float>, labels: [String]?) -> [Prediction] {
+        let largest = Double(logits.max() ?? 0)
+        let exponentials = logits.map { exp(Double($0) - largest) }
+        let total = exponentials.reduce(0, +)
+        return OutputComparison.topIndices(logits, max(k, 1)).map { index in
+            let label = labels.flatMap { index < $0.count ? $0[index] : nil } ?? String(index)
+            return Prediction(index: index, label: label, probability: exponentials[index] / total)
+        }
+    }
+}
