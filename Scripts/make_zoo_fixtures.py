@@ -20,6 +20,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ora
 import zoo  # noqa: E402
 
 
+def signal_preserving_init(model):
+    """Kaiming-normal (fan_in, ReLU gain) weights in every conv and linear layer. With PyTorch's default
+    init the signal fades layer by layer (eval-mode batch norms do not renormalize it) until the logits
+    barely depend on the input, and a wrong input-side operation (GoogLeNet's transform_input, a padding)
+    would pass the parity bound unnoticed."""
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+
+
 def randomize_batch_norms(model, generator):
     """Running statistics far from (0, 1) so that a wrong eps or a missed buffer shows in the logits."""
     for module in model.modules():
@@ -48,6 +58,7 @@ def main():
         torch.manual_seed(0)
         generator = torch.Generator().manual_seed(1)
         model = spec["build"]()
+        signal_preserving_init(model)
         randomize_batch_norms(model, generator)
         model.eval()
         folder = os.path.join(options.out, name)

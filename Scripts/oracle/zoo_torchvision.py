@@ -4,22 +4,8 @@ from zoo import register, _torchvision  # noqa: E402  (zoo imports this module a
 import torch  # noqa: E402
 
 
-def _sensitive(build):
-    """Kaiming-normal (fan_in, ReLU gain) weights in every conv and linear layer. With PyTorch's default
-    init the signal fades layer by layer (eval-mode batch norms do not renormalize it), until the logits of
-    GoogLeNet or ShuffleNet change by less than the parity bound when the input changes by 2%: a wrong
-    input-side operation such as `transform_input` would then pass unnoticed."""
-    def make():
-        model = build()
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        return model
-    return make
-
-
 def _tv(name, **kwargs):
-    return _sensitive(_torchvision(name, **kwargs))
+    return _torchvision(name, **kwargs)
 
 
 # AlexNet and VGG: small inputs, the adaptive pools stretch them to 6x6 and 7x7.
@@ -30,7 +16,7 @@ for _name in ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vg
 register("vgg11_bn@num_classes=10", _tv("vgg11_bn", num_classes=10), input=(3, 96, 64), args={"num_classes": "10"})
 
 # GoogLeNet: 64x80 makes the ceil_mode max pools round up; the aux heads are in the state dict only.
-# init_weights=False skips torchvision's slow truncated-normal init, which _sensitive replaces anyway.
+# init_weights=False skips torchvision's slow truncated-normal init, which make_zoo_fixtures replaces anyway.
 register("googlenet", _tv("googlenet", init_weights=False), input=(3, 64, 80))
 register("googlenet@aux_logits=False", _tv("googlenet", aux_logits=False, init_weights=False),
          input=(3, 64, 64), args={"aux_logits": "False"})
