@@ -24,9 +24,26 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
+        // PNG and JPEG images are decoded by libpng and libjpeg(-turbo), the libraries Pillow uses.
+        .systemLibrary(
+            name: "CLibPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
+        ),
+        .systemLibrary(
+            name: "CLibJPEG",
+            pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]
+        ),
+        // Both libraries report errors by longjmp, which must not cross Swift frames: this C target
+        // owns every call into them and returns a status code instead.
+        .target(
+            name: "CImageShims",
+            dependencies: ["CLibPNG", "CLibJPEG"]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS"]
+            dependencies: ["CLibZip", "COpenBLAS", "CImageShims"]
         ),
         .executableTarget(
             name: "pthkit",

@@ -99,8 +99,9 @@ public enum EfficientNetV1Notes {
         }
     }
 
-    /// `EfficientNet(width_coefficient, depth_coefficient, num_classes, dropout_rate, drop_connect_rate)`.
-    public final class EfficientNet: Module, @unchecked Sendable {
+    /// `EfficientNet(width_coefficient, depth_coefficient, num_classes, dropout_rate, drop_connect_rate)`:
+    /// `features`, `avgpool`, `classifier`.
+    public final class EfficientNet: FeaturesPoolClassifier, @unchecked Sendable {
         /// `default_cnf`: kernel_size, in_channel, out_channel, exp_ratio, strides, use_SE, repeats (the
         /// drop_connect_rate column is the constructor's argument in every row).
         typealias Stage = (kernel: Int, inputC: Int, outC: Int, expandedRatio: Int, stride: Int, useSE: Bool, repeats: Int)
@@ -114,16 +115,14 @@ public enum EfficientNetV1Notes {
             (3, 192, 320, 6, 1, true, 1),
         ]
 
-        let features: Sequential, avgpool = AdaptiveAvgPool2d(1), classifier: Sequential
-
         init(
             widthCoefficient: Double, depthCoefficient: Double, numClasses: Int, dropoutRate: Double,
             dropConnectRate: Double
         ) throws {
             func roundRepeats(_ repeats: Int) -> Int { Int((depthCoefficient * Double(repeats)).rounded(.up)) }
-            let numBlocks = Double(Self.defaultCnf.reduce(0) { $0 + roundRepeats($1.repeats) })
+            let numBlocks = Double(EfficientNet.defaultCnf.reduce(0) { $0 + roundRepeats($1.repeats) })
             var setting: [InvertedResidualConfig] = []
-            for (stage, row) in Self.defaultCnf.enumerated() {
+            for (stage, row) in EfficientNet.defaultCnf.enumerated() {
                 for i in 0..<roundRepeats(row.repeats) {
                     // `index = str(stage + 1) + chr(i + 97)`: 1a, 2a, 2b, ...
                     guard let letter = Unicode.Scalar(UInt32(97 + i)) else {
@@ -147,19 +146,11 @@ public enum EfficientNetV1Notes {
             for cnf in setting { layers.append((cnf.index, try InvertedResidual(cnf))) }
             let lastConvOutputC = adjustChannels(1280)
             layers.append(("top", convBNActivation(last.outC, lastConvOutputC, kernelSize: 1)))
-            features = Sequential(named: layers)
             // Without dropout the Linear is `classifier.0`.
             let dropout: [Module] = dropoutRate > 0 ? [Dropout(dropoutRate)] : []
-            classifier = Sequential(dropout + [Linear(lastConvOutputC, numClasses)])
-            super.init()
-            registerModule("features", features)
-            registerModule("avgpool", avgpool)
-            registerModule("classifier", classifier)
-        }
-
-        public override func forward(_ input: Tensor) throws -> Tensor {
-            // `features(input)` would be `Module.features(_:)`, the classifier's input, and recurse.
-            try classifier(Kernels.flatten(avgpool(features.forward(input)), startDim: 1))
+            super.init(
+                features: Sequential(named: layers), avgpool: AdaptiveAvgPool2d(1),
+                classifier: Sequential(dropout + [Linear(lastConvOutputC, numClasses)]))
         }
     }
 }
