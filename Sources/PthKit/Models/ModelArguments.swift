@@ -65,6 +65,39 @@ public struct ModelArguments: Sendable {
     }
 }
 
+extension ModelArguments {
+    /// A builder argument that torch would accept but that must stay in `range` here: probabilities
+    /// torch checks itself (`dropout`), and multipliers bounded so that channel counts stay
+    /// allocatable instead of trapping.
+    mutating func double(_ name: String, default fallback: Double, in range: ClosedRange<Double>) throws -> Double {
+        let value = try double(name, default: fallback)
+        guard range.contains(value) else {
+            throw ModelError.badArgument(name: name, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    mutating func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
+        let value = try int(name, default: fallback)
+        guard range.contains(value) else {
+            throw ModelError.badArgument(name: name, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// `num_classes`: any size a real label set has.
+    mutating func numClasses() throws -> Int {
+        try int("num_classes", default: 1000, in: 1...1 << 20)
+    }
+
+    /// A width multiplier such as `width_mult`; zero would make empty layers.
+    mutating func widthMultiplier(_ name: String = "width_mult") throws -> Double {
+        let value = try double(name, default: 1, in: 0...8)
+        guard value > 0 else { throw ModelError.badArgument(name: name, reason: "must be positive") }
+        return value
+    }
+}
+
 public enum ModelError: Error, CustomStringConvertible {
     case unknownModel(String, known: [String])
     case badArgument(name: String, reason: String)

@@ -5,6 +5,7 @@ public enum ModelZoo {
     /// Each family contributes a table of builders; the union is the zoo.
     static let families: [[String: Builder]] = [
         resnetBuilders,
+        mobilenetV2Builders, mobilenetV3Builders, efficientnetBuilders,
         alexnetBuilders, vggBuilders, googlenetBuilders, shufflenetBuilders,
         pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
         efficientNetSamePaddingBuilders, lesson16Builders,
