@@ -2290,7 +2290,8 @@ let embeddedModelsManifest = #"""
    "family": "alexnet_half",
    "source": "design-docs/pytorch-models-notebook.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "init_weights": false
    },
    "input_size": [
     3,
@@ -2320,7 +2321,8 @@ let embeddedModelsManifest = #"""
    "source": "design-docs/pytorch-models-notebook.md",
    "arguments": {
     "num_classes": 1000,
-    "aux_logits": true
+    "aux_logits": true,
+    "init_weights": false
    },
    "input_size": [
     3,
@@ -2444,7 +2446,9 @@ let embeddedModelsManifest = #"""
    "name": "googlenet_lesson",
    "family": "googlenet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2471,7 +2475,9 @@ let embeddedModelsManifest = #"""
    "name": "resnet18_lesson",
    "family": "resnet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2498,7 +2504,9 @@ let embeddedModelsManifest = #"""
    "name": "resnet34_lesson",
    "family": "resnet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2525,7 +2533,9 @@ let embeddedModelsManifest = #"""
    "name": "resnet50_lesson",
    "family": "resnet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2552,7 +2562,9 @@ let embeddedModelsManifest = #"""
    "name": "resnet101_lesson",
    "family": "resnet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2579,7 +2591,9 @@ let embeddedModelsManifest = #"""
    "name": "resnet152_lesson",
    "family": "resnet_lesson",
    "source": "design-docs/lesson-16-architectures.md",
-   "arguments": {},
+   "arguments": {
+    "num_classes": 1000
+   },
    "input_size": [
     3,
     224,
@@ -2607,7 +2621,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.0,
+    "depth_coefficient": 1.0,
+    "dropout_rate": 0.2,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2636,7 +2654,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.0,
+    "depth_coefficient": 1.1,
+    "dropout_rate": 0.2,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2665,7 +2687,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.1,
+    "depth_coefficient": 1.2,
+    "dropout_rate": 0.3,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2694,7 +2720,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.2,
+    "depth_coefficient": 1.4,
+    "dropout_rate": 0.3,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2723,7 +2753,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.4,
+    "depth_coefficient": 1.8,
+    "dropout_rate": 0.4,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2752,7 +2786,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.6,
+    "depth_coefficient": 2.2,
+    "dropout_rate": 0.4,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2781,7 +2819,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 1.8,
+    "depth_coefficient": 2.6,
+    "dropout_rate": 0.5,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -2810,7 +2852,11 @@ let embeddedModelsManifest = #"""
    "family": "efficientnet_lettered",
    "source": "design-docs/efficientnet-v1-notes.md",
    "arguments": {
-    "num_classes": 1000
+    "num_classes": 1000,
+    "width_coefficient": 2.0,
+    "depth_coefficient": 3.1,
+    "dropout_rate": 0.5,
+    "drop_connect_rate": 0.2
    },
    "input_size": [
     3,
@@ -4088,4 +4134,5 @@ let embeddedModelsManifest = #"""
   ]
  }
 }
+
 """#

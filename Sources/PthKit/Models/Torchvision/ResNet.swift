@@ -140,9 +140,9 @@ extension ModelZoo {
         { arguments in
             let (block, depths, groups, width) = configuration
             return ResNet(
-                block: block, layers: depths, numClasses: try arguments.int("num_classes", default: 1000),
-                groups: try arguments.int("groups", default: groups),
-                widthPerGroup: try arguments.int("width_per_group", default: width))
+                block: block, layers: depths, numClasses: try arguments.numClasses(),
+                groups: try arguments.int("groups", default: groups, in: 1...256),
+                widthPerGroup: try arguments.int("width_per_group", default: width, in: 1...1024))
         }
     }
 }
