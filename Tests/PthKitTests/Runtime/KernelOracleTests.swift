@@ -74,12 +74,13 @@ struct KernelOracleTests {
             "adaptive_max_pool2d", "activate", "softmax", "add", "multiply_channels", "concatenate", "chunk",
             "channel_shuffle", "zero_pad2d", "flatten",
         ]))
-        // The stamp is the generator's sha256: a mismatch means the script changed since the
-        // fixtures were made; rerun it.
-        let script = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Scripts/make_kernel_fixtures.py")
+        // The stamp is Scripts/test.sh's: sha256 of the generator followed by the pinned oracle
+        // requirements. A mismatch means either changed since the fixtures were made; rerun it.
+        let scripts = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Scripts")
         let stamp = try String(contentsOf: KernelCase.folder.appendingPathComponent("generator.sha256"), encoding: .utf8)
-        let digest = SHA256.hexDigest([UInt8](try Data(contentsOf: script)))
+        let digest = SHA256.hexDigest(try ["make_kernel_fixtures.py", "requirements-oracle.txt"].flatMap {
+            [UInt8](try Data(contentsOf: scripts.appendingPathComponent($0)))
+        })
         #expect(stamp.trimmingCharacters(in: .whitespacesAndNewlines) == digest,
                 "fixtures are older than Scripts/make_kernel_fixtures.py: rerun it")
     }
