@@ -24,7 +24,7 @@ import zoo  # noqa: E402
 
 PTHKIT = os.environ.get("PTHKIT", ".build/release/pthkit")
 DEFAULT_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
-                  "shufflenet_v2_x1_0", "googlenet", "vgg16", "lenet5"]
+                  "shufflenet_v2_x1_0"]
 RUNS, WARMUP = 20, 3
 
 

@@ -77,8 +77,10 @@ def main():
     record(cases, out, "dataparallel_strict", parallel, "resnet18", resnet18())
     record(cases, out, "dataparallel_stripped", parallel, "resnet18", resnet18(), strip_prefix="module.")
     optimizer = torch.optim.SGD(source.parameters(), lr=0.1, momentum=0.9)
-    training = {"epoch": 4, "arch": "resnet18", "state_dict": sd, "best_acc1": 12.5, "optimizer": optimizer.state_dict()}
+    training = {"epoch": 4, "arch": "resnet18", "state_dict": sd, "best_acc1": 12.5, "optimizer": optimizer.state_dict(),
+                "classes": [f"class {i}" for i in range(1000)]}
     record(cases, out, "training_checkpoint", training, "resnet18", resnet18(), key="state_dict")
+    cases[-1]["labels"] = training["classes"]  # the checkpoint's own class names, for classify
 
     # Old checkpoints: no num_batches_tracked; filled when _metadata says version 1 or is absent,
     # reported missing when it says version 2.

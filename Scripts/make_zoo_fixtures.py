@@ -30,6 +30,31 @@ def signal_preserving_init(model):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
 
 
+def normalize_layer_outputs(model, x):
+    """One eval forward pass on the fixture's own input that rescales every conv and linear layer (weight
+    and bias) so that its output has unit standard deviation. Kaiming keeps each layer's output on the scale
+    of its input, so every residual block multiplies the trunk's scale by about sqrt(2): after the 40-55
+    blocks of EfficientNet B5-B7 the logits reach 1e6 and rounding differences grow as fast, until PyTorch's
+    own float32 top-1 differs from its float64 one. Unit-scale branches make the trunk grow only as the
+    square root of the depth."""
+    def rescale(module, inputs, output):
+        std = float(output.std())
+        if std > 0:
+            with torch.no_grad():
+                module.weight.div_(std)
+                if module.bias is not None:
+                    module.bias.div_(std)
+            return output / std
+    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    handles = [m.register_forward_hook(rescale) for m in layers]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def randomize_batch_norms(model, generator):
     """Running statistics far from (0, 1) so that a wrong eps or a missed buffer shows in the logits."""
     for module in model.modules():
@@ -60,11 +85,14 @@ def main():
         model = spec["build"]()
         signal_preserving_init(model)
         randomize_batch_norms(model, generator)
+        if spec.get("prepare"):
+            spec["prepare"](model)
         model.eval()
+        x = torch.rand((spec["batch"],) + tuple(spec["input"]), generator=generator) * 2 - 1
+        normalize_layer_outputs(model, x)
         folder = os.path.join(options.out, name)
         os.makedirs(folder, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(folder, "model.pth"))
-        x = torch.rand((spec["batch"],) + tuple(spec["input"]), generator=generator) * 2 - 1
         with torch.no_grad():
             y32 = model(x)
             y64 = model.double()(x.double())

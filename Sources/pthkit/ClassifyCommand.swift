@@ -24,7 +24,7 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "How many classes to print per image.")
     var topk = 5
 
-    @Option(help: "Label names, one per line (default: the model's label set, or class indices).")
+    @Option(help: "Label names, one per line (default: the checkpoint's own class list, the model's label set, or class indices).")
     var labels: String?
 
     @Option(help: "PyTorch's logits for the same images (.npy, one row per image, in order).")
@@ -52,7 +52,9 @@ struct ClassifyCommand: ParsableCommand {
             truth = folder.samples.map(\.classIndex)
             classNames = folder.classes
         }
-        let labelNames = try labels.map(Self.readLabels) ?? manifest.labels(model: options.model) ?? classNames
+        // A labels file wins, then the checkpoint's own class names, then the model's label set.
+        let labelNames = try labels.map(Self.readLabels) ?? loaded.labels ?? manifest.labels(model: options.model)
+            ?? classNames
 
         var logits: [Float] = []
         var width = 0

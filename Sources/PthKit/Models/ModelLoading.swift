@@ -31,12 +31,18 @@ public struct LoadedModel: @unchecked Sendable {
     public let notes: [String]
     /// Milliseconds spent reading the checkpoint and loading it into the model.
     public let loadMilliseconds: Double
+    /// Class names the checkpoint carries itself (a top-level `classes`, `class_names`, `labels` or
+    /// `categories` list of strings), if any.
+    public let labels: [String]?
 
-    public init(model: Module, report: LoadReport, notes: [String] = [], loadMilliseconds: Double = 0) {
+    public init(
+        model: Module, report: LoadReport, notes: [String] = [], loadMilliseconds: Double = 0, labels: [String]? = nil
+    ) {
         self.model = model
         self.report = report
         self.notes = notes
         self.loadMilliseconds = loadMilliseconds
+        self.labels = labels
     }
 }
 
@@ -61,7 +67,22 @@ extension ModelZoo {
             ? try model.loadStateDictDroppingMismatched(stateDict)
             : try model.loadStateDict(stateDict, strict: options.strict)
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
-        return LoadedModel(model: model, report: report, notes: notes, loadMilliseconds: milliseconds)
+        return LoadedModel(
+            model: model, report: report, notes: notes, loadMilliseconds: milliseconds,
+            labels: checkpointLabels(checkpoint.root))
+    }
+
+    static func checkpointLabels(_ root: CheckpointValue) -> [String]? {
+        guard case .dict(let top) = root else { return nil }
+        for key in ["classes", "class_names", "labels", "categories"] {
+            guard case .list(let items)? = top[key] else { continue }
+            let names = items.compactMap { item -> String? in
+                if case .string(let name) = item { return name }
+                return nil
+            }
+            if names.count == items.count, !names.isEmpty { return names }
+        }
+        return nil
     }
 
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.

@@ -14,6 +14,7 @@ struct LoadingCase: Sendable, CustomTestStringConvertible {
     let expectedMissing: [String]
     let expectedUnexpected: [String]
     let expectedDropped: [String]
+    let expectedLabels: [String]?
 
     var testDescription: String { name }
 
@@ -34,7 +35,7 @@ struct LoadingCase: Sendable, CustomTestStringConvertible {
                 options: options, expectOK: expected["ok"] as? Bool ?? false, expectedError: expected["error"] as? String,
                 expectedMissing: expected["missing"] as? [String] ?? [],
                 expectedUnexpected: expected["unexpected"] as? [String] ?? [],
-                expectedDropped: expected["dropped"] as? [String] ?? [])
+                expectedDropped: expected["dropped"] as? [String] ?? [], expectedLabels: entry["labels"] as? [String])
         }
     }
 }
@@ -57,6 +58,7 @@ struct LoadStateDictOracleTests {
             #expect(loaded.report.missingKeys == scenario.expectedMissing)
             #expect(loaded.report.unexpectedKeys == scenario.expectedUnexpected)
             #expect(loaded.report.dropped.map(\.key) == scenario.expectedDropped)
+            #expect(loaded.labels == scenario.expectedLabels)
         } catch let error as LoadStateDictError {
             #expect(!scenario.expectOK, "PthKit rejected what PyTorch loaded: \(error)")
             #expect(error.description == scenario.expectedError)
