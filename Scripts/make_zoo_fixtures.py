@@ -85,8 +85,6 @@ def main():
         model = spec["build"]()
         signal_preserving_init(model)
         randomize_batch_norms(model, generator)
-        if spec.get("prepare"):
-            spec["prepare"](model)
         model.eval()
         x = torch.rand((spec["batch"],) + tuple(spec["input"]), generator=generator) * 2 - 1
         normalize_layer_outputs(model, x)

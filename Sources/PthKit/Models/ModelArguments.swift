@@ -70,17 +70,17 @@ extension ModelArguments {
     /// torch checks itself (`dropout`), and multipliers bounded so that channel counts stay
     /// allocatable instead of trapping.
     mutating func double(_ name: String, default fallback: Double, in range: ClosedRange<Double>) throws -> Double {
-        let value = try double(name, default: fallback)
-        guard range.contains(value) else {
-            throw ModelError.badArgument(name: name, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
-        }
-        return value
+        try Self.require(double(name, default: fallback), name, in: range)
     }
 
     mutating func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
-        let value = try int(name, default: fallback)
+        try Self.require(int(name, default: fallback), name, in: range)
+    }
+
+    private static func require<T: Comparable>(_ value: T, _ name: String, in range: ClosedRange<T>) throws -> T {
         guard range.contains(value) else {
-            throw ModelError.badArgument(name: name, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+            throw ModelError.badArgument(
+                name: name, reason: "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
         }
         return value
     }

@@ -9,7 +9,8 @@ public final class EfficientNet: FeaturesPoolClassifier, @unchecked Sendable {
             throw ModelError.invalidConfiguration("The inverted_residual_setting should not be empty")
         }
         var layers: [Module] = [
-            Conv2dNormActivation(3, first.inputChannels, kernelSize: 3, stride: 2, normLayer: normLayer, activationLayer: SiLU.init),
+            Conv2dNormActivation(
+                3, first.inputChannels, kernelSize: 3, stride: 2, normLayer: normLayer, activationLayer: SiLU.init),
         ]
         let totalStageBlocks = invertedResidualSetting.reduce(0) { $0 + $1.numLayers }
         var stageBlockID = 0
