@@ -42,11 +42,10 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
         Initialization.seed(0)
-        var options = ModelOptions()
-        options.model = model
-        options.weights = weights
-        options.arguments = arguments
-        let loaded = try options.loadModel(requireWeights: false)
+        let builderArguments = try ModelArguments(parsing: arguments)
+        let loaded = try weights.map {
+            try ModelZoo.load(model, arguments: builderArguments, weights: URL(fileURLWithPath: $0))
+        } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         let entry = ModelsManifest.embedded.entry(model)
         let channels = entry?.inputSize.first ?? 3
         let spatial = try inputSize.map(ShapeText.parse) ?? Array((entry?.inputSize ?? [3, 224, 224]).dropFirst())
