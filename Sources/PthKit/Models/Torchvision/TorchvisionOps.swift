@@ -10,7 +10,6 @@ final class Conv2dNormActivation: Module, @unchecked Sendable {
     typealias ActivationLayer = () -> Module
 
     let conv: Conv2d, norm: BatchNorm2d?, activation: Module?
-    let outChannels: Int
 
     /// `padding` defaults to `(kernel_size - 1) // 2 * dilation` and `bias` to "no norm layer", as in torch.
     init(
@@ -18,13 +17,13 @@ final class Conv2dNormActivation: Module, @unchecked Sendable {
         groups: Int = 1, normLayer: NormLayer? = { BatchNorm2d($0) }, activationLayer: ActivationLayer? = ReLU.init,
         dilation: Int = 1, bias: Bool? = nil
     ) {
+        let padding = padding ?? (kernelSize - 1) / 2 * dilation
         conv = Conv2d(
             inChannels, outChannels, kernelSize: Pair(kernelSize, kernelSize), stride: Pair(stride, stride),
-            padding: Pair(padding ?? (kernelSize - 1) / 2 * dilation, padding ?? (kernelSize - 1) / 2 * dilation),
-            dilation: Pair(dilation, dilation), groups: groups, bias: bias ?? (normLayer == nil))
+            padding: Pair(padding, padding), dilation: Pair(dilation, dilation), groups: groups,
+            bias: bias ?? (normLayer == nil))
         norm = normLayer?(outChannels)
         activation = activationLayer?()
-        self.outChannels = outChannels
         super.init()
         for (index, layer) in ([conv, norm, activation] as [Module?]).compactMap({ $0 }).enumerated() {
             registerModule(String(index), layer)
