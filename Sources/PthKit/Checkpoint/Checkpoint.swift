@@ -28,14 +28,16 @@ public struct Checkpoint: Sendable {
     public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
 
     public static func load(contentsOf url: URL) throws -> Checkpoint {
-        let name = url.path
-        let bytes: [UInt8]
+        try Checkpoint(bytes: fileBytes(url), file: url.path)
+    }
+
+    /// The whole file, or an error naming it: shared with loaders that look at the bytes first.
+    static func fileBytes(_ url: URL) throws -> [UInt8] {
         do {
-            bytes = try FileReading.bytes(of: url)
+            return try FileReading.bytes(of: url)
         } catch {
-            throw CheckpointError(file: name, part: "", problem: .container("cannot read the file: \(error)"))
+            throw CheckpointError(file: url.path, part: "", problem: .container("cannot read the file: \(error)"))
         }
-        return try Checkpoint(bytes: bytes, file: name)
     }
 
     public init(bytes: [UInt8], file: String) throws {

@@ -87,12 +87,7 @@ extension ModelZoo {
 
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
     static func readCheckpoint(_ url: URL) throws -> Checkpoint {
-        let bytes: [UInt8]
-        do {
-            bytes = try FileReading.bytes(of: url)
-        } catch {
-            throw CheckpointError(file: url.path, part: "", problem: .container("cannot read the file: \(error)"))
-        }
+        let bytes = try Checkpoint.fileBytes(url)
         if let official = ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
            let prefix = official.weights.sha256Prefix {
             let digest = SHA256.hexDigest(bytes)
