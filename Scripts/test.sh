@@ -26,6 +26,7 @@ refresh() {
 refresh Tests/Fixtures/checkpoints Scripts/make_checkpoint_fixtures.py
 refresh Tests/Fixtures/kernels Scripts/make_kernel_fixtures.py
 refresh Tests/Fixtures/images Scripts/make_image_fixtures.py
+refresh Tests/Fixtures/training Scripts/make_training_fixtures.py
 
 refresh Tests/Fixtures/generated/loading Scripts/make_loading_fixtures.py
 refresh Tests/Fixtures/generated/efficientnet-same-load Scripts/make_efficientnet_load_fixtures.py \

@@ -24,7 +24,7 @@ struct ClassifyCommand: ParsableCommand {
     @Option(help: "How many classes to print per image.")
     var topk = 5
 
-    @Option(help: "Label names, one per line (default: the checkpoint's own class list, the model's label set, or class indices).")
+    @Option(help: "Label names, one per line (default: the checkpoint's NAME.classes.txt or own class list, the model's label set, or class indices).")
     var labels: String?
 
     @Option(help: "PyTorch's logits for the same images (.npy, one row per image, in order).")
@@ -53,7 +53,7 @@ struct ClassifyCommand: ParsableCommand {
             classNames = folder.classes
         }
         // A labels file wins, then the checkpoint's own class names, then the model's label set.
-        let labelNames = try labels.map(Self.readLabels) ?? loaded.labels ?? manifest.labels(model: options.model)
+        let labelNames = try labels.map { try ClassNamesFile.readLabels(URL(fileURLWithPath: $0)) } ?? loaded.labels ?? manifest.labels(model: options.model)
             ?? classNames
 
         var logits: [Float] = []
@@ -96,11 +96,6 @@ struct ClassifyCommand: ParsableCommand {
     struct ImageResult: Encodable {
         let image: String
         let top: [Prediction]
-    }
-
-    static func readLabels(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }
 

@@ -9,6 +9,7 @@ struct PthKitCommand: ParsableCommand {
         subcommands: [
             InspectCommand.self, LoadCheckCommand.self, ModelsCommand.self, RunCommand.self, CompareCommand.self,
             SummaryCommand.self, BenchCommand.self, ClassifyCommand.self, PreprocessCommand.self,
+            FineTuneHeadCommand.self,
         ]
     )
 }

@@ -53,6 +53,15 @@ public struct ModelArguments: Sendable {
         return parts.compactMap { $0 }
     }
 
+    public func contains(_ name: String) -> Bool { values[name] != nil }
+
+    /// A copy with `name` set to `value`.
+    public func setting(_ name: String, to value: String) -> ModelArguments {
+        var copy = self
+        copy.values[name] = value
+        return copy
+    }
+
     /// Throws for arguments no builder step read.
     public func requireAllRead(model: String) throws {
         let unread = Set(values.keys).subtracting(read).sorted()

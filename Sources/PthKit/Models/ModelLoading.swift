@@ -31,8 +31,8 @@ public struct LoadedModel: @unchecked Sendable {
     public let notes: [String]
     /// Milliseconds spent reading the checkpoint and loading it into the model.
     public let loadMilliseconds: Double
-    /// Class names the checkpoint carries itself (a top-level `classes`, `class_names`, `labels` or
-    /// `categories` list of strings), if any.
+    /// Class names that came with the checkpoint: its `NAME.classes.txt` (see `ClassNamesFile`), or a
+    /// top-level `classes`, `class_names`, `labels` or `categories` list of strings inside it.
     public let labels: [String]?
 
     public init(
@@ -48,13 +48,21 @@ public struct LoadedModel: @unchecked Sendable {
 
 extension ModelZoo {
     /// Builds `name`, reads `weights` and loads it with `options`: the whole job of `pthkit load-check`.
+    /// A `ClassNamesFile` beside the weights sets the class count unless `arguments` already does.
     public static func load(
         _ name: String, arguments: ModelArguments = ModelArguments(), weights: URL, options: LoadOptions = LoadOptions()
     ) throws -> LoadedModel {
+        var notes: [String] = []
+        var arguments = arguments
+        let classNames = try ClassNamesFile.read(forWeights: weights)
+        let classCount = classCountArgument(for: name)
+        if let classNames, !arguments.contains(classCount) {
+            arguments = arguments.setting(classCount, to: String(classNames.count))
+            notes.append("\(classNames.count) classes from \(ClassNamesFile.url(forWeights: weights).lastPathComponent) (\(classCount)=\(classNames.count))")
+        }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
         let checkpoint = try readCheckpoint(weights)
-        var notes: [String] = []
         var key = options.key
         if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
             key = automatic
@@ -69,7 +77,7 @@ extension ModelZoo {
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         return LoadedModel(
             model: model, report: report, notes: notes, loadMilliseconds: milliseconds,
-            labels: checkpointLabels(checkpoint.root))
+            labels: classNames ?? checkpointLabels(checkpoint.root))
     }
 
     static func checkpointLabels(_ root: CheckpointValue) -> [String]? {

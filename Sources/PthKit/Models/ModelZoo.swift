@@ -26,3 +26,13 @@ public enum ModelZoo {
         return model
     }
 }
+
+extension ModelZoo {
+    /// The builder argument that sets the number of classes: torchvision's `num_classes`, or
+    /// `n_classes` where a design document's constructor spells it so.
+    public static func classCountArgument(for name: String) -> String {
+        nClassesModels.contains(name) ? "n_classes" : "num_classes"
+    }
+
+    private static let nClassesModels = Set(mobilenetChapterBuilders.keys).union(efficientNetSamePaddingBuilders.keys)
+}

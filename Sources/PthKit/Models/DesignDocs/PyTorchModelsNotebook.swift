@@ -5,17 +5,18 @@
 /// except MobileNetV2 with alpha < 1, whose last conv has 1280 * alpha channels where torchvision keeps 1280.
 public enum PyTorchModelsNotebook {
     /// `LeNet5`: for 1x28x28 MNIST digits, padded to 32x32 by the first conv. The classifier has no
-    /// activation between its two Linears, as written.
+    /// activation between its two Linears, as written. The notebook fixes 10 classes; `numClasses`
+    /// (builder argument `num_classes`, a PthKit addition) sizes `classifier.1` for other label sets.
     public final class LeNet5: Module, @unchecked Sendable {
         let conv: Sequential, classifier: Sequential
 
-        override init() {
+        init(numClasses: Int = 10) {
             conv = Sequential(
                 Conv2d(1, 6, kernelSize: 5, padding: 2), ReLU(), AvgPool2d(kernelSize: 2, stride: 2),
                 Conv2d(6, 16, kernelSize: 5), ReLU(), AvgPool2d(kernelSize: 2, stride: 2),
                 Conv2d(16, 120, kernelSize: 5),
                 Flatten(startDim: 1))
-            classifier = Sequential(Linear(120 * 1 * 1, 84), Linear(84, 10))
+            classifier = Sequential(Linear(120 * 1 * 1, 84), Linear(84, numClasses))
             super.init()
             registerModule("conv", conv)
             registerModule("classifier", classifier)
@@ -133,7 +134,10 @@ public enum PyTorchModelsNotebook {
 
 extension ModelZoo {
     static let pytorchModelsNotebookBuilders: [String: Builder] = [
-        "lenet5": { _ in PyTorchModelsNotebook.LeNet5() },
+        "lenet5": { arguments in
+            // Not in the notebook, whose LeNet5 always has 10 outputs: lets a new head be trained.
+            PyTorchModelsNotebook.LeNet5(numClasses: try arguments.int("num_classes", default: 10, in: 1...1 << 20))
+        },
         "alexnet_half": { arguments in
             let numClasses = try arguments.numClasses()
             // `init_weights` only chooses the initial weights, which a checkpoint replaces.

@@ -30,7 +30,7 @@ extension Kernels {
         if let bias {
             output.withUnsafeMutableBufferPointer { buffer in
                 for row in 0..<rows {
-                    UnsafeMutableBufferPointer(rebasing: buffer[(row * outFeatures)..<((row + 1) * outFeatures)])
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[(row * outFeatures)..<((row + 1) * outFeatures)])
                         .update(fromContentsOf: bias)
                 }
             }
