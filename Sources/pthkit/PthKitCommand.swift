@@ -8,7 +8,7 @@ struct PthKitCommand: ParsableCommand {
         abstract: "Read PyTorch checkpoints and run torchvision models without Python.",
         subcommands: [
             InspectCommand.self, LoadCheckCommand.self, ModelsCommand.self, RunCommand.self, CompareCommand.self,
-            SummaryCommand.self, BenchCommand.self, ClassifyCommand.self, PreprocessCommand.self,
+            SummaryCommand.self, BenchCommand.self, ClassifyCommand.self, PreprocessCommand.self, ConvertCommand.self,
             FineTuneHeadCommand.self,
         ]
     )

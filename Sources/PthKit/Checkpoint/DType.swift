@@ -37,6 +37,22 @@ public enum DType: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The typed storage class `torch.save` names in a storage's persistent id (`torch.FloatStorage`).
+    var storageClassName: String {
+        switch self {
+        case .float32: return "FloatStorage"
+        case .float64: return "DoubleStorage"
+        case .float16: return "HalfStorage"
+        case .bfloat16: return "BFloat16Storage"
+        case .int64: return "LongStorage"
+        case .int32: return "IntStorage"
+        case .int16: return "ShortStorage"
+        case .int8: return "CharStorage"
+        case .uint8: return "ByteStorage"
+        case .bool: return "BoolStorage"
+        }
+    }
+
     /// The dtype named by a `torch.<dtype>` global (`torch.float32`, `torch.half`, ...).
     init?(torchName name: String) {
         switch name {

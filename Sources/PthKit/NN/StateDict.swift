@@ -17,15 +17,7 @@ public struct StateDict: Sendable {
     /// The state dict at `key` (a dotted path through dictionaries, e.g. `state_dict` or
     /// `model.ema`), or at the top when `key` is nil.
     public init(checkpoint: Checkpoint, key: String? = nil) throws {
-        var value = checkpoint.root
-        if let key, !key.isEmpty {
-            for component in key.split(separator: ".").map(String.init) {
-                guard let dict = Self.dictionary(value), let next = dict[component] else {
-                    throw StateDictError.noSuchKey(file: checkpoint.file, key: key, available: Self.dictionaryKeys(checkpoint.root))
-                }
-                value = next
-            }
-        }
+        let value = try checkpoint.value(atKey: key)
         guard let dict = Self.dictionary(value) else {
             throw StateDictError.notAStateDict(file: checkpoint.file, key: key ?? "", found: value.kindName)
         }
@@ -54,14 +46,17 @@ public struct StateDict: Sendable {
     public func strippingPrefix(_ prefix: String) -> StateDict {
         var copy = self
         copy.entries = entries.map { ($0.key.hasPrefix(prefix) ? String($0.key.dropFirst(prefix.count)) : $0.key, $0.tensor) }
-        if let metadata {
-            copy.metadata = Dictionary(metadata.map { key, version -> (String, Int?) in
-                let dotted = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
-                if key == dotted { return ("", version) }
-                return (key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : key, version)
-            }, uniquingKeysWith: { first, _ in first })
-        }
+        copy.metadata = metadata.map { Self.strippingPrefix(prefix, from: $0) }
         return copy
+    }
+
+    /// `_metadata` paths without `prefix`; the module the prefix names becomes the root `""`.
+    static func strippingPrefix(_ prefix: String, from metadata: [String: Int?]) -> [String: Int?] {
+        let dotted = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
+        return Dictionary(metadata.map { key, version -> (String, Int?) in
+            if key == dotted { return ("", version) }
+            return (key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : key, version)
+        }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Keys rewritten by `rules`, applied in order to every key (and `_metadata` path).
@@ -76,15 +71,31 @@ public struct StateDict: Sendable {
         return copy
     }
 
-    private static func dictionary(_ value: CheckpointValue) -> CheckpointDict? {
+    static func dictionary(_ value: CheckpointValue) -> CheckpointDict? {
         switch value {
         case .dict(let dict), .module(_, let dict): return dict
         default: return nil
         }
     }
 
-    private static func dictionaryKeys(_ value: CheckpointValue) -> [String] {
+    static func dictionaryKeys(_ value: CheckpointValue) -> [String] {
         dictionary(value)?.entries.map(\.key.pathComponent) ?? []
+    }
+}
+
+extension Checkpoint {
+    /// The value at `key`, a dotted path through dictionaries (`state_dict`, `model.ema`); the whole
+    /// object when `key` is nil or empty.
+    public func value(atKey key: String?) throws -> CheckpointValue {
+        var value = root
+        guard let key, !key.isEmpty else { return value }
+        for component in key.split(separator: ".").map(String.init) {
+            guard let dict = StateDict.dictionary(value), let next = dict[component] else {
+                throw StateDictError.noSuchKey(file: file, key: key, available: StateDict.dictionaryKeys(root))
+            }
+            value = next
+        }
+        return value
     }
 }
 
