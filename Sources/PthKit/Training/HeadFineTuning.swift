@@ -72,6 +72,7 @@ public enum HeadFineTuning {
                 "the validation folder's classes \(validationFolder.classes) differ from the training classes \(classes)")
         }
         try request.settings.validate()
+        try prepareOutputFolder(request.output)
 
         let model = try loadBackbone(request, classCount: classes.count, onEvent: onEvent)
         guard let head = model.classifierHead else {
@@ -109,6 +110,16 @@ public enum HeadFineTuning {
             classes: classes, head: head.path, trainImages: trainRows.count, validationImages: validationRows.count,
             history: result.history, bestEpoch: result.bestEpoch, output: request.output,
             classNamesFile: ClassNamesFile.url(forWeights: request.output))
+    }
+
+    /// Creates the output's folder up front, so a bad path fails before the work rather than after.
+    private static func prepareOutputFolder(_ output: URL) throws {
+        let folder = output.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError.invalidSetting("cannot create the output folder \(folder.path) (\(error.localizedDescription))")
+        }
     }
 
     /// The model built for `classCount` classes with the checkpoint's backbone in it. Tensors that
