@@ -54,6 +54,11 @@ struct FineTuneHeadOracleTests {
         #expect(abs(ours - torchAccuracy) <= 0.02, "PthKit \(ours), PyTorch \(torchAccuracy)")
         #expect(ours > 0.9)
         try Self.expectPyTorchReproduces(verdict, classes: summary.classes)
+        // The README's figures come from this line.
+        let check = verdict["pthkit_output"] as? [String: Any]
+        print("finetune-head lenet5 digits 5-9: best validation accuracy PthKit \(Self.percent(ours)) (epoch \(summary.bestEpoch)), "
+            + "PyTorch \(Self.percent(torchAccuracy)) (epoch \(torchBest["epoch"] ?? "?")); PyTorch on PthKit's checkpoint: "
+            + "largest logit difference \(check?["max_abs_difference"] ?? "?")")
     }
 
     /// The torchvision case of the issue: `resnet18(num_classes=3).load_state_dict(torch.load(OUT))`.
@@ -110,6 +115,8 @@ struct FineTuneHeadOracleTests {
         if Fixtures.generatedAreRequired { Issue.record("no PyTorch oracle in .venv: run Scripts/test.sh") }
         return false
     }
+
+    static func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }
 
     static func expectPyTorchReproduces(_ verdict: [String: Any], classes: [String]) throws {
         let check = try #require(verdict["pthkit_output"] as? [String: Any])
