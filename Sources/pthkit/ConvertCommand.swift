@@ -35,7 +35,7 @@ struct ConvertCommand: ParsableCommand {
 
         let modules = try checkpoint.value(atKey: key).replacingModulesWithStateDicts()
         var value = modules.value
-        if !modules.replacedKeys.isEmpty { changes.append("\(modules.replacedKeys.count) pickled modules saved as state dicts") }
+        if !modules.replacedKeys.isEmpty { changes.append("pickled modules saved as state dicts: \(modules.replacedKeys.count)") }
 
         if !stripPrefix.isEmpty {
             guard case .dict(let before) = value else {

@@ -36,6 +36,11 @@ enum Main {
         } catch let exitCode as ExitCode {
             exit(exitCode.rawValue)
         } catch {
+            // `pthkit SUBCOMMAND --help` and `pthkit help SUBCOMMAND` arrive here, thrown from run().
+            if PthKitCommand.exitCode(for: error) == .success {
+                print(PthKitCommand.fullMessage(for: error))
+                exit(0)
+            }
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(1)
         }

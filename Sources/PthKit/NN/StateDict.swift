@@ -50,13 +50,23 @@ public struct StateDict: Sendable {
         return copy
     }
 
-    /// `_metadata` paths without `prefix`; the module the prefix names becomes the root `""`.
+    /// `_metadata` paths without `prefix`; the module the prefix names becomes the root `""`. A
+    /// renamed path replaces one already there, as in torch's `consume_prefix_in_state_dict_if_present`.
     static func strippingPrefix(_ prefix: String, from metadata: [String: Int?]) -> [String: Int?] {
         let dotted = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
-        return Dictionary(metadata.map { key, version -> (String, Int?) in
-            if key == dotted { return ("", version) }
-            return (key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : key, version)
-        }, uniquingKeysWith: { first, _ in first })
+        var result: [String: Int?] = [:]
+        var renamed: [(String, Int?)] = []
+        for (key, version) in metadata {
+            if key == dotted {
+                renamed.append(("", version))
+            } else if key.hasPrefix(prefix) {
+                renamed.append((String(key.dropFirst(prefix.count)), version))
+            } else {
+                result.updateValue(version, forKey: key)
+            }
+        }
+        for (key, version) in renamed { result.updateValue(version, forKey: key) }
+        return result
     }
 
     /// Keys rewritten by `rules`, applied in order to every key (and `_metadata` path).

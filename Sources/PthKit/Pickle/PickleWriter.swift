@@ -165,26 +165,20 @@ struct PickleWriter {
 
     private mutating func recall(_ key: MemoKey) -> Bool {
         guard let index = memo[key] else { return false }
-        if index <= 0xFF {
-            emit(.binget)
-            bytes.append(UInt8(index))
-        } else {
-            emit(.longBinget)
-            appendLittleEndian(index)
-        }
+        emit(index <= 0xFF ? .binget : .longBinget, memoIndex: index)
         return true
     }
 
     private mutating func remember(_ key: MemoKey) {
         let index = UInt32(memo.count)
         memo[key] = index
-        if index <= 0xFF {
-            emit(.binput)
-            bytes.append(UInt8(index))
-        } else {
-            emit(.longBinput)
-            appendLittleEndian(index)
-        }
+        emit(index <= 0xFF ? .binput : .longBinput, memoIndex: index)
+    }
+
+    /// The one-byte forms (BINGET, BINPUT) serve the first 256 memo entries, the four-byte ones the rest.
+    private mutating func emit(_ opcode: Opcode, memoIndex index: UInt32) {
+        emit(opcode)
+        if index <= 0xFF { bytes.append(UInt8(index)) } else { appendLittleEndian(index) }
     }
 
     private mutating func emit(_ opcode: Opcode) {

@@ -40,7 +40,7 @@ struct TorchObjectWriter {
             throw failure(path, .unwritable(
                 "it is a pickled module (\(typeName)), which torch.load(weights_only=True) refuses; write its state dict instead"))
         case .opaque(let name, _):
-            throw failure(path, .unwritable("it is a \(name), which torch.load(weights_only=True) does not allow"))
+            throw failure(path, .unwritable("it is \(name), which torch.load(weights_only=True) does not allow"))
         }
     }
 
