@@ -35,6 +35,12 @@ struct TensorView {
                     + "of a storage of \(storageElements)")
         }
 
+        // The common case, a whole storage seen contiguously, shares the storage's bytes instead of copying.
+        if offset == 0, count * elementSize == storage.count, isContiguous {
+            var output = storage
+            if bigEndian && elementSize > 1 { Self.swapBytes(&output, elementSize: elementSize) }
+            return TensorData(dtype: dtype, shape: shape, bytes: output)
+        }
         var output = [UInt8](repeating: 0, count: count * elementSize)
         output.withUnsafeMutableBytes { destination in
             storage.withUnsafeBytes { source in
