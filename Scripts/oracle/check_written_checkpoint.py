@@ -139,23 +139,37 @@ def first_difference(a, b, path="$"):
     return None if a == b else f"{path}: {a!r:.200} != {b!r:.200}"
 
 
+def check(written, compare=None, key=None, strip_prefix=(), cast_float32=False):
+    loaded = torch.load(written, weights_only=True)
+    result = {"value": describe(loaded), **layout(written)}
+    if compare:
+        original = edited(torch.load(compare, weights_only=False), key, list(strip_prefix), cast_float32)
+        ours, theirs = describe(loaded, cast_float32), describe(original, cast_float32)
+        result["difference"] = first_difference(ours, theirs)
+        result["equal"] = result["difference"] is None
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("written")
+    parser.add_argument("written", nargs="?")
     parser.add_argument("--compare")
     parser.add_argument("--key")
     parser.add_argument("--strip-prefix", action="append", default=[])
     parser.add_argument("--cast-float32", action="store_true")
+    parser.add_argument("--pairs", help="a JSON list of {written, compare}: checks them all in one process")
     args = parser.parse_args()
 
-    loaded = torch.load(args.written, weights_only=True)
-    result = {"value": describe(loaded), **layout(args.written)}
-    if args.compare:
-        original = edited(torch.load(args.compare, weights_only=False), args.key, args.strip_prefix, args.cast_float32)
-        ours, theirs = describe(loaded, args.cast_float32), describe(original, args.cast_float32)
-        result["difference"] = first_difference(ours, theirs)
-        result["equal"] = result["difference"] is None
-    print(json.dumps(result))
+    if args.pairs:
+        with open(args.pairs) as handle:
+            pairs = json.load(handle)
+        results = {}
+        for pair in pairs:
+            checked = check(pair["written"], pair["compare"])
+            results[pair["written"]] = {k: checked[k] for k in ("equal", "difference", "aligned")}
+        print(json.dumps({"results": results}))
+        return
+    print(json.dumps(check(args.written, args.compare, args.key, args.strip_prefix, args.cast_float32)))
 
 
 if __name__ == "__main__":

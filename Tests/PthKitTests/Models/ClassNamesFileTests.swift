@@ -5,10 +5,8 @@ import Testing
 @Suite("Class names beside a checkpoint")
 struct ClassNamesFileTests {
     @Test func roundTripsBesideTheWeights() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pthkit-classes-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let weights = folder.appendingPathComponent("flowers.pth")
+        let folder = try TemporaryFolder()
+        let weights = folder.file("flowers.pth")
         #expect(try ClassNamesFile.read(forWeights: weights) == nil)
         try ClassNamesFile.write(["daisy", "red rose", "tulip"], forWeights: weights)
         #expect(ClassNamesFile.url(forWeights: weights).lastPathComponent == "flowers.classes.txt")
@@ -22,8 +20,8 @@ struct ClassNamesFileTests {
     }
 
     @Test func anEmptyOrBinaryLabelsFileIsAnError() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pthkit-\(UUID().uuidString).txt")
-        defer { try? FileManager.default.removeItem(at: file) }
+        let folder = try TemporaryFolder()
+        let file = folder.file("labels.txt")
         try Data("\n \n".utf8).write(to: file)
         #expect(throws: ClassNamesFileError.self) { try ClassNamesFile.readLabels(file) }
         try Data([0xFF, 0xFE, 0x00, 0x80]).write(to: file)

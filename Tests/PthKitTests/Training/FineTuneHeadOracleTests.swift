@@ -16,9 +16,8 @@ struct FineTuneHeadOracleTests {
 
     @Test func digitsFiveToNineMatchPyTorch() throws {
         guard oracleIsReady() else { return }
-        let scratch = try Self.scratchFolder()
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let output = scratch.appendingPathComponent("digits_5to9.pth")
+        let scratch = try TemporaryFolder()
+        let output = scratch.file("digits_5to9.pth")
         let train = Self.digits.appendingPathComponent("digits_5to9/train")
         let validation = Self.digits.appendingPathComponent("digits_5to9/val")
         let backbone = Self.digits.appendingPathComponent("lenet5_digits_0to4.pth")
@@ -33,7 +32,7 @@ struct FineTuneHeadOracleTests {
         #expect(loaded.labels == summary.classes)
         let folder = try ImageFolder(root: validation)
         let logits = try Self.logits(loaded.model, model: "lenet5", images: folder.samples.map(\.url))
-        let logitsFile = scratch.appendingPathComponent("logits.npy")
+        let logitsFile = scratch.file("logits.npy")
         try NPY.write(logits, to: logitsFile)
         // The written head is the best epoch's: its accuracy is the one reported.
         let predicted = (0..<folder.samples.count).map { row in
@@ -64,14 +63,13 @@ struct FineTuneHeadOracleTests {
     /// The torchvision case of the issue: `resnet18(num_classes=3).load_state_dict(torch.load(OUT))`.
     @Test func torchvisionModelLoadsStrictlyInPyTorch() throws {
         guard oracleIsReady() else { return }
-        let scratch = try Self.scratchFolder()
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let backbone = scratch.appendingPathComponent("resnet18_random.pth")
+        let scratch = try TemporaryFolder()
+        let backbone = scratch.file("resnet18_random.pth")
         Initialization.seed(11)
         try ModelZoo.build("resnet18").saveStateDict(to: backbone)
-        let data = scratch.appendingPathComponent("data")
+        let data = scratch.file("data")
         try Self.copyDigits(["cat": "5", "dog": "7", "owl": "9"], perClass: 2, into: data)
-        let output = scratch.appendingPathComponent("animals.pth")
+        let output = scratch.file("animals.pth")
         let summary = try HeadFineTuning.run(HeadFineTuning.Request(
             model: "resnet18", weights: backbone, data: data, validationFraction: 0,
             settings: HeadTrainingSettings(epochs: 3, learningRate: 0.01, batchSize: 4), output: output))
@@ -81,7 +79,7 @@ struct FineTuneHeadOracleTests {
         let loaded = try ModelZoo.load("resnet18", weights: output)
         #expect(loaded.labels == ["cat", "dog", "owl"])
         let folder = try ImageFolder(root: data)
-        let logitsFile = scratch.appendingPathComponent("logits.npy")
+        let logitsFile = scratch.file("logits.npy")
         try NPY.write(Self.logits(loaded.model, model: "resnet18", images: folder.samples.map(\.url)), to: logitsFile)
         let verdict = try PythonOracle.run("finetune_head.py", [
             "--model", "resnet18", "--pthkit-output", output.path, "--pthkit-logits", logitsFile.path,
@@ -91,17 +89,21 @@ struct FineTuneHeadOracleTests {
     }
 
     @Test func aBackboneOfAnotherModelIsRefused() throws {
-        let scratch = try Self.scratchFolder()
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let data = scratch.appendingPathComponent("data")
+        let scratch = try TemporaryFolder()
+        let data = scratch.file("data")
         try Self.copyDigits(["a": "5", "b": "6"], perClass: 2, into: data)
         let request = HeadFineTuning.Request(
             model: "alexnet_half", weights: Self.digits.appendingPathComponent("lenet5_digits_0to4.pth"), data: data,
-            output: scratch.appendingPathComponent("out.pth"))
+            output: scratch.file("out.pth"))
         #expect(throws: TrainingError.self) { try HeadFineTuning.run(request) }
         var oneClass = request
-        oneClass.data = data.appendingPathComponent("a").deletingLastPathComponent().appendingPathComponent("missing")
-        #expect(throws: (any Error).self) { try HeadFineTuning.run(oneClass) }
+        oneClass.model = "lenet5"
+        oneClass.data = scratch.file("one")
+        try Self.copyDigits(["a": "5"], perClass: 2, into: oneClass.data)
+        #expect(throws: TrainingError.self) { try HeadFineTuning.run(oneClass) }
+        var missing = request
+        missing.data = scratch.file("missing")
+        #expect(throws: ImageFolderError.self) { try HeadFineTuning.run(missing) }
         var wrongCount = request
         wrongCount.model = "lenet5"
         wrongCount.arguments = ModelArguments(["num_classes": "7"])
@@ -145,11 +147,5 @@ struct FineTuneHeadOracleTests {
                 try manager.copyItem(at: source.appendingPathComponent(file), to: target.appendingPathComponent(file))
             }
         }
-    }
-
-    static func scratchFolder() throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pthkit-finetune-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder
     }
 }
