@@ -45,14 +45,16 @@ public final class LinearHeadTrainer {
     /// One optimizer step on the rows `batch` of `data`; returns the batch's mean loss.
     @discardableResult
     public func step(_ data: FeatureMatrix, batch: ArraySlice<Int>) throws -> Double {
-        try requireCompatible(data)
+        try requireColumns(data)
         let count = batch.count
         guard count > 0, count <= maximumBatch else {
             throw TrainingError.invalidSetting("a batch of \(count) rows, expected 1...\(maximumBatch)")
         }
+        // Only this batch's rows and labels are checked: a step stays O(batch), not O(data).
         guard batch.allSatisfy({ (0..<data.rows).contains($0) }) else {
             throw TrainingError.invalidData("a batch row lies outside the \(data.rows) rows")
         }
+        try requireLabels(batch.lazy.map { data.labels[$0] })
         let (features, classes) = (self.features, self.classes)
         data.values.withUnsafeBufferPointer { source in
             batchInput.withUnsafeMutableBufferPointer { input in
@@ -128,10 +130,18 @@ public final class LinearHeadTrainer {
     }
 
     private func requireCompatible(_ data: FeatureMatrix) throws {
+        try requireColumns(data)
+        try requireLabels(data.labels)
+    }
+
+    private func requireColumns(_ data: FeatureMatrix) throws {
         guard data.columns == features else {
             throw TrainingError.invalidData("features have \(data.columns) columns, the head takes \(features)")
         }
-        guard data.labels.allSatisfy({ (0..<classes).contains($0) }) else {
+    }
+
+    private func requireLabels<Labels: Sequence<Int>>(_ labels: Labels) throws {
+        guard labels.allSatisfy({ (0..<classes).contains($0) }) else {
             throw TrainingError.invalidData("a label lies outside the head's \(classes) classes")
         }
     }

@@ -137,6 +137,7 @@ struct HeadTrainingTests {
         #expect(throws: TrainingError.self) { try trainer.step(problem.data, batch: [problem.data.rows][...]) }
         let outOfRange = try FeatureMatrix(columns: problem.data.columns, values: Array(problem.data.values.prefix(problem.data.columns)), labels: [problem.classes])
         #expect(throws: TrainingError.self) { try trainer.evaluate(outOfRange) }
+        #expect(throws: TrainingError.self) { try trainer.step(outOfRange, batch: [0][...]) }
         #expect(throws: TrainingError.self) { try FeatureMatrix(columns: 3, values: [1, 2], labels: [0]) }
     }
 
