@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let loaded = try options.loadModel(requireWeights: true)
         let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
-        let result = features ? try loaded.model.features(batch) : try loaded.model(batch)
+        let result = features ? try loaded.model.headInput(batch) : try loaded.model(batch)
         try NPY.write(result, to: URL(fileURLWithPath: output))
         print("wrote \(output): \(result.shape)")
     }

@@ -19,9 +19,9 @@ extension Module {
     }
 
     /// The input of the classifier head for `input`: the features a new head is trained on.
-    public func features(_ input: Tensor) throws -> Tensor {
+    public func headInput(_ input: Tensor) throws -> Tensor {
         guard let head = classifierHead else {
-            throw RuntimeError.invalidArgument(operation: "features", reason: "\(typeName) has no Linear layer")
+            throw RuntimeError.invalidArgument(operation: "headInput", reason: "\(typeName) has no Linear layer")
         }
         do {
             _ = try FeatureCapture.$target.withValue(ObjectIdentifier(head.layer)) { try forward(input) }
@@ -29,6 +29,6 @@ extension Module {
             return captured.tensor
         }
         throw RuntimeError.invalidArgument(
-            operation: "features", reason: "the forward pass of \(typeName) never reached \(head.path)")
+            operation: "headInput", reason: "the forward pass of \(typeName) never reached \(head.path)")
     }
 }

@@ -16,7 +16,7 @@ public enum FeatureExtraction {
         for start in stride(from: 0, to: files.count, by: max(batchSize, 1)) {
             let chunk = files[start..<min(start + max(batchSize, 1), files.count)]
             let batch = try preprocessing.tensor(from: chunk.map { try ImageDecoder.decode(contentsOf: $0) })
-            let features = try model.features(batch)
+            let features = try model.headInput(batch)
             guard features.rank == 2, features.shape[0] == chunk.count else {
                 throw TrainingError.invalidData("the head's input has shape \(features.shape), expected [\(chunk.count), features]")
             }

@@ -74,7 +74,7 @@ struct LoadStateDictOracleTests {
             options: LoadOptions(dropMismatched: true))
         let input = try NPY.read(contentsOf: LoadingCase.folder.appendingPathComponent("features_input.npy"))
         let expected = try NPY.read(contentsOf: LoadingCase.folder.appendingPathComponent("features_expected.npy"))
-        let features = try loaded.model.features(input)
+        let features = try loaded.model.headInput(input)
         #expect(features.shape == expected.shape)
         let error = zip(features.storage, expected.storage).map { abs($0 - $1) }.max() ?? .infinity
         #expect(error < 1e-4)

@@ -57,6 +57,6 @@ struct StateDictAdapterTests {
         try model.replaceHead(numClasses: 4)
         #expect(model.classifierHead?.path == "fc")
         #expect(try model(Tensor(zeros: [2, 3, 32, 32])).shape == [2, 4])
-        #expect(try model.features(Tensor(zeros: [2, 3, 32, 32])).shape == [2, 512])
+        #expect(try model.headInput(Tensor(zeros: [2, 3, 32, 32])).shape == [2, 512])
     }
 }

@@ -14,7 +14,6 @@ public class FeaturesPoolClassifier: Module, @unchecked Sendable {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        // `.forward`: `features(input)` would call `Module.features(_:)` (the classifier's input) and recurse.
-        try classifier(Kernels.flatten(avgpool(features.forward(input)), startDim: 1))
+        try classifier(Kernels.flatten(avgpool(features(input)), startDim: 1))
     }
 }

@@ -35,7 +35,7 @@ public final class MobileNetV2: Module, @unchecked Sendable {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         // No avgpool module: torch calls `adaptive_avg_pool2d(x, (1, 1))` directly.
-        let pooled = try Kernels.adaptiveAvgPool2d(features.forward(input), outputSize: (1, 1))
+        let pooled = try Kernels.adaptiveAvgPool2d(features(input), outputSize: (1, 1))
         return try classifier(Kernels.flatten(pooled, startDim: 1))
     }
 }

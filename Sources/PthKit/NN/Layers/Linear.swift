@@ -34,7 +34,7 @@ public final class Linear: Module, @unchecked Sendable {
     }
 }
 
-/// Marks the Linear whose input `Module.features(_:head:)` wants; per task, so concurrent forward
+/// Marks the Linear whose input `Module.headInput(_:)` wants; per task, so concurrent forward
 /// passes do not see each other's request.
 enum FeatureCapture {
     @TaskLocal static var target: ObjectIdentifier?
