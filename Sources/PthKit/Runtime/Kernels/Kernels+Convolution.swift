@@ -2,14 +2,16 @@ import COpenBLAS
 
 extension Kernels {
     /// `torch.nn.functional.conv2d`: input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW],
-    /// bias of C_out values or nil.
+    /// bias of C_out values or nil; then `activation`, if given, applied to each output while it is
+    /// still in cache (the same values as a separate `activate` pass).
     ///
     /// Three paths: a direct loop for depthwise convolutions (groups == C_in == C_out), one sgemm
     /// straight on the input for 1x1/stride-1/unpadded convolutions, and im2col + sgemm per image
     /// and group for everything else.
     public static func conv2d(
         _ input: Tensor, weight: Tensor, bias: [Float]?,
-        stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+        stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
+        activation: Activation? = nil
     ) throws -> Tensor {
         let shape = try ConvolutionShape(
             input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
@@ -23,9 +25,9 @@ extension Kernels {
                 weight.storage.withUnsafeBufferPointer { weights in
                     let source = source.baseAddress!, weights = weights.baseAddress!
                     if shape.isDepthwise {
-                        depthwiseConvolution(shape, source, weights, bias, destination.baseAddress!)
+                        depthwiseConvolution(shape, source, weights, bias, activation, destination.baseAddress!)
                     } else {
-                        gemmConvolution(shape, source, weights, bias, destination.baseAddress!)
+                        gemmConvolution(shape, source, weights, bias, activation, destination.baseAddress!)
                     }
                 }
             }
@@ -123,7 +125,7 @@ extension Kernels {
     /// out for the hot 3- and 5-wide kernels; the few border columns test each tap.
     fileprivate static func depthwiseConvolution(
         _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
+        _ bias: [Float]?, _ activation: Activation?, _ destination: UnsafeMutablePointer<Float>
     ) {
         let planes = s.batch * s.outputChannels
         // Valid output columns per kernel column do not depend on the row or channel.
@@ -171,6 +173,7 @@ extension Kernels {
                     }
                     outputRow[ox] = sum
                 }
+                if let activation { apply(activation, outputRow, outputRow, count: s.outputWidth) }
             }
         }
         forEachChunk(of: planes, work: planes * s.outputPlane * s.kernelArea) { planeRange in
@@ -246,7 +249,7 @@ extension Kernels {
     /// reads it.
     fileprivate static func gemmConvolution(
         _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
+        _ bias: [Float]?, _ activation: Activation?, _ destination: UnsafeMutablePointer<Float>
     ) {
         let rows = s.outputChannelsPerGroup, patch = s.patchLength, plane = s.outputPlane
         let bandHeight = s.isPointwise ? s.outputHeight
@@ -268,6 +271,7 @@ extension Kernels {
                 let groupOutput = outputImage + group * rows * plane
                 guard let scratch else {
                     gemm(rows, plane, patch, groupWeights, inputGroup, plane, bias != nil, groupOutput, plane)
+                    activate(activation, rows: rows, columns: 0..<plane, of: groupOutput, plane: plane)
                     continue
                 }
                 for top in stride(from: 0, to: s.outputHeight, by: bandHeight) {
@@ -280,7 +284,24 @@ extension Kernels {
                     }
                     gemm(rows, bandColumns, patch, groupWeights, scratch, bandColumns, bias != nil,
                          groupOutput + top * s.outputWidth, plane)
+                    let bandRange = (top * s.outputWidth)..<(top * s.outputWidth + bandColumns)
+                    activate(activation, rows: rows, columns: bandRange, of: groupOutput, plane: plane)
                 }
+            }
+        }
+    }
+
+    /// Applies `activation` to `columns` of each of the first `rows` planes of `output`, right after
+    /// sgemm wrote them, the channels split across threads.
+    private static func activate(
+        _ activation: Activation?, rows: Int, columns: Range<Int>, of output: UnsafeMutablePointer<Float>, plane: Int
+    ) {
+        guard let activation else { return }
+        nonisolated(unsafe) let output = output
+        forEachChunk(of: rows, work: rows * columns.count * activation.relativeCost) { channels in
+            for channel in channels {
+                let values = output + channel * plane + columns.lowerBound
+                apply(activation, values, values, count: columns.count)
             }
         }
     }
