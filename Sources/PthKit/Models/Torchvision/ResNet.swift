@@ -22,10 +22,11 @@ final class BasicBlock: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        var out = try relu(conv1.forward(input, foldingIn: bn1))
+        var out = try conv1.forward(input, foldingIn: bn1, then: relu)
         out = try conv2.forward(out, foldingIn: bn2)
         try Kernels.addInPlace(&out, downsample?(input) ?? input)
-        return try relu(out)
+        relu(inPlace: &out)
+        return out
     }
 }
 
@@ -57,11 +58,12 @@ final class Bottleneck: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        var out = try relu(conv1.forward(input, foldingIn: bn1))
-        out = try relu(conv2.forward(out, foldingIn: bn2))
+        var out = try conv1.forward(input, foldingIn: bn1, then: relu)
+        out = try conv2.forward(out, foldingIn: bn2, then: relu)
         out = try conv3.forward(out, foldingIn: bn3)
         try Kernels.addInPlace(&out, downsample?(input) ?? input)
-        return try relu(out)
+        relu(inPlace: &out)
+        return out
     }
 }
 
@@ -115,7 +117,7 @@ public final class ResNet: Module, @unchecked Sendable {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        var x = try maxpool(relu(conv1.forward(input, foldingIn: bn1)))
+        var x = try maxpool(conv1.forward(input, foldingIn: bn1, then: relu))
         for stage in layers { x = try stage(x) }
         return try fc(Kernels.flatten(avgpool(x), startDim: 1))
     }

@@ -31,8 +31,11 @@ final class Conv2dNormActivation: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        let output = try norm.map { try conv.forward(input, foldingIn: $0) } ?? conv(input)
-        return try activation?(output) ?? output
+        // torchvision's activation layers are all element-wise `Activation`s, which the
+        // convolution applies itself; any other module runs after it.
+        let fused = activation as? Activation
+        let output = try conv.forward(input, foldingIn: norm, then: fused)
+        return try fused == nil ? activation?(output) ?? output : output
     }
 }
 

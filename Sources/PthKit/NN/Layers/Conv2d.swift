@@ -41,9 +41,37 @@ public final class Conv2d: Module, @unchecked Sendable {
     /// w' = w * scale, b' = b * scale + shift per output channel. Exact up to float rounding, and
     /// rebuilt whenever either layer's parameters change.
     public func forward(_ input: Tensor, foldingIn batchNorm: BatchNorm2d) throws -> Tensor {
-        guard batchNorm.numFeatures == outChannels else {
-            return try batchNorm.forward(forward(input))
+        try forward(input, foldingIn: batchNorm, then: nil)
+    }
+
+    /// `activation(batchNorm(conv(x)))`, either of the two optional: the batch norm folded as above,
+    /// the activation applied by the convolution kernel to its output while it is in cache, which
+    /// gives the same values as running the activation module after it, without another pass over
+    /// memory and a copy.
+    public func forward(_ input: Tensor, foldingIn batchNorm: BatchNorm2d?, then activation: Activation?) throws -> Tensor {
+        guard batchNorm != nil || activation != nil else { return try self(input) }
+        if let batchNorm, batchNorm.numFeatures != outChannels {
+            let normalized = try batchNorm.forward(forward(input))
+            return try activation.map { try $0(normalized) } ?? normalized
         }
+        let weights: (weight: Tensor, bias: [Float]?)
+        if let batchNorm {
+            weights = foldedWeights(batchNorm)
+        } else {
+            weights = (weight.value, bias?.value.storage)
+        }
+        let output = try Kernels.conv2d(
+            input, weight: weights.weight, bias: weights.bias, stride: stride.tuple, padding: padding.tuple,
+            dilation: dilation.tuple, groups: groups, activation: activation?.kind)
+        if let trace = ForwardTrace.current {
+            trace.record(self, output: output)
+            if let batchNorm { trace.record(batchNorm, output: output) }
+            if let activation { trace.record(activation, output: output) }
+        }
+        return output
+    }
+
+    private func foldedWeights(_ batchNorm: BatchNorm2d) -> (weight: Tensor, bias: [Float]?) {
         let parameters: [Parameter?] = [weight, bias] + batchNorm.foldedParameters
         let fused = folded.value(for: parameters) {
             let (scale, shift) = batchNorm.scaleAndShift()
@@ -58,13 +86,6 @@ public final class Conv2d: Module, @unchecked Sendable {
             let foldedBias = (0..<outChannels).map { originalBias[$0] * scale[$0] + shift[$0] }
             return (foldedWeight, foldedBias)
         }
-        let output = try Kernels.conv2d(
-            input, weight: fused.weight, bias: fused.bias, stride: stride.tuple, padding: padding.tuple,
-            dilation: dilation.tuple, groups: groups)
-        if let trace = ForwardTrace.current {
-            trace.record(self, output: output)
-            trace.record(batchNorm, output: output)
-        }
-        return output
+        return (fused.weight, fused.bias)
     }
 }

@@ -1,6 +1,14 @@
 extension Kernels {
     public enum Activation: Sendable {
         case relu, relu6, hardswish, hardsigmoid, silu, sigmoid, tanh, gelu
+
+        /// Rough inner-loop cost per value relative to a copy, for deciding when threads pay off.
+        var relativeCost: Int {
+            switch self {
+            case .relu, .relu6, .hardswish, .hardsigmoid: return 1
+            case .silu, .sigmoid, .tanh, .gelu: return 8
+            }
+        }
     }
 
     /// Applies `activation` in place with ATen's float32 formulas and operation order: the
@@ -8,30 +16,74 @@ extension Kernels {
     /// others differ only by their exp (a vectorizable one here, Sleef's in ATen), about 1e-7. NaN
     /// passes through, as in torch.
     public static func activate(_ x: inout Tensor, _ activation: Activation) {
+        let count = x.count
         x.storage.withUnsafeMutableBufferPointer { values in
-            switch activation {
-            case .relu:
-                for i in values.indices { values[i] = clamp(values[i], 0, .infinity) }
-            case .relu6:
-                for i in values.indices { values[i] = clamp(values[i], 0, 6) }
-            case .hardswish:
-                for i in values.indices { values[i] = values[i] * clamp(values[i] + 3, 0, 6) / 6 }
-            case .hardsigmoid:
-                for i in values.indices { values[i] = clamp(values[i] + 3, 0, 6) / 6 }
-            case .silu:
-                for i in values.indices { values[i] = values[i] / (1 + exponential(-values[i])) }
-            case .sigmoid:
-                for i in values.indices { values[i] = 1 / (1 + exponential(-values[i])) }
-            case .tanh:
-                for i in values.indices { values[i] = hyperbolicTangent(values[i]) }
-            case .gelu:
-                // The exact (erf) form, torch's default `approximate='none'`.
-                let rootHalf = Float(0.5.squareRoot())
-                for i in values.indices {
-                    let x = values[i]
-                    values[i] = x * 0.5 * (1 + errorFunction(x * rootHalf))
-                }
+            guard let values = values.baseAddress else { return }
+            activateInChunks(activation, values, values, count: count)
+        }
+    }
+
+    /// `activation` of `x` as a new tensor. A module's input is still held by its caller, so an
+    /// in-place pass would first copy it; reading from it while writing the result saves that pass.
+    public static func activated(_ x: Tensor, _ activation: Activation) -> Tensor {
+        let count = x.count
+        let output = [Float](unsafeUninitializedCapacity: count) { destination, initialized in
+            initialized = count
+            x.storage.withUnsafeBufferPointer { source in
+                guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
+                activateInChunks(activation, source, destination, count: count)
             }
+        }
+        return Tensor(shape: x.shape, storage: output)
+    }
+
+    /// `apply` over a large buffer, split across the compute threads (each value is independent).
+    private static func activateInChunks(
+        _ activation: Activation, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
+        let block = 1 << 14
+        let blocks = (count + block - 1) / block
+        nonisolated(unsafe) let (source, destination) = (source, destination)
+        forEachChunk(of: blocks, work: count * activation.relativeCost) { range in
+            let start = range.lowerBound * block, end = min(range.upperBound * block, count)
+            apply(activation, source + start, destination + start, count: end - start)
+        }
+    }
+
+    /// destination[i] = activation(source[i]) for i in 0..<count; the two may be the same buffer.
+    /// The one place the formulas live, so that a convolution applying its activation to its own
+    /// output (`conv2d(..., activation:)`) rounds exactly as a separate pass does.
+    static func apply(
+        _ activation: Activation, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
+        switch activation {
+        case .relu: map(source, destination, count) { clamp($0, 0, .infinity) }
+        case .relu6: map(source, destination, count) { clamp($0, 0, 6) }
+        case .hardswish: map(source, destination, count) { $0 * clamp($0 + 3, 0, 6) / 6 }
+        case .hardsigmoid: map(source, destination, count) { clamp($0 + 3, 0, 6) / 6 }
+        case .silu: map(source, destination, count) { $0 / (1 + exponential(-$0)) }
+        case .sigmoid: map(source, destination, count) { 1 / (1 + exponential(-$0)) }
+        case .tanh: map(source, destination, count) { hyperbolicTangent($0) }
+        case .gelu:
+            // The exact (erf) form, torch's default `approximate='none'`.
+            let rootHalf = Float(0.5.squareRoot())
+            map(source, destination, count) { $0 * 0.5 * (1 + errorFunction($0 * rootHalf)) }
+        }
+    }
+
+    /// The element-wise loop, written twice: when both pointers are one buffer the compiler cannot
+    /// prove it and would fall back to a scalar loop, so the in-place case gets its own.
+    @inline(__always)
+    private static func map(
+        _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>, _ count: Int,
+        _ f: (Float) -> Float
+    ) {
+        if UnsafePointer(destination) == source {
+            for i in 0..<count { destination[i] = f(destination[i]) }
+        } else {
+            for i in 0..<count { destination[i] = f(source[i]) }
         }
     }
 

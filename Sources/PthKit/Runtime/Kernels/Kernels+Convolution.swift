@@ -2,14 +2,16 @@ import COpenBLAS
 
 extension Kernels {
     /// `torch.nn.functional.conv2d`: input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW],
-    /// bias of C_out values or nil.
+    /// bias of C_out values or nil; then `activation`, if given, applied to each output while it is
+    /// still in cache (the same values as a separate `activate` pass).
     ///
-    /// Three paths: a direct loop for depthwise convolutions (groups == C_in == C_out), one sgemm
-    /// straight on the input for 1x1/stride-1/unpadded convolutions, and im2col + sgemm per image
-    /// and group for everything else.
+    /// Three paths: a direct loop for depthwise convolutions (groups == C_in == C_out; in
+    /// `Kernels+DepthwiseConvolution.swift`), one sgemm straight on the input for
+    /// 1x1/stride-1/unpadded convolutions, and im2col + sgemm per image and group for everything else.
     public static func conv2d(
         _ input: Tensor, weight: Tensor, bias: [Float]?,
-        stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+        stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
+        activation: Activation? = nil
     ) throws -> Tensor {
         let shape = try ConvolutionShape(
             input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
@@ -23,9 +25,9 @@ extension Kernels {
                 weight.storage.withUnsafeBufferPointer { weights in
                     let source = source.baseAddress!, weights = weights.baseAddress!
                     if shape.isDepthwise {
-                        depthwiseConvolution(shape, source, weights, bias, destination.baseAddress!)
+                        depthwiseConvolution(shape, source, weights, bias, activation, destination.baseAddress!)
                     } else {
-                        gemmConvolution(shape, source, weights, bias, destination.baseAddress!)
+                        gemmConvolution(shape, source, weights, bias, activation, destination.baseAddress!)
                     }
                 }
             }
@@ -118,135 +120,13 @@ struct ConvolutionShape {
 }
 
 extension Kernels {
-    /// Depthwise convolution as a direct loop over output rows. Columns whose taps all fall inside
-    /// the input (the interior) take one pass per kernel row with that row's taps fused, written
-    /// out for the hot 3- and 5-wide kernels; the few border columns test each tap.
-    fileprivate static func depthwiseConvolution(
-        _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
-    ) {
-        let planes = s.batch * s.outputChannels
-        // Valid output columns per kernel column do not depend on the row or channel.
-        let columnRanges = (0..<s.kernelWidth).map { kx in
-            validOutputRange(
-                offset: kx * s.dilationX - s.padX, stride: s.strideX, inputCount: s.inputWidth,
-                outputCount: s.outputWidth)
-        }
-        let interior = columnRanges.dropFirst().reduce(columnRanges[0]) { $0.clamped(to: $1) }
-        // Border columns with the kernel columns that stay inside the input.
-        let border = (Array(0..<interior.lowerBound) + Array(interior.upperBound..<s.outputWidth)).map { ox in
-            (ox, (0..<s.kernelWidth).filter { columnRanges[$0].contains(ox) })
-        }
-        // Planes are disjoint, so chunks may run on several threads at once.
-        nonisolated(unsafe) let source = source, weights = weights, destination = destination
-        @Sendable func convolve(plane: Int) {
-            let channel = plane % s.outputChannels
-            let input = source + plane * s.inputPlane
-            let output = destination + plane * s.outputPlane
-            let kernel = weights + channel * s.kernelArea
-            let initial = bias?[channel] ?? 0
-            for oy in 0..<s.outputHeight {
-                let outputRow = output + oy * s.outputWidth
-                outputRow.update(repeating: initial, count: s.outputWidth)
-                let top = oy * s.strideY - s.padY
-                let kernelRows = validOutputRange(
-                    offset: top, stride: s.dilationY, inputCount: s.inputHeight, outputCount: s.kernelHeight)
-                if !interior.isEmpty {
-                    if s.kernelHeight == 3 && s.kernelWidth == 3 && kernelRows.count == 3 {
-                        accumulate3x3(outputRow, input + top * s.inputWidth, kernel, s, interior)
-                    } else {
-                        for ky in kernelRows {
-                            let inputRow = input + (top + ky * s.dilationY) * s.inputWidth
-                            accumulateRow(outputRow, inputRow, kernel + ky * s.kernelWidth, s, interior)
-                        }
-                    }
-                }
-                for (ox, kernelColumns) in border {
-                    var sum = outputRow[ox]
-                    for ky in kernelRows {
-                        let iy: Int = top &+ ky &* s.dilationY
-                        let inputRow = input + (iy &* s.inputWidth &+ ox &* s.strideX &- s.padX)
-                        let taps = kernel + ky &* s.kernelWidth
-                        for kx in kernelColumns { sum += taps[kx] * inputRow[kx &* s.dilationX] }
-                    }
-                    outputRow[ox] = sum
-                }
-            }
-        }
-        forEachChunk(of: planes, work: planes * s.outputPlane * s.kernelArea) { planeRange in
-            for plane in planeRange { convolve(plane: plane) }
-        }
-    }
-
-    /// All nine taps of a 3x3 kernel in one pass over the interior columns of an output row whose
-    /// three input rows, starting at `rows`, are all inside the input.
-    @inline(__always)
-    private static func accumulate3x3(
-        _ out: UnsafeMutablePointer<Float>, _ rows: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
-        _ s: ConvolutionShape, _ columns: Range<Int>
-    ) {
-        let (stride, step, offset) = (s.strideX, s.dilationX, -s.padX)
-        let r0 = rows, r1 = rows + s.dilationY * s.inputWidth, r2 = rows + 2 * s.dilationY * s.inputWidth
-        let (a0, a1, a2, b0, b1, b2) = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5])
-        let (c0, c1, c2) = (taps[6], taps[7], taps[8])
-        for ox in columns {
-            let i = ox &* stride &+ offset, j = i &+ step, k = i &+ 2 &* step
-            out[ox] += a0 * r0[i] + a1 * r0[j] + a2 * r0[k] + b0 * r1[i] + b1 * r1[j] + b2 * r1[k]
-                + c0 * r2[i] + c1 * r2[j] + c2 * r2[k]
-        }
-    }
-
-    /// out[ox] += sum over kx of taps[kx] * row[ox * strideX + kx * dilationX - padX], for columns
-    /// where every index is inside the row.
-    @inline(__always)
-    private static func accumulateRow(
-        _ out: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>, _ taps: UnsafePointer<Float>,
-        _ s: ConvolutionShape, _ columns: Range<Int>
-    ) {
-        let (stride, step, offset) = (s.strideX, s.dilationX, -s.padX)
-        switch s.kernelWidth {
-        case 3:
-            let (t0, t1, t2) = (taps[0], taps[1], taps[2])
-            if stride == 1 && step == 1 {
-                for ox in columns {
-                    let i = ox &+ offset
-                    out[ox] += t0 * row[i] + t1 * row[i &+ 1] + t2 * row[i &+ 2]
-                }
-            } else {
-                for ox in columns {
-                    let i = ox &* stride &+ offset
-                    out[ox] += t0 * row[i] + t1 * row[i &+ step] + t2 * row[i &+ 2 &* step]
-                }
-            }
-        case 5:
-            let (t0, t1, t2, t3, t4) = (taps[0], taps[1], taps[2], taps[3], taps[4])
-            if stride == 1 && step == 1 {
-                for ox in columns {
-                    let i = ox &+ offset
-                    out[ox] += t0 * row[i] + t1 * row[i &+ 1] + t2 * row[i &+ 2] + t3 * row[i &+ 3] + t4 * row[i &+ 4]
-                }
-            } else {
-                for ox in columns {
-                    let i = ox &* stride &+ offset
-                    out[ox] += t0 * row[i] + t1 * row[i &+ step] + t2 * row[i &+ 2 &* step]
-                        + t3 * row[i &+ 3 &* step] + t4 * row[i &+ 4 &* step]
-                }
-            }
-        default:
-            for kx in 0..<s.kernelWidth {
-                let tap = taps[kx], shifted = offset &+ kx &* step
-                for ox in columns { out[ox] += tap * row[ox &* stride &+ shifted] }
-            }
-        }
-    }
-
     /// General convolution: per image and group, C[outC/g, OH*OW] = W[outC/g, K] * col[K, OH*OW],
     /// where col is the im2col matrix (or, for 1x1/stride-1/unpadded, the input itself). The im2col
     /// matrix is built a band of output rows at a time, small enough to stay in cache while sgemm
     /// reads it.
     fileprivate static func gemmConvolution(
         _ s: ConvolutionShape, _ source: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ bias: [Float]?, _ destination: UnsafeMutablePointer<Float>
+        _ bias: [Float]?, _ activation: Activation?, _ destination: UnsafeMutablePointer<Float>
     ) {
         let rows = s.outputChannelsPerGroup, patch = s.patchLength, plane = s.outputPlane
         let bandHeight = s.isPointwise ? s.outputHeight
@@ -268,6 +148,7 @@ extension Kernels {
                 let groupOutput = outputImage + group * rows * plane
                 guard let scratch else {
                     gemm(rows, plane, patch, groupWeights, inputGroup, plane, bias != nil, groupOutput, plane)
+                    activate(activation, rows: rows, columns: 0..<plane, of: groupOutput, plane: plane)
                     continue
                 }
                 for top in stride(from: 0, to: s.outputHeight, by: bandHeight) {
@@ -280,7 +161,24 @@ extension Kernels {
                     }
                     gemm(rows, bandColumns, patch, groupWeights, scratch, bandColumns, bias != nil,
                          groupOutput + top * s.outputWidth, plane)
+                    let bandRange = (top * s.outputWidth)..<(top * s.outputWidth + bandColumns)
+                    activate(activation, rows: rows, columns: bandRange, of: groupOutput, plane: plane)
                 }
+            }
+        }
+    }
+
+    /// Applies `activation` to `columns` of each of the first `rows` planes of `output`, right after
+    /// sgemm wrote them, the channels split across threads.
+    private static func activate(
+        _ activation: Activation?, rows: Int, columns: Range<Int>, of output: UnsafeMutablePointer<Float>, plane: Int
+    ) {
+        guard let activation else { return }
+        nonisolated(unsafe) let output = output
+        forEachChunk(of: rows, work: rows * columns.count * activation.relativeCost) { channels in
+            for channel in channels {
+                let values = output + channel * plane + columns.lowerBound
+                apply(activation, values, values, count: columns.count)
             }
         }
     }

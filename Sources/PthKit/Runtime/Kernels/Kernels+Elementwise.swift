@@ -30,12 +30,15 @@ extension Kernels {
                 operation: op, expected: "scale of shape \([x.shape[0], x.shape[1], 1, 1])", found: "shape \(s.shape)")
         }
         let plane = x.shape[2] * x.shape[3]
-        var output = x.storage
-        output.withUnsafeMutableBufferPointer { output in
-            s.storage.withUnsafeBufferPointer { s in
-                for p in 0..<s.count {
-                    let factor = s[p]
-                    for i in (p * plane)..<((p + 1) * plane) { output[i] *= factor }
+        // Written from x in one pass: a copy of x to scale in place would read it twice.
+        let output = [Float](unsafeUninitializedCapacity: x.count) { output, initialized in
+            initialized = x.count
+            x.storage.withUnsafeBufferPointer { x in
+                s.storage.withUnsafeBufferPointer { s in
+                    for p in 0..<s.count {
+                        let factor = s[p]
+                        for i in (p * plane)..<((p + 1) * plane) { output[i] = x[i] * factor }
+                    }
                 }
             }
         }
