@@ -1,5 +1,3 @@
-import COpenBLAS
-
 extension Kernels {
     /// `torch.nn.functional.conv2d`: input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW],
     /// bias of C_out values or nil; then `activation`, if given, applied to each output while it is
@@ -147,8 +145,9 @@ extension Kernels {
                 let groupWeights = weights + group * rows * patch
                 let groupOutput = outputImage + group * rows * plane
                 guard let scratch else {
-                    gemm(rows, plane, patch, groupWeights, inputGroup, plane, bias != nil, groupOutput, plane)
-                    activate(activation, rows: rows, columns: 0..<plane, of: groupOutput, plane: plane)
+                    multiply(
+                        m: rows, n: plane, k: patch, groupWeights, lda: patch, inputGroup, ldb: plane,
+                        accumulate: bias != nil, groupOutput, ldc: plane, activation: activation)
                     continue
                 }
                 for top in stride(from: 0, to: s.outputHeight, by: bandHeight) {
@@ -159,42 +158,16 @@ extension Kernels {
                     forEachChunk(of: s.inputChannelsPerGroup, work: patch * bandColumns) { channels in
                         im2col(s, input, output, channels: channels, band: band)
                     }
-                    gemm(rows, bandColumns, patch, groupWeights, scratch, bandColumns, bias != nil,
-                         groupOutput + top * s.outputWidth, plane)
-                    let bandRange = (top * s.outputWidth)..<(top * s.outputWidth + bandColumns)
-                    activate(activation, rows: rows, columns: bandRange, of: groupOutput, plane: plane)
+                    multiply(
+                        m: rows, n: bandColumns, k: patch, groupWeights, lda: patch, scratch, ldb: bandColumns,
+                        accumulate: bias != nil, groupOutput + top * s.outputWidth, ldc: plane, activation: activation)
                 }
-            }
-        }
-    }
-
-    /// Applies `activation` to `columns` of each of the first `rows` planes of `output`, right after
-    /// sgemm wrote them, the channels split across threads.
-    private static func activate(
-        _ activation: Activation?, rows: Int, columns: Range<Int>, of output: UnsafeMutablePointer<Float>, plane: Int
-    ) {
-        guard let activation else { return }
-        nonisolated(unsafe) let output = output
-        forEachChunk(of: rows, work: rows * columns.count * activation.relativeCost) { channels in
-            for channel in channels {
-                let values = output + channel * plane + columns.lowerBound
-                apply(activation, values, values, count: columns.count)
             }
         }
     }
 
     /// Floats of im2col scratch per band: about 1 MB, which keeps sgemm's reads in cache.
     static let im2colBandFloats = 1 << 18
-
-    /// C[m, n] (+)= A[m, k] * B[k, n], row-major with leading dimensions k, ldb and ldc.
-    private static func gemm(
-        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ accumulate: Bool, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
-    ) {
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-            1, a, Int32(k), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
-    }
 
     /// Unfolds `channels` of one group of one image, for the output rows `band`, into their rows of
     /// the [C_in/groups * kH * kW, band.count * OW] matrix `columns`, zeros where a tap reads

@@ -1,8 +1,6 @@
-import COpenBLAS
-
 extension Kernels {
     /// `torch.nn.functional.linear`: input [..., in], weight [out, in], bias of `out` values or nil;
-    /// the result is [..., out]. One row runs as sgemv, several as one sgemm.
+    /// the result is [..., out]. One row runs as sgemv, several as sgemm.
     public static func linear(_ input: Tensor, weight: Tensor, bias: [Float]?) throws -> Tensor {
         let op = "linear"
         try requireConsistent(input, op)
@@ -37,19 +35,17 @@ extension Kernels {
         }
         // BLAS rejects zero leading dimensions; with nothing to sum the result is the bias.
         guard rows > 0, outFeatures > 0, inFeatures > 0 else { return Tensor(shape: shape, storage: output) }
-        let beta: Float = bias == nil ? 0 : 1
         input.storage.withUnsafeBufferPointer { x in
             weight.storage.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
+                    // Sizes are non-zero (checked above), so the buffers have base addresses.
+                    guard let x = x.baseAddress, let w = w.baseAddress, let y = y.baseAddress else { return }
                     if rows == 1 {
-                        cblas_sgemv(
-                            CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
-                            1, w.baseAddress, Int32(inFeatures), x.baseAddress, 1, beta, y.baseAddress, 1)
+                        multiply(m: outFeatures, n: inFeatures, w, vector: x, accumulate: bias != nil, y)
                     } else {
-                        cblas_sgemm(
-                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                            1, x.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures),
-                            beta, y.baseAddress, Int32(outFeatures))
+                        multiply(
+                            transposeB: true, m: rows, n: outFeatures, k: inFeatures, x, lda: inFeatures, w,
+                            ldb: inFeatures, accumulate: bias != nil, y, ldc: outFeatures)
                     }
                 }
             }
@@ -77,11 +73,10 @@ extension Kernels {
         a.storage.withUnsafeBufferPointer { a in
             b.storage.withUnsafeBufferPointer { b in
                 output.withUnsafeMutableBufferPointer { c in
-                    cblas_sgemm(
-                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k),
-                        1, a.baseAddress, Int32(transposeA ? m : k), b.baseAddress, Int32(transposeB ? k : n),
-                        0, c.baseAddress, Int32(n))
+                    guard let a = a.baseAddress, let b = b.baseAddress, let c = c.baseAddress else { return }
+                    multiply(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, lda: transposeA ? m : k,
+                        b, ldb: transposeB ? k : n, accumulate: false, c, ldc: n)
                 }
             }
         }

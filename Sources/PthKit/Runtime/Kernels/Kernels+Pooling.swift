@@ -241,15 +241,18 @@ struct PoolShape {
         }
     }
 
-    /// Runs `body(inputPlane, outputPlane)` for every plane.
+    /// Runs `body(inputPlane, outputPlane)` for every plane, planes split across the compute
+    /// threads (each writes only its own output plane, so the result does not depend on the split).
     private func produce(_ input: Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
-        let outputPlane = outputHeight * outputWidth
+        let outputPlane = outputHeight * outputWidth, inputPlane = height * width
         var output = [Float](repeating: 0, count: planes * outputPlane)
         input.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
                 guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
-                for index in 0..<planes {
-                    body(source + index * height * width, destination + index * outputPlane)
+                // The bodies only read the shape and their own planes.
+                nonisolated(unsafe) let (input, output, run) = (source, destination, body)
+                Kernels.forEachChunk(of: planes, work: planes * inputPlane) { range in
+                    for index in range { run(input + index * inputPlane, output + index * outputPlane) }
                 }
             }
         }
