@@ -1,4 +1,3 @@
-import COpenBLAS
 
 /// A Linear layer `logits = x W^T + b` trained by minibatches of softmax cross-entropy, as
 /// `nn.Linear` with `F.cross_entropy` and `torch.optim.SGD`/`Adam` train it. Buffers are sized once
@@ -73,9 +72,17 @@ public final class LinearHeadTrainer {
             ).lossSum
         }
         // dW = G^T X over the batch, db = column sums of G (G now holds the logits' gradient).
-        cblas_sgemm(
-            CblasRowMajor, CblasTrans, CblasNoTrans, Int32(classes), Int32(features), Int32(count),
-            1, logits, Int32(classes), batchInput, Int32(features), 0, &weightGradient, Int32(features))
+        logits.withUnsafeBufferPointer { gradient in
+            batchInput.withUnsafeBufferPointer { input in
+                weightGradient.withUnsafeMutableBufferPointer { result in
+                    guard let gradient = gradient.baseAddress, let input = input.baseAddress, let result = result.baseAddress
+                    else { return }
+                    Kernels.multiply(
+                        transposeA: true, m: classes, n: features, k: count, gradient, lda: classes, input, ldb: features,
+                        accumulate: false, result, ldc: features)
+                }
+            }
+        }
         for column in 0..<classes {
             var sum: Float = 0
             for row in 0..<count { sum += logits[row * classes + column] }
@@ -119,9 +126,13 @@ public final class LinearHeadTrainer {
             for row in 0..<rows {
                 _ = UnsafeMutableBufferPointer(rebasing: logits[(row * classes)..<((row + 1) * classes)]).update(fromContentsOf: bias)
             }
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(classes), Int32(features),
-                1, input.baseAddress, Int32(features), weight, Int32(features), 1, logits.baseAddress, Int32(classes))
+            weight.withUnsafeBufferPointer { weight in
+                guard let input = input.baseAddress, let weight = weight.baseAddress, let logits = logits.baseAddress
+                else { return }
+                Kernels.multiply(
+                    transposeB: true, m: rows, n: classes, k: features, input, lda: features, weight, ldb: features,
+                    accumulate: true, logits, ldc: classes)
+            }
         }
     }
 
