@@ -58,10 +58,7 @@ struct ClassifyCommand: ParsableCommand {
 
         var logits: [Float] = []
         var width = 0
-        let batchSize = 32
-        for start in stride(from: 0, to: files.count, by: batchSize) {
-            let chunk = files[start..<min(start + batchSize, files.count)]
-            let batch = try preprocessing.tensor(from: chunk.map { try ImageDecoder.decode(contentsOf: $0) })
+        try preprocessing.forEachBatch(of: files, batchSize: 32) { batch, _ in
             let output = try loaded.model(batch)
             width = output.shape.last ?? 0
             logits += output.storage

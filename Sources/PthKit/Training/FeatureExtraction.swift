@@ -13,17 +13,15 @@ public enum FeatureExtraction {
         }
         var values: [Float] = []
         var columns = 0
-        for start in stride(from: 0, to: files.count, by: max(batchSize, 1)) {
-            let chunk = files[start..<min(start + max(batchSize, 1), files.count)]
-            let batch = try preprocessing.tensor(from: chunk.map { try ImageDecoder.decode(contentsOf: $0) })
+        try preprocessing.forEachBatch(of: files, batchSize: batchSize) { batch, range in
             let features = try model.headInput(batch)
-            guard features.rank == 2, features.shape[0] == chunk.count else {
-                throw TrainingError.invalidData("the head's input has shape \(features.shape), expected [\(chunk.count), features]")
+            guard features.rank == 2, features.shape[0] == range.count else {
+                throw TrainingError.invalidData("the head's input has shape \(features.shape), expected [\(range.count), features]")
             }
             columns = features.shape[1]
             if values.isEmpty { values.reserveCapacity(files.count * columns) }
             values += features.storage
-            onProgress(start + chunk.count, files.count)
+            onProgress(range.upperBound, files.count)
         }
         return try FeatureMatrix(columns: columns, values: values, labels: labels)
     }
