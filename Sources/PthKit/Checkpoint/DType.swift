@@ -22,19 +22,10 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     /// Where a tensor lived (CPU or GPU) does not matter: everything is read to the host.
     init?(storageClass name: String) {
         let base = name.split(separator: ".").last.map(String.init) ?? name
-        switch base {
-        case "FloatStorage": self = .float32
-        case "DoubleStorage": self = .float64
-        case "HalfStorage": self = .float16
-        case "BFloat16Storage": self = .bfloat16
-        case "LongStorage": self = .int64
-        case "IntStorage": self = .int32
-        case "ShortStorage": self = .int16
-        case "CharStorage": self = .int8
-        case "ByteStorage", "UntypedStorage": self = .uint8
-        case "BoolStorage": self = .bool
-        default: return nil
-        }
+        // UntypedStorage (torch >= 2.0's byte storage) reads as bytes; the rest invert storageClassName.
+        guard let dtype = base == "UntypedStorage" ? .uint8 : Self.allCases.first(where: { $0.storageClassName == base })
+        else { return nil }
+        self = dtype
     }
 
     /// The typed storage class `torch.save` names in a storage's persistent id (`torch.FloatStorage`).
