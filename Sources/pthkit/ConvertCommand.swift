@@ -28,8 +28,10 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .customLong("cast-to-float32"), help: "Convert float16 and bfloat16 tensors to float32, exactly as tensor.float().")
     var castToFloat32 = false
 
+    @OptionGroup var limits: CheckpointLimitOptions
+
     func run() throws {
-        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: input))
+        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: input), limits: limits.limits)
         var changes: [String] = []
         if let key, !key.isEmpty { changes.append("kept \"\(key)\"") }
 

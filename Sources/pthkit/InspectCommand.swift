@@ -14,15 +14,28 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print {format, byteorder, tensors: [{key, dtype, shape, sha256}]} as JSON.")
     var json = false
 
+    @OptionGroup var limits: CheckpointLimitOptions
+
     func run() throws {
-        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file))
+        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file), limits: limits.limits)
         let tensors = checkpoint.tensors
         if json {
+            // A tensor reachable under several keys (tied weights, shared references) is hashed once.
+            var digests: [UnsafeRawPointer: String] = [:]
+            func digest(_ bytes: [UInt8]) -> String {
+                guard let address = bytes.withUnsafeBytes({ $0.baseAddress }), !bytes.isEmpty else {
+                    return SHA256.hexDigest(bytes)
+                }
+                if let known = digests[address] { return known }
+                let computed = SHA256.hexDigest(bytes)
+                digests[address] = computed
+                return computed
+            }
             let listing = Listing(
                 format: checkpoint.format.rawValue, byteorder: checkpoint.byteOrder.rawValue,
                 tensors: tensors.map {
                     .init(key: $0.key, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
-                          sha256: SHA256.hexDigest($0.tensor.bytes))
+                          sha256: digest($0.tensor.bytes))
                 })
             print(try JSONOutput.string(listing))
             return

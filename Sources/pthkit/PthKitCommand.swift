@@ -9,7 +9,7 @@ struct PthKitCommand: ParsableCommand {
         subcommands: [
             InspectCommand.self, LoadCheckCommand.self, ModelsCommand.self, RunCommand.self, CompareCommand.self,
             SummaryCommand.self, BenchCommand.self, ClassifyCommand.self, PreprocessCommand.self, ConvertCommand.self,
-            FineTuneHeadCommand.self,
+            FineTuneHeadCommand.self, SoakCommand.self,
         ]
     )
 }
@@ -41,8 +41,27 @@ enum Main {
                 print(PthKitCommand.fullMessage(for: error))
                 exit(0)
             }
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data(ErrorLine.text(for: error).utf8))
             exit(1)
         }
+    }
+}
+
+/// The `error:` line a failure prints. Errors quote names from files, so the line is escaped to stay
+/// one printable line; a failed load_state_dict adds torch's own multi-line text after a first line
+/// that says by itself what failed.
+enum ErrorLine {
+    static func text(for error: any Error) -> String {
+        guard let load = error as? LoadStateDictError else {
+            return "error: " + SafeText.escaped("\(error)") + "\n"
+        }
+        let counts = [
+            (load.missingKeys.count, "missing"), (load.unexpectedKeys.count, "unexpected"),
+            (load.sizeMismatches.count, "size mismatches"),
+        ].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        let first = "error: load_state_dict failed for \(SafeText.name(load.modelName)): " + counts.joined(separator: ", ")
+        let torchText = load.description.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line in line.hasPrefix("\t") ? "\t" + SafeText.escaped(String(line.dropFirst())) : SafeText.escaped(String(line)) }
+        return ([first] + torchText).joined(separator: "\n") + "\n"
     }
 }

@@ -27,8 +27,8 @@ public struct Checkpoint: Sendable {
     /// Every tensor with its dotted path (`state_dict.layer1.0.conv1.weight`, `""` for a bare tensor).
     public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
 
-    public static func load(contentsOf url: URL) throws -> Checkpoint {
-        try Checkpoint(bytes: fileBytes(url), file: url.path)
+    public static func load(contentsOf url: URL, limits: CheckpointLimits = .default) throws -> Checkpoint {
+        try Checkpoint(bytes: fileBytes(url), file: url.path, limits: limits)
     }
 
     /// The whole file, or an error naming it: shared with loaders that look at the bytes first.
@@ -40,18 +40,23 @@ public struct Checkpoint: Sendable {
         }
     }
 
-    public init(bytes: [UInt8], file: String) throws {
+    public init(bytes: [UInt8], file: String, limits: CheckpointLimits = .default) throws {
         self.file = file
         if Self.isZip(bytes) {
-            (format, byteOrder, root) = try Self.readZip(bytes, file: file)
+            (format, byteOrder, root) = try Self.readZip(bytes, file: file, limits: limits)
         } else if Self.isTar(bytes) {
             throw CheckpointError(
                 file: file, part: "", problem: .unsupported("tar-format checkpoint (torch < 0.4); resave it with a newer torch"))
         } else if bytes.first == 0x80 || bytes.first == 0x28 {
-            (format, byteOrder, root) = try Self.readLegacy(bytes, file: file)
+            (format, byteOrder, root) = try Self.readLegacy(bytes, file: file, limits: limits)
         } else {
             let reason = bytes.isEmpty ? "the file is empty" : "it starts with neither a zip header nor a pickle"
             throw CheckpointError(file: file, part: "", problem: .unrecognizedFormat(reason))
+        }
+        guard root.tensorPathBytes(limit: limits.tensorPathBytes) != nil else {
+            throw CheckpointError(
+                file: file, part: "",
+                problem: .tensor("the tensors' dotted key paths would take more than \(limits.tensorPathBytes) bytes"))
         }
     }
 
@@ -65,29 +70,33 @@ public struct Checkpoint: Sendable {
         bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
     }
 
-    private static func readZip(_ bytes: [UInt8], file: String) throws -> (Format, ByteOrder, CheckpointValue) {
+    private static func readZip(
+        _ bytes: [UInt8], file: String, limits: CheckpointLimits
+    ) throws -> (Format, ByteOrder, CheckpointValue) {
         let container = try ZipContainer(bytes: bytes, file: file)
         var byteOrder = ByteOrder.little
         if let record = try container.record("byteorder") {
             let text = String(decoding: record, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard let order = ByteOrder(rawValue: text) else {
                 throw CheckpointError(
-                    file: file, part: "record \(container.prefix)byteorder",
-                    problem: .container("unknown byte order \"\(text.prefix(20))\""))
+                    file: file, part: "record \(SafeText.name(container.prefix))byteorder",
+                    problem: .container("unknown byte order \(SafeText.quoted(text, limit: 20))"))
             }
             byteOrder = order
         }
-        let part = "\(container.prefix)data.pkl"
+        let part = "\(SafeText.name(container.prefix))data.pkl"
         guard let pickle = try container.record("data.pkl") else {
             throw CheckpointError(file: file, part: part, problem: .container("missing"))
         }
         let value = try runPickle(pickle, from: 0, file: file, part: part).value
         let source = ZipStorageSource(container: container, bigEndian: byteOrder == .big)
-        return (.zip, byteOrder, try interpret(value, storages: source, file: file, part: part))
+        return (.zip, byteOrder, try interpret(value, storages: source, limits: limits, file: file, part: part))
     }
 
     /// Legacy layout: magic number, protocol version, sys info, main object, storage keys, storages.
-    private static func readLegacy(_ bytes: [UInt8], file: String) throws -> (Format, ByteOrder, CheckpointValue) {
+    private static func readLegacy(
+        _ bytes: [UInt8], file: String, limits: CheckpointLimits
+    ) throws -> (Format, ByteOrder, CheckpointValue) {
         let magic = try runPickle(bytes, from: 0, file: file, part: "magic number")
         guard case .bigInt(let digits) = magic.value, digits == legacyMagicNumber else {
             throw CheckpointError(
@@ -115,7 +124,7 @@ public struct Checkpoint: Sendable {
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
         }
-        return (.legacy, .little, try interpret(main.value, storages: source, file: file, part: "main pickle"))
+        return (.legacy, .little, try interpret(main.value, storages: source, limits: limits, file: file, part: "main pickle"))
     }
 
     /// 0x1950a86a20f9469cfc6c, the magic number legacy files start with, as LONG1's little-endian bytes.
@@ -132,10 +141,10 @@ public struct Checkpoint: Sendable {
     }
 
     private static func interpret(
-        _ value: PickleValue, storages: StorageSource, file: String, part: String
+        _ value: PickleValue, storages: StorageSource, limits: CheckpointLimits, file: String, part: String
     ) throws -> CheckpointValue {
         do {
-            return try TorchObjectReader(storages: storages).read(value)
+            return try TorchObjectReader(storages: storages, limits: limits).read(value)
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: part, problem: .tensor(error.reason))
         }

@@ -34,6 +34,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         case .tensor(let reason): what = reason
         case .unsupported(let reason): what = "unsupported: \(reason)"
         }
-        return part.isEmpty ? "\(file): \(what)" : "\(file): \(part): \(what)"
+        // Parts and reasons quote names from the file; escaping again here keeps the line one line.
+        return SafeText.escaped(part.isEmpty ? "\(file): \(what)" : "\(file): \(part): \(what)")
     }
 }

@@ -65,8 +65,8 @@ extension CheckpointValue {
         case .list: return "list"
         case .tuple: return "tuple"
         case .dict: return "dict"
-        case .module(let typeName, _): return "module \(typeName)"
-        case .opaque(let name, _): return name
+        case .module(let typeName, _): return "module \(SafeText.name(typeName))"
+        case .opaque(let name, _): return SafeText.name(name)
         }
     }
 
@@ -75,6 +75,39 @@ extension CheckpointValue {
         var result: [(key: String, tensor: TensorData)] = []
         collectTensors(prefix: prefix, into: &result)
         return result
+    }
+
+    /// Bytes the dotted paths of `flattenedTensors` would take, or nil once past `limit`. Paths
+    /// repeat their prefixes, so a deep chain of long keys above many tensors would make memory
+    /// quadratic in the file; the reader measures this (in linear time) before anything flattens.
+    func tensorPathBytes(limit: Int) -> Int? {
+        var total = 0
+        return addTensorPathBytes(prefixLength: 0, to: &total, limit: limit) ? total : nil
+    }
+
+    private func addTensorPathBytes(prefixLength: Int, to total: inout Int, limit: Int) -> Bool {
+        func joined(_ component: String) -> Int {
+            prefixLength == 0 ? component.utf8.count : prefixLength + 1 + component.utf8.count
+        }
+        switch self {
+        case .tensor:
+            total += prefixLength
+            return total <= limit
+        case .list(let items), .tuple(let items):
+            for (index, item) in items.enumerated()
+            where !item.addTensorPathBytes(prefixLength: joined(String(index)), to: &total, limit: limit) {
+                return false
+            }
+            return true
+        case .dict(let dict), .module(_, let dict):
+            for entry in dict.entries
+            where !entry.value.addTensorPathBytes(prefixLength: joined(entry.key.pathComponent), to: &total, limit: limit) {
+                return false
+            }
+            return true
+        default:
+            return true
+        }
     }
 
     private func collectTensors(prefix: String, into result: inout [(key: String, tensor: TensorData)]) {

@@ -10,10 +10,10 @@ final class LegacyStorageSource: StorageSource {
         var position = offset
         for key in keys {
             guard let dtype = dtypes[key] else {
-                throw TorchObjectError("storage \"\(key)\" is listed but no tensor refers to it")
+                throw TorchObjectError("storage \(SafeText.quoted(key)) is listed but no tensor refers to it")
             }
             guard bytes.count - position >= 8 else {
-                throw TorchObjectError("file ends before storage \"\(key)\"")
+                throw TorchObjectError("file ends before storage \(SafeText.quoted(key))")
             }
             var count: UInt64 = 0
             for index in 0..<8 { count |= UInt64(bytes[position + index]) << (8 * UInt64(index)) }
@@ -21,7 +21,7 @@ final class LegacyStorageSource: StorageSource {
             let available = UInt64(bytes.count - position)
             guard count <= available / UInt64(dtype.byteSize) else {
                 throw TorchObjectError(
-                    "storage \"\(key)\" declares \(count) elements but only \(available) bytes remain")
+                    "storage \(SafeText.quoted(key)) declares \(count) elements but only \(available) bytes remain")
             }
             let length = Int(count) * dtype.byteSize
             storages[key] = Array(bytes[position..<(position + length)])
@@ -31,12 +31,12 @@ final class LegacyStorageSource: StorageSource {
 
     func bytes(for reference: StorageReference) throws -> [UInt8] {
         guard let root = storages[reference.key] else {
-            throw TorchObjectError("storage \"\(reference.key)\" is missing from the file")
+            throw TorchObjectError("storage \(SafeText.quoted(reference.key)) is missing from the file")
         }
         guard let view = reference.view else { return root }
         let size = reference.dtype.byteSize
         guard view.offset <= root.count / size, view.count <= root.count / size - view.offset else {
-            throw TorchObjectError("storage view of \"\(reference.key)\" reaches past its root storage")
+            throw TorchObjectError("storage view of \(SafeText.quoted(reference.key)) reaches past its root storage")
         }
         return Array(root[(view.offset * size)..<((view.offset + view.count) * size)])
     }

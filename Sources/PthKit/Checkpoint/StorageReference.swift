@@ -24,7 +24,7 @@ struct StorageReference {
         default: throw TorchObjectError("storage key is a \(fields[2].kindName)")
         }
         guard let count = fields[4].asInt, count >= 0, count <= Int64(Int.max / dtype.byteSize) else {
-            throw TorchObjectError("storage \"\(key)\" has an invalid element count")
+            throw TorchObjectError("storage \(SafeText.quoted(key)) has an invalid element count")
         }
         self.key = key
         self.dtype = dtype
@@ -32,7 +32,7 @@ struct StorageReference {
         if fields.count >= 6, let window = fields[5].asSequence {
             guard window.count == 3, let offset = window[1].asInt, let length = window[2].asInt,
                   offset >= 0, length >= 0, offset <= Int64(Int.max / 2), length <= Int64(Int.max / 2) else {
-                throw TorchObjectError("storage \"\(key)\" has an invalid view")
+                throw TorchObjectError("storage \(SafeText.quoted(key)) has an invalid view")
             }
             view = (Int(offset), Int(length))
         } else {

@@ -1,13 +1,16 @@
 /// A tensor as `_rebuild_tensor_v2` describes it: a window (offset, sizes, strides, in elements) onto a
-/// storage. Every number comes from the file, so `materialize` checks them all before copying.
+/// storage. Every number comes from the file, so `materialize` checks them all, with arithmetic that
+/// throws on overflow, before copying; a copy is paid from a `ViewCopyBudget`.
 struct TensorView {
     let dtype: DType
     let offset: Int
     let shape: [Int]
     let strides: [Int]
 
-    /// Copies the logical values out of `storage` as contiguous little-endian bytes.
-    func materialize(from storage: [UInt8], bigEndian: Bool) throws -> TensorData {
+    /// Copies the logical values out of `storage` as contiguous little-endian bytes. A whole storage
+    /// seen contiguously is shared, not copied; any other view (a slice, a transpose, an expanded
+    /// stride-0 view) is a new allocation and must fit in `budget` first.
+    func materialize(from storage: [UInt8], bigEndian: Bool, budget: ViewCopyBudget) throws -> TensorData {
         let elementSize = dtype.byteSize
         let storageElements = storage.count / elementSize
         guard shape.count == strides.count else {
@@ -20,6 +23,8 @@ struct TensorView {
             throw TensorViewError("sizes \(shape) overflow")
         }
         if count == 0 { return TensorData(dtype: dtype, shape: shape, bytes: []) }
+        let (byteCount, byteOverflow) = count.multipliedReportingOverflow(by: elementSize)
+        guard !byteOverflow else { throw TensorViewError("sizes \(shape) of \(dtype.rawValue) overflow a byte count") }
 
         // The furthest element the view touches must lie inside the storage.
         var last = offset
@@ -36,12 +41,13 @@ struct TensorView {
         }
 
         // The common case, a whole storage seen contiguously, shares the storage's bytes instead of copying.
-        if offset == 0, count * elementSize == storage.count, isContiguous {
+        if offset == 0, byteCount == storage.count, isContiguous {
             var output = storage
             if bigEndian && elementSize > 1 { Self.swapBytes(&output, elementSize: elementSize) }
             return TensorData(dtype: dtype, shape: shape, bytes: output)
         }
-        var output = [UInt8](repeating: 0, count: count * elementSize)
+        try budget.spend(byteCount, on: self)
+        var output = [UInt8](repeating: 0, count: byteCount)
         output.withUnsafeMutableBytes { destination in
             storage.withUnsafeBytes { source in
                 copyElements(from: source, to: destination, elementSize: elementSize)
@@ -107,6 +113,38 @@ struct TensorView {
                 start += elementSize
             }
         }
+    }
+}
+
+/// How many bytes copied views may take in all: the bytes of the storages the file holds plus an
+/// allowance. Without it a stride-0 view (what `tensor.expand` saves) of a 4-byte storage could claim
+/// 2^30 elements and have them allocated; torch keeps such a tensor as a view, PthKit copies it out,
+/// so it copies only what the file could plausibly mean.
+final class ViewCopyBudget {
+    private(set) var storageBytes = 0
+    private(set) var copiedBytes = 0
+    let allowance: Int
+
+    init(allowance: Int) {
+        self.allowance = allowance
+    }
+
+    /// A storage the file holds raises the budget by its size (each storage once, by its key).
+    func addStorage(_ byteCount: Int) {
+        storageBytes = storageBytes.addingReportingOverflow(byteCount).overflow ? Int.max : storageBytes + byteCount
+    }
+
+    func spend(_ byteCount: Int, on view: TensorView) throws {
+        let limit = storageBytes.addingReportingOverflow(allowance).overflow ? Int.max : storageBytes + allowance
+        let (total, overflow) = copiedBytes.addingReportingOverflow(byteCount)
+        guard !overflow, total <= limit else {
+            throw TensorViewError(
+                "view (sizes \(view.shape), strides \(view.strides)) needs a copy of \(byteCount) bytes, which would "
+                    + "take the file's copied views past \(limit) bytes (its storages' \(storageBytes) bytes plus an "
+                    + "allowance of \(allowance)); raise the allowance (CheckpointLimits.viewCopyAllowance, "
+                    + "--view-copy-allowance) if the file is trusted")
+        }
+        copiedBytes = total
     }
 }
 

@@ -1,11 +1,42 @@
 /// Turns the pickle machine's inert values into a `CheckpointValue` tree by interpreting the
 /// constructors checkpoints need — and only those. Nothing is ever called: an allowlisted name is
 /// interpreted by code written here, every other name stays an `.opaque` record.
+///
+/// The pickle machine keeps memoized values shared, so one object may be reachable through many
+/// paths; each object, list and dict is converted once (by identity) and its result shared, which
+/// keeps the work linear in the pickle however the file nests its references.
 struct TorchObjectReader {
     let storages: StorageSource
+    private let budget: ViewCopyBudget
+    private let converted = ConversionMemo()
+    private let limits: CheckpointLimits
+
+    init(storages: StorageSource, limits: CheckpointLimits = .default) {
+        self.storages = storages
+        self.limits = limits
+        self.budget = ViewCopyBudget(allowance: limits.viewCopyAllowance)
+    }
 
     func read(_ value: PickleValue) throws -> CheckpointValue {
         try convert(value, depth: 0)
+    }
+
+    /// Results by the identity of the reference-typed pickle value they came from.
+    private final class ConversionMemo {
+        var values: [ObjectIdentifier: CheckpointValue] = [:]
+        var storageKeys: Set<String> = []
+        /// Bytes of the keys pickled modules' state dicts have spelled out so far.
+        var moduleKeyBytes = 0
+    }
+
+    private func memoized(
+        _ identity: AnyObject, _ make: () throws -> CheckpointValue
+    ) rethrows -> CheckpointValue {
+        let key = ObjectIdentifier(identity)
+        if let done = converted.values[key] { return done }
+        let value = try make()
+        converted.values[key] = value
+        return value
     }
 
     private func convert(_ value: PickleValue, depth: Int) throws -> CheckpointValue {
@@ -22,13 +53,15 @@ struct TorchObjectReader {
         case .string(let text): return .string(text)
         case .bytes(let bytes): return .bytes(bytes)
         case .tuple(let items): return .tuple(try items.map { try convert($0, depth: next) })
-        case .list(let list), .set(let list): return .list(try list.items.map { try convert($0, depth: next) })
-        case .dict(let dict): return .dict(CheckpointDict(entries: try convert(dict.entries, depth: next)))
+        case .list(let list), .set(let list):
+            return try memoized(list) { .list(try list.items.map { try convert($0, depth: next) }) }
+        case .dict(let dict):
+            return try memoized(dict) { .dict(CheckpointDict(entries: try convert(dict.entries, depth: next))) }
         case let .global(module, name): return .opaque(name: "\(module).\(name)", arguments: [])
         case .persistentID(let id):
             // A bare storage outside a tensor; recorded, its bytes are not needed.
             return .opaque(name: "storage", arguments: [try convert(id, depth: next)])
-        case .object(let object): return try convert(object, depth: next)
+        case .object(let object): return try memoized(object) { try convert(object, depth: next) }
         }
     }
 
@@ -52,7 +85,7 @@ struct TorchObjectReader {
                 throw TorchObjectError("_rebuild_tensor_v3 without a dtype")
             }
             guard let dtype = DType(torchName: dtypeName) else {
-                throw TorchObjectError("tensor dtype torch.\(dtypeName) is not supported")
+                throw TorchObjectError("tensor dtype torch.\(SafeText.name(dtypeName)) is not supported")
             }
             return .tensor(try rebuildTensor(arguments, dtype: dtype))
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
@@ -101,16 +134,17 @@ struct TorchObjectReader {
         }
         let reference = try StorageReference(persistentID: id)
         guard let offset = arguments[1].asInt, let sizes = integers(arguments[2]), let strides = integers(arguments[3])
-        else { throw TorchObjectError("tensor of storage \"\(reference.key)\" has malformed size or stride") }
+        else { throw TorchObjectError("tensor of storage \(SafeText.quoted(reference.key)) has malformed size or stride") }
         guard offset >= Int64(Int.min / 2), offset <= Int64(Int.max / 2) else {
-            throw TorchObjectError("tensor of storage \"\(reference.key)\" has offset \(offset)")
+            throw TorchObjectError("tensor of storage \(SafeText.quoted(reference.key)) has offset \(offset)")
         }
         let storage = try storages.bytes(for: reference)
+        if converted.storageKeys.insert(reference.key).inserted { budget.addStorage(storage.count) }
         let view = TensorView(dtype: dtype ?? reference.dtype, offset: Int(offset), shape: sizes, strides: strides)
         do {
-            return try view.materialize(from: storage, bigEndian: storages.bigEndian)
+            return try view.materialize(from: storage, bigEndian: storages.bigEndian, budget: budget)
         } catch let error as TensorViewError {
-            throw TorchObjectError("tensor of storage \"\(reference.key)\": \(error.reason)")
+            throw TorchObjectError("tensor of storage \(SafeText.quoted(reference.key)): \(error.reason)")
         }
     }
 
@@ -204,9 +238,14 @@ struct TorchObjectReader {
             for (name, value) in Self.namedEntries(attributes[table]) {
                 if isBuffer && skipped.contains(name) { continue }
                 if case .none = value { continue }
-                let converted = try convert(value, depth: depth + 1)
-                guard case .tensor = converted else { continue }
-                entries.append((.string(prefix + name), converted))
+                let tensor = try convert(value, depth: depth + 1)
+                guard case .tensor = tensor else { continue }
+                // Keys repeat their module's prefix: bounded like `Checkpoint.tensors`' paths.
+                converted.moduleKeyBytes += prefix.utf8.count + name.utf8.count
+                guard converted.moduleKeyBytes <= limits.tensorPathBytes else {
+                    throw TorchObjectError("pickled modules' keys would take more than \(limits.tensorPathBytes) bytes")
+                }
+                entries.append((.string(prefix + name), tensor))
             }
         }
         for (name, child) in Self.namedEntries(attributes["_modules"]) {

@@ -9,6 +9,8 @@ final class ZipContainer {
     private let file: String
     /// The folder all records sit in; torch names it after the file, but any name is valid.
     let prefix: String
+    /// Bytes of all records read so far, bounded together with each record's size.
+    private var extractedBytes: UInt64 = 0
 
     init(bytes: [UInt8], file: String) throws {
         self.bytes = bytes
@@ -71,9 +73,11 @@ final class ZipContainer {
         guard zip_stat_index(archive, UInt64(index), 0, &stat) == 0, stat.valid & UInt64(ZIP_STAT_SIZE) != 0 else {
             throw failure(fullName, "cannot read the record's size")
         }
-        // A deflated record may expand, but never beyond what deflate allows (~1032:1).
+        // A deflated record may expand, but never beyond what deflate allows (~1032:1); nor may all
+        // records together, which catches central-directory entries that share one compressed stream.
         let size = stat.size
-        guard size <= UInt64(Int.max), size <= UInt64(bytes.count) &* 1100 &+ 1024 else {
+        let limit = UInt64(bytes.count) &* 1100 &+ 1024
+        guard size <= UInt64(Int.max), size <= limit, size <= limit - min(limit, extractedBytes) else {
             throw failure(fullName, "declares an impossible size of \(size) bytes")
         }
         if let expectedSize, Int(size) != expectedSize {
@@ -102,10 +106,11 @@ final class ZipContainer {
             initialized = buffer.count
         }
         if let failureMessage { throw failure(fullName, failureMessage) }
+        extractedBytes += size
         return data
     }
 
     private func failure(_ record: String, _ reason: String) -> CheckpointError {
-        CheckpointError(file: file, part: "record \(record)", problem: .container(reason))
+        CheckpointError(file: file, part: "record \(SafeText.name(record))", problem: .container(reason))
     }
 }

@@ -12,7 +12,7 @@ final class ZipStorageSource: StorageSource {
     func bytes(for reference: StorageReference) throws -> [UInt8] {
         if let cached = cache[reference.key] { return cached }
         guard let bytes = try container.record("data/\(reference.key)", expectedSize: reference.byteCount) else {
-            throw TorchObjectError("storage \"\(reference.key)\" has no record data/\(reference.key)")
+            throw TorchObjectError("storage \(SafeText.quoted(reference.key)) has no record data/\(SafeText.name(reference.key))")
         }
         cache[reference.key] = bytes
         return bytes

@@ -9,6 +9,8 @@ public struct PickleError: Error, Equatable, CustomStringConvertible {
         case memoMiss(index: Int)
         case badArgument(opcode: String, reason: String)
         case tooDeep(limit: Int)
+        /// Shared references would make the value larger than `limit` values when walked as a tree.
+        case tooLarge(limit: Int)
         case unsupported(String)
         case noStop
     }
@@ -41,6 +43,8 @@ public struct PickleError: Error, Equatable, CustomStringConvertible {
             what = "\(opcode): \(reason)"
         case let .tooDeep(limit):
             what = "values nested deeper than \(limit) levels"
+        case let .tooLarge(limit):
+            what = "shared references expand to more than \(limit) values (\(PickleMachine.expansionRule))"
         case let .unsupported(reason):
             what = reason
         case .noStop:

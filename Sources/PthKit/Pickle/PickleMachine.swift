@@ -9,11 +9,26 @@ public struct PickleMachine {
     /// far from any thread's stack limit, while real checkpoints nest a few dozen levels at most.
     public static let maximumDepth = 500
 
+    /// How many values a walk that treats the result as a tree may visit, for a stream of
+    /// `streamBytes` bytes. Memo (PUT/GET) and DUP share a value without copying it, so a few bytes
+    /// of `DUP TUPLE2` repeated k times reach one value through 2^k paths; every consumer that walks
+    /// the result (the object reader, key flattening, hashing, rewriting) would repeat that work. A
+    /// value whose expansion passes this bound is refused, which keeps every such walk linear in the
+    /// file. Real checkpoints expand to far fewer values than they have bytes.
+    public static func maximumExpansion(streamBytes: Int) -> Int {
+        let (scaled, overflow) = streamBytes.multipliedReportingOverflow(by: 16)
+        return overflow ? Int.max : (1 << 16) &+ scaled
+    }
+
+    static let expansionRule = "at most 65536 plus 16 per byte of the stream"
+
     /// Runs the pickle that starts at `offset` and returns its value and the offset just past STOP.
     public static func load(
         _ bytes: UnsafeRawBufferPointer, from offset: Int = 0
     ) throws -> (value: PickleValue, end: Int) {
-        var machine = PickleMachine(reader: PickleReader(bytes: bytes, position: offset))
+        var machine = PickleMachine(
+            reader: PickleReader(bytes: bytes, position: offset),
+            expansionLimit: maximumExpansion(streamBytes: max(0, bytes.count - offset)))
         let value = try machine.run()
         return (value, machine.reader.position)
     }
@@ -22,11 +37,12 @@ public struct PickleMachine {
         try bytes.withUnsafeBytes { try load($0).value }
     }
 
-    /// A stack slot: the value and, for immutable values, how deep it nests (mutable containers keep
-    /// their own live depth).
+    /// A stack slot: the value and, for immutable values, how deep it nests and how many values it
+    /// expands to as a tree (mutable containers keep their own live figures).
     private struct Entry {
         var value: PickleValue
         var depth: Int
+        var size = 1
     }
 
     private var reader: PickleReader
@@ -34,9 +50,11 @@ public struct PickleMachine {
     private var marks: [Int] = []
     private var memo: [Int: Entry] = [:]
     private var opcodeOffset = 0
+    private let expansionLimit: Int
 
-    private init(reader: PickleReader) {
+    private init(reader: PickleReader, expansionLimit: Int) {
         self.reader = reader
+        self.expansionLimit = expansionLimit
     }
 
     // MARK: - The loop
@@ -101,7 +119,7 @@ public struct PickleMachine {
         case .long4: push(Self.twosComplement(try reader.take(try reader.length(width: 4))))
         case .float:
             let text = String(decoding: try reader.line(), as: UTF8.self)
-            guard let value = Double(text) else { throw bad(opcode, "not a float: \(text.prefix(40))") }
+            guard let value = Double(text) else { throw bad(opcode, "not a float: \(SafeText.name(text, limit: 40))") }
             push(.float(value))
         case .binfloat: push(.float(try reader.double()))
 
@@ -203,16 +221,18 @@ public struct PickleMachine {
                 throw bad(opcode, "cannot set state on \(target.value.kindName)")
             }
             try requireOpen(object.nesting, opcode: opcode)
-            object.nesting.depth = max(object.nesting.depth, try nest(state) + 1)
+            let nested = try nest(state)
+            object.nesting.depth = max(object.nesting.depth, nested.depth + 1)
+            object.nesting.size = try grow(object.nesting.size, by: nested.size)
             object.state = state.value
         case .persid:
             let id = try PickleText.quotedOrPlain(try reader.line())
             push(.persistentID(.string(id)))
         case .binpersid:
             let id = try pop(opcode)
-            let depth = try nest(id) + 1
-            try checkDepth(depth)
-            push(Entry(value: .persistentID(id.value), depth: depth))
+            let nested = try nest(id)
+            try checkDepth(nested.depth + 1)
+            push(Entry(value: .persistentID(id.value), depth: nested.depth + 1, size: try grow(nested.size, by: 1)))
         }
     }
 
@@ -254,22 +274,32 @@ public struct PickleMachine {
 
     // MARK: - Nesting bookkeeping
 
-    /// Seals a value that is being placed inside another and returns its depth. A mutable container
-    /// that is sealed can no longer change, which keeps recorded depths true and rules out cycles.
-    private func nest(_ entry: Entry) throws -> Int {
+    /// Seals a value that is being placed inside another and returns its depth and expanded size. A
+    /// mutable container that is sealed can no longer change, which keeps recorded figures true and
+    /// rules out cycles.
+    private func nest(_ entry: Entry) throws -> (depth: Int, size: Int) {
         switch entry.value {
         case .list(let list), .set(let list):
             list.nesting.sealed = true
-            return list.nesting.depth
+            return (list.nesting.depth, list.nesting.size)
         case .dict(let dict):
             dict.nesting.sealed = true
-            return dict.nesting.depth
+            return (dict.nesting.depth, dict.nesting.size)
         case .object(let object):
             object.nesting.sealed = true
-            return object.nesting.depth
+            return (object.nesting.depth, object.nesting.size)
         default:
-            return entry.depth
+            return (entry.depth, entry.size)
         }
+    }
+
+    /// `size + added`, refused past the expansion limit (see `maximumExpansion`).
+    private func grow(_ size: Int, by added: Int) throws -> Int {
+        let (total, overflow) = size.addingReportingOverflow(added)
+        guard !overflow, total <= expansionLimit else {
+            throw PickleError(offset: opcodeOffset, problem: .tooLarge(limit: expansionLimit))
+        }
+        return total
     }
 
     private func checkDepth(_ depth: Int) throws {
@@ -284,40 +314,57 @@ public struct PickleMachine {
         }
     }
 
-    /// Depth of a new container holding `items`, checked against the limit.
-    private func depthOfContainer(holding items: [Entry]) throws -> Int {
+    /// Depth and expanded size of a new container holding `items`, checked against the limits.
+    private func depthOfContainer(holding items: [Entry]) throws -> (depth: Int, size: Int) {
         var deepest = 0
-        for item in items { deepest = max(deepest, try nest(item)) }
+        var size = 1
+        for item in items {
+            let nested = try nest(item)
+            deepest = max(deepest, nested.depth)
+            size = try grow(size, by: nested.size)
+        }
         try checkDepth(deepest + 1)
-        return deepest + 1
+        return (deepest + 1, size)
     }
 
     private mutating func pushTuple(_ items: [Entry]) throws {
-        let depth = try depthOfContainer(holding: items)
-        push(Entry(value: .tuple(items.map(\.value)), depth: depth))
+        let container = try depthOfContainer(holding: items)
+        push(Entry(value: .tuple(items.map(\.value)), depth: container.depth, size: container.size))
     }
 
     private func fill(_ list: PickleList, with items: [Entry]) throws {
-        list.nesting.depth = try depthOfContainer(holding: items)
+        let container = try depthOfContainer(holding: items)
+        list.nesting.depth = container.depth
+        list.nesting.size = container.size
         list.items = items.map(\.value)
     }
 
     private func fill(_ dict: PickleDict, with items: [Entry], opcode: Opcode) throws {
-        dict.nesting.depth = try depthOfContainer(holding: items)
+        let container = try depthOfContainer(holding: items)
+        dict.nesting.depth = container.depth
+        dict.nesting.size = container.size
         dict.entries = try Self.pairs(items, opcode: opcode, offset: opcodeOffset)
     }
 
+    /// The live figures of a mutable container after `items` are added to it.
+    private func grown(_ nesting: Nesting, adding items: (depth: Int, size: Int)) throws -> Nesting {
+        var result = nesting
+        result.depth = max(nesting.depth, items.depth)
+        result.size = try grow(nesting.size, by: items.size - 1)
+        return result
+    }
+
     private func appendItems(_ items: [Entry], to target: Entry, opcode: Opcode) throws {
-        let depth = try depthOfContainer(holding: items)
+        let added = try depthOfContainer(holding: items)
         switch target.value {
         case .list(let list), .set(let list):
             try requireOpen(list.nesting, opcode: opcode)
-            list.nesting.depth = max(list.nesting.depth, depth)
+            list.nesting = try grown(list.nesting, adding: added)
             list.items.append(contentsOf: items.map(\.value))
         case .object(let object):
             // A list subclass rebuilt by REDUCE receives its items this way.
             try requireOpen(object.nesting, opcode: opcode)
-            object.nesting.depth = max(object.nesting.depth, depth)
+            object.nesting = try grown(object.nesting, adding: added)
             object.listItems.append(contentsOf: items.map(\.value))
         default:
             throw bad(opcode, "cannot append to \(target.value.kindName)")
@@ -325,17 +372,17 @@ public struct PickleMachine {
     }
 
     private func setItems(_ items: [Entry], on target: Entry, opcode: Opcode) throws {
-        let depth = try depthOfContainer(holding: items)
+        let added = try depthOfContainer(holding: items)
         let pairs = try Self.pairs(items, opcode: opcode, offset: opcodeOffset)
         switch target.value {
         case .dict(let dict):
             try requireOpen(dict.nesting, opcode: opcode)
-            dict.nesting.depth = max(dict.nesting.depth, depth)
+            dict.nesting = try grown(dict.nesting, adding: added)
             dict.entries.append(contentsOf: pairs)
         case .object(let object):
             // OrderedDict and other dict subclasses rebuilt by REDUCE receive their items this way.
             try requireOpen(object.nesting, opcode: opcode)
-            object.nesting.depth = max(object.nesting.depth, depth)
+            object.nesting = try grown(object.nesting, adding: added)
             object.dictItems.append(contentsOf: pairs)
         default:
             throw bad(opcode, "cannot set items on \(target.value.kindName)")
@@ -350,16 +397,19 @@ public struct PickleMachine {
         }
         var parts = [callable, arguments]
         if let keywords { parts.append(keywords) }
-        let depth = try depthOfContainer(holding: parts)
         let object = PickleObject(callable: callable.value, arguments: positional)
-        object.nesting.depth = depth
+        let container = try depthOfContainer(holding: parts)
+        object.nesting.depth = container.depth
+        object.nesting.size = container.size
         if let keywords { object.dictItems = [(key: .string("**kwargs"), value: keywords.value)] }
         push(.object(object))
     }
 
     private mutating func pushCall(_ callable: Entry, arguments: [Entry], opcode: Opcode) throws {
-        let depth = try depthOfContainer(holding: arguments)
-        try pushCall(callable, arguments: Entry(value: .tuple(arguments.map(\.value)), depth: depth), opcode: opcode)
+        let container = try depthOfContainer(holding: arguments)
+        try pushCall(
+            callable, arguments: Entry(value: .tuple(arguments.map(\.value)), depth: container.depth, size: container.size),
+            opcode: opcode)
     }
 
     private static func pairs(
@@ -375,7 +425,7 @@ public struct PickleMachine {
 
     private mutating func textInteger(_ opcode: Opcode) throws -> Int {
         let text = String(decoding: try reader.line(), as: UTF8.self)
-        guard let value = Int(text), value >= 0 else { throw bad(opcode, "not an index: \(text.prefix(40))") }
+        guard let value = Int(text), value >= 0 else { throw bad(opcode, "not an index: \(SafeText.name(text, limit: 40))") }
         return value
     }
 
@@ -384,7 +434,7 @@ public struct PickleMachine {
         // Protocol 0 spells booleans as INT 01/00.
         if text == "01" { return .bool(true) }
         if text == "00" { return .bool(false) }
-        guard let value = Int64(text) else { throw bad(opcode, "not an integer: \(text.prefix(40))") }
+        guard let value = Int64(text) else { throw bad(opcode, "not an integer: \(SafeText.name(text, limit: 40))") }
         return .int(value)
     }
 

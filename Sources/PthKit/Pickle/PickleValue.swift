@@ -103,16 +103,18 @@ extension PickleValue {
         case .list: return "list"
         case .dict: return "dict"
         case .set: return "set"
-        case let .global(module, name): return "global \(module).\(name)"
-        case .object(let object): return "object \(object.qualifiedName ?? "?")"
+        case let .global(module, name): return "global \(SafeText.name("\(module).\(name)"))"
+        case .object(let object): return "object \(SafeText.name(object.qualifiedName ?? "?"))"
         case .persistentID: return "persistent id"
         }
     }
 }
 
-/// How deep a mutable container's contents go, and whether it has been placed inside another value.
-/// Once placed ("sealed") it may not change, so a parent's depth stays true and no cycle can form.
+/// How deep a mutable container's contents go, how many values it expands to as a tree, and whether
+/// it has been placed inside another value. Once placed ("sealed") it may not change, so a parent's
+/// figures stay true and no cycle can form.
 struct Nesting {
     var depth = 1
+    var size = 1
     var sealed = false
 }

@@ -8,6 +8,15 @@ struct TorchObjectWriter {
     }
 
     private var storages: [(key: String, bytes: [UInt8])] = []
+    /// Storage keys by the address of the bytes they were written from: a tensor the tree holds in
+    /// several places (a tied weight, or a value a hostile file shares along thousands of paths) is
+    /// written once and shared, as torch shares it.
+    private var keysByBuffer: [BufferIdentity: String] = [:]
+
+    private struct BufferIdentity: Hashable {
+        let address: UnsafeRawPointer
+        let dtype: DType
+    }
     private let file: String
 
     private init(file: String) {
@@ -86,9 +95,7 @@ struct TorchObjectWriter {
             throw failure(path, .malformedTensor(
                 "\(tensor.bytes.count) bytes do not hold a \(tensor.dtype.rawValue) tensor of shape \(tensor.shape)"))
         }
-        // Every tensor gets its own storage: the tree does not record which tensors shared one.
-        let key = String(storages.count)
-        storages.append((key, tensor.bytes))
+        let key = storageKey(for: tensor.bytes, dtype: tensor.dtype)
         let storage = PickleValue.persistentID(.tuple([
             .string("storage"), .global(module: "torch", name: tensor.dtype.storageClassName), .string(key),
             .string("cpu"), .int(Int64(count)),
@@ -100,6 +107,19 @@ struct TorchObjectWriter {
             .object(Self.orderedDict([])),
         ]
         return .object(PickleObject(callable: .global(module: "torch._utils", name: "_rebuild_tensor_v2"), arguments: arguments))
+    }
+
+    /// The key of the storage holding `bytes`: the existing one when the same array buffer was
+    /// already written (`storages` keeps it alive, so its address cannot be reused meanwhile).
+    private mutating func storageKey(for bytes: [UInt8], dtype: DType) -> String {
+        // Empty arrays share one buffer in Swift without sharing anything in torch.
+        let address = bytes.isEmpty ? nil : bytes.withUnsafeBytes { $0.baseAddress }
+        let identity = address.map { BufferIdentity(address: $0, dtype: dtype) }
+        if let identity, let key = keysByBuffer[identity] { return key }
+        let key = String(storages.count)
+        storages.append((key, bytes))
+        if let identity { keysByBuffer[identity] = key }
+        return key
     }
 
     /// Row-major strides as torch computes them for a contiguous tensor: a zero-sized dimension
