@@ -1,5 +1,6 @@
 #include "ImageShims.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 // path needs lives here, so it survives the longjmp.
 typedef struct {
     struct jpeg_error_mgr manager;
+    struct jpeg_progress_mgr progress;
     jmp_buf jump;
     pthk_image_status failure;
     pthk_decoded_image *out;
@@ -41,8 +43,20 @@ static void on_jpeg_message(j_common_ptr cinfo, int level) {
     }
 }
 
+// Called by libjpeg as it works; a progressive file is stopped once it has more scans than any real
+// file has (djpeg -maxscans does the same).
+static void on_jpeg_progress(j_common_ptr cinfo) {
+    j_decompress_ptr decompress = (j_decompress_ptr)cinfo;
+    if (decompress->input_scan_number > PTHK_JPEG_MAX_SCANS) {
+        jpeg_session *session = (jpeg_session *)cinfo->err;
+        snprintf(session->out->message, sizeof session->out->message, "more than %d progressive scans",
+                 PTHK_JPEG_MAX_SCANS);
+        jpeg_session_fail(cinfo, PTHK_IMAGE_TOO_LARGE);
+    }
+}
+
 pthk_image_status pthk_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
-                                   pthk_decoded_image *out) {
+                                   uint64_t max_decoded_bytes, pthk_decoded_image *out) {
     memset(out, 0, sizeof *out);
     // Zeroed so that destroying it is safe even if jpeg_create_decompress itself fails.
     struct jpeg_decompress_struct cinfo;
@@ -60,12 +74,28 @@ pthk_image_status pthk_decode_jpeg(const unsigned char *data, size_t size, uint6
         return session.failure;
     }
     jpeg_create_decompress(&cinfo);
+    session.progress.progress_monitor = on_jpeg_progress;
+    cinfo.progress = &session.progress;
+    // libjpeg's own pools stay within the budget too.
+    cinfo.mem->max_memory_to_use = (long)(max_decoded_bytes < (uint64_t)LONG_MAX ? max_decoded_bytes : LONG_MAX);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
 
     if ((uint64_t)cinfo.image_width * cinfo.image_height > max_pixels) {
         snprintf(out->message, sizeof out->message, "declared size %ux%u exceeds the limit of %llu pixels",
                  (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (unsigned long long)max_pixels);
+        jpeg_session_fail((j_common_ptr)&cinfo, PTHK_IMAGE_TOO_LARGE);
+    }
+    // Output samples (at least 3 a pixel once converted to RGB), plus the whole-image coefficient
+    // buffer (2 bytes a sample) that progressive decoding keeps.
+    uint64_t pixels = (uint64_t)cinfo.image_width * cinfo.image_height;
+    uint64_t components = cinfo.num_components > 3 ? (uint64_t)cinfo.num_components : 3;
+    uint64_t needed = pixels * components * (cinfo.progressive_mode ? 3 : 1);
+    if (needed > max_decoded_bytes) {
+        snprintf(out->message, sizeof out->message,
+                 "declared size %ux%u needs %llu bytes to decode, over the budget of %llu for a %zu-byte file",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (unsigned long long)needed,
+                 (unsigned long long)max_decoded_bytes, size);
         jpeg_session_fail((j_common_ptr)&cinfo, PTHK_IMAGE_TOO_LARGE);
     }
     // Pillow opens 1, 3 and 4 components as L, RGB and CMYK, and leaves the colour space that the

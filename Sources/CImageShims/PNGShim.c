@@ -41,8 +41,12 @@ static void read_png_bytes(png_structp png, png_bytep destination, size_t count)
     session->offset += count;
 }
 
+// Deflate turns one byte into at most 1032 (a 258-byte match per two bits): a PNG cannot hold more
+// image data than that many times its own size, whatever its header claims.
+static const uint64_t deflate_max_ratio = 1032;
+
 pthk_image_status pthk_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
-                                  pthk_decoded_image *out) {
+                                  uint64_t max_decoded_bytes, pthk_decoded_image *out) {
     memset(out, 0, sizeof *out);
     png_session session = {data, size, 0, PTHK_IMAGE_OK, out, NULL};
 
@@ -76,6 +80,15 @@ pthk_image_status pthk_decode_png(const unsigned char *data, size_t size, uint64
         char message[160];
         snprintf(message, sizeof message, "declared size %ux%u exceeds the limit of %llu pixels",
                  (unsigned)width, (unsigned)height, (unsigned long long)max_pixels);
+        png_session_fail(png, PTHK_IMAGE_TOO_LARGE, message);
+    }
+    // The filtered rows as stored (one filter byte a row), at the file's bit depth.
+    uint64_t stored_row = ((uint64_t)width * png_get_channels(png, info) * bit_depth + 7) / 8 + 1;
+    if (stored_row * height > deflate_max_ratio * (uint64_t)size + 1024) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "declared size %ux%u needs %llu bytes of image data, more than a %zu-byte file can hold",
+                 (unsigned)width, (unsigned)height, (unsigned long long)(stored_row * height), size);
         png_session_fail(png, PTHK_IMAGE_TOO_LARGE, message);
     }
 
@@ -127,6 +140,16 @@ pthk_image_status pthk_decode_png(const unsigned char *data, size_t size, uint64
     png_read_update_info(png, info);
 
     size_t row_bytes = (size_t)width * channels * out->bytes_per_sample;
+    // Samples as decoded, or the RGB they become, whichever is larger.
+    uint64_t sample_bytes = (uint64_t)width * height * (channels * out->bytes_per_sample > 3 ? channels * out->bytes_per_sample : 3);
+    if (sample_bytes > max_decoded_bytes) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "declared size %ux%u needs %llu bytes to decode, over the budget of %llu for a %zu-byte file",
+                 (unsigned)width, (unsigned)height, (unsigned long long)sample_bytes,
+                 (unsigned long long)max_decoded_bytes, size);
+        png_session_fail(png, PTHK_IMAGE_TOO_LARGE, message);
+    }
     if (png_get_rowbytes(png, info) != row_bytes) {
         png_session_fail(png, PTHK_IMAGE_UNSUPPORTED, "unexpected row layout after libpng's transforms");
     }

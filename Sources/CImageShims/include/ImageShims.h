@@ -15,7 +15,7 @@ typedef enum {
     PTHK_IMAGE_OK = 0,
     PTHK_IMAGE_CORRUPT = 1,      // malformed or truncated data
     PTHK_IMAGE_UNSUPPORTED = 2,  // well-formed, but a variant Pillow cannot open either
-    PTHK_IMAGE_TOO_LARGE = 3,    // width * height exceeds the caller's bound
+    PTHK_IMAGE_TOO_LARGE = 3,    // width * height or the decoded bytes exceed the caller's bounds
     PTHK_IMAGE_OUT_OF_MEMORY = 4,
 } pthk_image_status;
 
@@ -43,16 +43,24 @@ typedef struct {
     char message[256];
 } pthk_decoded_image;
 
-/// Decodes a whole PNG held in memory. Refuses images of more than max_pixels pixels before
-/// allocating them. On failure nothing needs freeing.
+/// Decodes a whole PNG held in memory. Refuses, before allocating them, images of more than
+/// max_pixels pixels, images whose decoded samples (or RGB) would take more than max_decoded_bytes,
+/// and images whose declared data could not come from a file of `size` bytes. On failure nothing
+/// needs freeing.
 pthk_image_status pthk_decode_png(const unsigned char *data, size_t size, uint64_t max_pixels,
-                                  pthk_decoded_image *out);
+                                  uint64_t max_decoded_bytes, pthk_decoded_image *out);
 
 /// Decodes a whole baseline, extended or progressive JPEG held in memory with libjpeg's defaults
 /// (ISLOW DCT, fancy upsampling), as Pillow does. A file that ends before its image data does is
-/// an error, not a gray-filled image.
+/// an error, not a gray-filled image. The same bounds as for PNG are checked against the frame
+/// header before anything is allocated (counting a progressive file's coefficient buffer), and a
+/// progressive file may have at most PTHK_JPEG_MAX_SCANS scans.
 pthk_image_status pthk_decode_jpeg(const unsigned char *data, size_t size, uint64_t max_pixels,
-                                   pthk_decoded_image *out);
+                                   uint64_t max_decoded_bytes, pthk_decoded_image *out);
+
+/// libjpeg-turbo's own scan limit (TJFLAG_LIMITSCANS): real progressive files have about ten, and
+/// each scan revisits the whole image, so thousands of tiny scans would cost time without bound.
+#define PTHK_JPEG_MAX_SCANS 500
 
 void pthk_image_free(pthk_decoded_image *image);
 

@@ -10,6 +10,14 @@ public enum ImageDecoder {
     /// before allocating them.
     public static let maxPixels = 2 * (1024 * 1024 * 1024 / 4 / 3)
 
+    /// The decoded-size budget: a file of N bytes may decode to at most 64 MiB plus 1024 bytes per
+    /// file byte (samples as decoded or as RGB, whichever is larger, plus a progressive JPEG's
+    /// coefficient buffer), checked against the header before anything is allocated. Real photos
+    /// compress 5-50 to one; a few bytes claiming a huge frame are refused instead of decoded.
+    public static func decodedByteBudget(fileSize: Int) -> UInt64 {
+        (64 << 20) + 1024 * UInt64(max(0, fileSize))
+    }
+
     public static func decode(contentsOf url: URL) throws -> RGBImage {
         let bytes: [UInt8]
         do {
@@ -33,10 +41,11 @@ public enum ImageDecoder {
         }
 
         var decoded = pthk_decoded_image()
+        let budget = decodedByteBudget(fileSize: bytes.count)
         let status = bytes.withUnsafeBufferPointer { buffer in
             switch format {
-            case .png: pthk_decode_png(buffer.baseAddress, buffer.count, UInt64(maxPixels), &decoded)
-            case .jpeg: pthk_decode_jpeg(buffer.baseAddress, buffer.count, UInt64(maxPixels), &decoded)
+            case .png: pthk_decode_png(buffer.baseAddress, buffer.count, UInt64(maxPixels), budget, &decoded)
+            case .jpeg: pthk_decode_jpeg(buffer.baseAddress, buffer.count, UInt64(maxPixels), budget, &decoded)
             }
         }
         defer { pthk_image_free(&decoded) }

@@ -14,7 +14,8 @@ public struct ImageError: Error, Equatable, CustomStringConvertible {
         case corrupt(Format, reason: String)
         /// Well-formed, but a variant that Pillow cannot open as RGB either.
         case unsupported(Format, reason: String)
-        /// The declared width * height is beyond `ImageDecoder.maxPixels`.
+        /// The declared width * height is beyond `ImageDecoder.maxPixels`, its decoded bytes beyond
+        /// `ImageDecoder.decodedByteBudget`, or a JPEG has too many progressive scans.
         case tooLarge(Format, reason: String)
         case outOfMemory(Format, reason: String)
     }
