@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
         let loaded = try weights.map {
             try ModelZoo.load(model, arguments: builderArguments, weights: URL(fileURLWithPath: $0))
         } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
-        let entry = ModelsManifest.embedded.entry(model)
+        let entry = try ModelsManifest.embedded.entry(model)
         let channels = entry?.inputSize.first ?? 3
         let spatial = try inputSize.map(ShapeText.parse) ?? Array((entry?.inputSize ?? [3, 224, 224]).dropFirst())
         guard spatial.count == 2 else { throw ValidationError("--input-size takes H,W") }

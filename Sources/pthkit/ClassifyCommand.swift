@@ -40,8 +40,8 @@ struct ClassifyCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try options.loadModel(requireWeights: true)
-        let manifest = ModelsManifest.embedded
-        let preprocessing = manifest.preprocessing(
+        let manifest = try ModelsManifest.embedded
+        let preprocessing = try manifest.preprocessing(
             model: options.model, weightsFile: options.weights.map { URL(fileURLWithPath: $0).lastPathComponent })
         var files = images.map { URL(fileURLWithPath: $0) }
         var truth: [Int] = []
@@ -113,7 +113,7 @@ struct PreprocessCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let preprocessing = ModelsManifest.embedded.preprocessing(
+        let preprocessing = try ModelsManifest.embedded.preprocessing(
             model: model, weightsFile: weights.map { URL(fileURLWithPath: $0).lastPathComponent })
         let tensor = try preprocessing.tensor(from: ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image)))
         try NPY.write(tensor, to: URL(fileURLWithPath: output))

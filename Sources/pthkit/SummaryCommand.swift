@@ -20,7 +20,7 @@ struct SummaryCommand: ParsableCommand {
 
     func run() throws {
         let network = try ModelZoo.build(model, arguments: try ModelArguments(parsing: arguments))
-        let shape = try input.map(ShapeText.parse) ?? ([1] + (ModelsManifest.embedded.entry(model)?.inputSize ?? [3, 224, 224]))
+        let shape = try input.map(ShapeText.parse) ?? ([1] + (try ModelsManifest.embedded.entry(model)?.inputSize ?? [3, 224, 224]))
         let summary = try ModelSummary(model: network, inputShape: shape)
         print(json ? try JSONOutput.string(summary) : summary.table)
     }

@@ -96,7 +96,7 @@ extension ModelZoo {
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
     static func readCheckpoint(_ url: URL) throws -> Checkpoint {
         let bytes = try Checkpoint.fileBytes(url)
-        if let official = ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
+        if let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
            let prefix = official.weights.sha256Prefix {
             let digest = SHA256.hexDigest(bytes)
             guard digest.hasPrefix(prefix) else {

@@ -87,9 +87,13 @@ public struct ModelsManifest: Decodable, Sendable {
         case labelSets = "label_sets"
     }
 
-    /// The manifest compiled into the library.
-    /// (The tests decode it with `decodeEmbedded()`, so a broken manifest cannot ship as an empty one.)
-    public static let embedded: ModelsManifest = (try? decodeEmbedded()) ?? ModelsManifest(models: [], labelSets: [:])
+    /// The manifest compiled into the library, decoded once. A manifest that fails to decode is an
+    /// error for every caller, never an empty manifest that would make every model look unknown.
+    public static var embedded: ModelsManifest {
+        get throws { try decodedEmbedded.get() }
+    }
+
+    private static let decodedEmbedded = Result { try decodeEmbedded() }
 
     public static func decodeEmbedded() throws -> ModelsManifest {
         try JSONDecoder().decode(ModelsManifest.self, from: Data(embeddedModelsManifest.utf8))

@@ -3,14 +3,19 @@ import Foundation
 /// Preprocessing and labels for a model, as its manifest entry (or the official weight file) says.
 extension ModelsManifest {
     /// The transform the weights expect: the official file's when `weightsFile` is one, else the
-    /// model's default, else ImageNet's.
-    public func preprocessing(model: String, weightsFile: String? = nil) -> Preprocessing {
+    /// model's default, else ImageNet's. An interpolation the manifest names but PthKit does not
+    /// implement is an error, not bilinear: it would silently change every pixel.
+    public func preprocessing(model: String, weightsFile: String? = nil) throws -> Preprocessing {
         let entry = entry(model)
         let official = weightsFile.flatMap { file in entry?.weights.first { $0.file == file } }
         guard let settings = official?.preprocessing ?? entry?.preprocessing else { return Preprocessing() }
+        guard let interpolation = Preprocessing.Interpolation(rawValue: settings.interpolation) else {
+            throw Preprocessing.invalid(
+                "model \(model): interpolation \(SafeText.quoted(settings.interpolation)) is not one of "
+                    + Preprocessing.Interpolation.allCases.map(\.rawValue).joined(separator: ", "))
+        }
         return Preprocessing(
-            resizeSize: settings.resizeSize, cropSize: settings.cropSize,
-            interpolation: Preprocessing.Interpolation(rawValue: settings.interpolation) ?? .bilinear,
+            resizeSize: settings.resizeSize, cropSize: settings.cropSize, interpolation: interpolation,
             mean: settings.mean, std: settings.std, grayscale: settings.grayscale ?? false)
     }
 

@@ -8,7 +8,7 @@
 /// `std` then have one entry.
 public struct Preprocessing: Codable, Sendable, Equatable {
     /// torchvision's `InterpolationMode`s that map to Pillow filters used by model weights.
-    public enum Interpolation: String, Codable, Sendable {
+    public enum Interpolation: String, Codable, Sendable, CaseIterable {
         case nearest, bilinear, bicubic
     }
 
@@ -157,7 +157,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
-    private static func invalid(_ reason: String) -> RuntimeError {
+    static func invalid(_ reason: String) -> RuntimeError {
         RuntimeError.invalidArgument(operation: "Preprocessing", reason: reason)
     }
 }

@@ -73,8 +73,8 @@ enum WriterSamples {
 struct CheckpointWriterTests {
     // MARK: - PyTorch reads what PthKit writes
 
-    @Test func torchLoadsEveryValueExactly() throws {
-        guard oracleIsAvailable() else { return }
+    @Test(.enabled(if: PythonOracle.shouldRun)) func torchLoadsEveryValueExactly() throws {
+        try PythonOracle.require()
         let folder = try TemporaryFolder()
         let url = folder.file("every_value.pth")
         try CheckpointWriter.write(WriterSamples.tree, to: url)
@@ -103,8 +103,8 @@ struct CheckpointWriterTests {
 
     /// Every convertible fixture, written by PthKit and judged by one PyTorch process (starting one
     /// per file would cost a torch import each).
-    @Test func convertedFixturesEqualTorchLoad() throws {
-        guard oracleIsAvailable() else { return }
+    @Test(.enabled(if: PythonOracle.shouldRun)) func convertedFixturesEqualTorchLoad() throws {
+        try PythonOracle.require()
         let folder = try TemporaryFolder()
         var pairs: [[String: String]] = []
         for file in Self.convertibleFixtures {
@@ -125,8 +125,8 @@ struct CheckpointWriterTests {
         }
     }
 
-    @Test func savedResNetLoadsStrictlyIntoTorchvision() throws {
-        guard oracleIsAvailable() else { return }
+    @Test(.enabled(if: PythonOracle.shouldRun)) func savedResNetLoadsStrictlyIntoTorchvision() throws {
+        try PythonOracle.require()
         let folder = try TemporaryFolder()
         let url = folder.file("resnet18.pth")
         let model = try ModelZoo.build("resnet18", arguments: ModelArguments(["num_classes": "7"]))
@@ -148,7 +148,7 @@ struct CheckpointWriterTests {
 
     // MARK: - What `pthkit convert` does, checked against torch's own edits
 
-    @Test(arguments: [
+    @Test(.enabled(if: PythonOracle.shouldRun), arguments: [
         ConvertCase(file: "training_zip.pth", key: "state_dict", stripPrefixes: ["features."]),
         ConvertCase(file: "training_legacy.pth", key: "state_dict"),
         ConvertCase(file: "state_dict_zip.pth", stripPrefixes: ["features.", "0."]),
@@ -157,7 +157,7 @@ struct CheckpointWriterTests {
         ConvertCase(file: "big_endian_zip.pth", key: "vector", cast: true),
     ])
     func convertOptionsMatchTorch(_ fixture: ConvertCase) throws {
-        guard oracleIsAvailable() else { return }
+        try PythonOracle.require()
         let folder = try TemporaryFolder()
         let original = CheckpointCase.folder.appendingPathComponent(fixture.file)
         let written = folder.file(fixture.file)
@@ -288,8 +288,3 @@ func isWritable(_ value: CheckpointValue) -> Bool {
 }
 
 /// PyTorch is required where `Scripts/test.sh` runs the tests, optional elsewhere.
-func oracleIsAvailable() -> Bool {
-    if PythonOracle.isAvailable { return true }
-    if Fixtures.generatedAreRequired { Issue.record("the PyTorch oracle (.venv) is missing") }
-    return false
-}

@@ -9,6 +9,14 @@ enum PythonOracle {
     /// Whether the oracle is installed; `Scripts/test.sh` installs it and then requires it.
     static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: python.path) }
 
+    /// Whether an oracle test runs: when the oracle is installed, or when `Scripts/test.sh` requires
+    /// it (then its absence fails in `require`). Otherwise the test shows as skipped, not passed.
+    static var shouldRun: Bool { isAvailable || Fixtures.generatedAreRequired }
+
+    static func require() throws {
+        guard isAvailable else { throw FixtureError("no PyTorch oracle at \(python.path): run Scripts/test.sh") }
+    }
+
     /// Runs `Scripts/oracle/<script>` with `arguments` and decodes the JSON object it prints last.
     static func run(_ script: String, _ arguments: [String]) throws -> [String: Any] {
         let process = Process()

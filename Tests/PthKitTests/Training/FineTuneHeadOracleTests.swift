@@ -14,8 +14,8 @@ struct FineTuneHeadOracleTests {
     static let settings = HeadTrainingSettings(
         epochs: 60, learningRate: 0.01, batchSize: 64, optimizer: .adamDefaults, weightDecay: 1e-3, seed: 0)
 
-    @Test func digitsFiveToNineMatchPyTorch() throws {
-        guard oracleIsReady() else { return }
+    @Test(.enabled(if: PythonOracle.shouldRun)) func digitsFiveToNineMatchPyTorch() throws {
+        try PythonOracle.require()
         let scratch = try TemporaryFolder()
         let output = scratch.file("digits_5to9.pth")
         let train = Self.digits.appendingPathComponent("digits_5to9/train")
@@ -61,8 +61,8 @@ struct FineTuneHeadOracleTests {
     }
 
     /// The torchvision case of the issue: `resnet18(num_classes=3).load_state_dict(torch.load(OUT))`.
-    @Test func torchvisionModelLoadsStrictlyInPyTorch() throws {
-        guard oracleIsReady() else { return }
+    @Test(.enabled(if: PythonOracle.shouldRun)) func torchvisionModelLoadsStrictlyInPyTorch() throws {
+        try PythonOracle.require()
         let scratch = try TemporaryFolder()
         let backbone = scratch.file("resnet18_random.pth")
         Initialization.seed(11)
@@ -112,12 +112,6 @@ struct FineTuneHeadOracleTests {
 
     // MARK: - Helpers
 
-    private func oracleIsReady() -> Bool {
-        if PythonOracle.isAvailable { return true }
-        if Fixtures.generatedAreRequired { Issue.record("no PyTorch oracle in .venv: run Scripts/test.sh") }
-        return false
-    }
-
     static func percent(_ fraction: Double) -> String { String(format: "%.2f%%", fraction * 100) }
 
     static func expectPyTorchReproduces(_ verdict: [String: Any], classes: [String]) throws {
@@ -132,7 +126,7 @@ struct FineTuneHeadOracleTests {
     }
 
     static func logits(_ model: Module, model name: String, images: [URL]) throws -> Tensor {
-        let preprocessing = ModelsManifest.embedded.preprocessing(model: name)
+        let preprocessing = try ModelsManifest.embedded.preprocessing(model: name)
         return try model(preprocessing.tensor(from: images.map { try ImageDecoder.decode(contentsOf: $0) }))
     }
 
