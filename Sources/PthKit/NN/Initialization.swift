@@ -7,22 +7,41 @@ public enum Initialization {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var state: UInt64 = 0x853C_49E6_748F_EA9B
 
+    /// Seeds the process-wide source (what `torch.manual_seed` does), used outside `withSeed`.
     public static func seed(_ value: UInt64) {
         lock.withLock { state = value }
     }
 
+    /// Runs `body` with a source of its own seeded with `value`: what it initializes is the same
+    /// whatever other threads build meanwhile, and the process-wide source is left alone.
+    public static func withSeed<T>(_ value: UInt64, _ body: () throws -> T) rethrows -> T {
+        try $scoped.withValue(ScopedSource(state: value), operation: body)
+    }
+
+    /// The source `withSeed` binds for the current task or thread.
+    @TaskLocal private static var scoped: ScopedSource?
+
+    private final class ScopedSource: @unchecked Sendable {
+        // Only touched by the thread that bound it (task-locals do not cross threads unasked).
+        var state: UInt64
+        init(state: UInt64) { self.state = state }
+    }
+
     /// `count` values uniform in [-bound, bound).
     static func uniform(count: Int, bound: Float) -> [Float] {
-        lock.withLock {
-            var generator = SplitMix64(state: state)
-            // A plain loop into uninitialized storage: building resnet50 draws 25M values.
-            let values = [Float](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
-                for index in buffer.indices { buffer[index] = Float(generator.nextUnit() * 2 - 1) * bound }
-                initialized = buffer.count
-            }
-            state = generator.state
-            return values
+        if let scoped { return draw(count: count, bound: bound, state: &scoped.state) }
+        return lock.withLock { draw(count: count, bound: bound, state: &state) }
+    }
+
+    private static func draw(count: Int, bound: Float, state: inout UInt64) -> [Float] {
+        var generator = SplitMix64(state: state)
+        // A plain loop into uninitialized storage: building resnet50 draws 25M values.
+        let values = [Float](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+            for index in buffer.indices { buffer[index] = Float(generator.nextUnit() * 2 - 1) * bound }
+            initialized = buffer.count
         }
+        state = generator.state
+        return values
     }
 
     /// PyTorch's default for Conv2d and Linear: `kaiming_uniform_(a=sqrt(5))` for the weight and

@@ -78,10 +78,9 @@ public enum HeadFineTuning {
         guard let head = model.classifierHead else {
             throw TrainingError.invalidData("\(request.model) has no Linear layer to train")
         }
-        Initialization.seed(request.settings.seed)
-        head.layer.resetParameters(outFeatures: classes.count)
+        Initialization.withSeed(request.settings.seed) { head.layer.resetParameters(outFeatures: classes.count) }
 
-        let preprocessing = ModelsManifest.embedded.preprocessing(
+        let preprocessing = try ModelsManifest.embedded.preprocessing(
             model: request.model, weightsFile: request.weights.lastPathComponent)
         let samples = folder.samples + (validationFolder?.samples ?? [])
         let everything = try FeatureExtraction.extract(
