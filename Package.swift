@@ -52,6 +52,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Feeds mutated fixtures to each parser a hostile file reaches (Scripts/fuzz.sh).
+        .executableTarget(
+            name: "pthkit-fuzz",
+            dependencies: ["PthKit"]
+        ),
         .testTarget(
             name: "PthKitTests",
             dependencies: ["PthKit"]

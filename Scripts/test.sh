@@ -27,6 +27,7 @@ refresh Tests/Fixtures/checkpoints Scripts/make_checkpoint_fixtures.py
 refresh Tests/Fixtures/kernels Scripts/make_kernel_fixtures.py
 refresh Tests/Fixtures/images Scripts/make_image_fixtures.py
 refresh Tests/Fixtures/training Scripts/make_training_fixtures.py
+refresh Tests/Fixtures/hostile Scripts/make_hostile_fixtures.py
 
 refresh Tests/Fixtures/generated/loading Scripts/make_loading_fixtures.py
 refresh Tests/Fixtures/generated/efficientnet-same-load Scripts/make_efficientnet_load_fixtures.py \
@@ -38,6 +39,10 @@ swift build -c release -Xswiftc -enable-testing --build-tests
 export PTHKIT_REQUIRE_GENERATED_FIXTURES=1
 echo "== unit tests" >&2
 swift test -c release -Xswiftc -enable-testing --skip-build --skip ZooParityTests
+
+# Every parser against mutated fixtures for a fixed budget: a crash, hang or runaway allocation fails.
+echo "== fuzzing (20 s per target)" >&2
+Scripts/fuzz.sh all 20
 
 zoo_sources=$(find Scripts/oracle -name '*.py' | sort)
 # shellcheck disable=SC2086

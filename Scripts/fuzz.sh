@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Fuzzes one parser with mutated fixtures:  Scripts/fuzz.sh TARGET [SECONDS]
+#   TARGET: pickle, zip, legacy, npy, png, jpeg, or all
+#   SECONDS: budget per target (default 60)
+#
+# The default engine is pthkit-fuzz's deterministic mutation driver (same inputs on every run for a
+# given PTHKIT_FUZZ_SEED), run under prlimit so that unbounded allocation fails the run too: any
+# crash, per-input timeout or out-of-memory exits non-zero and leaves the input in
+# .build/fuzz/artifacts/crash-TARGET, to be turned into a case of Scripts/make_hostile_fixtures.py.
+#
+# PTHKIT_FUZZ_ENGINE=libfuzzer builds the same targets with -sanitize=fuzzer,address instead
+# (coverage-guided, in .build-fuzz) and runs libFuzzer with the same seeds and dictionaries.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+target="${1:?usage: Scripts/fuzz.sh TARGET [SECONDS]}"
+seconds="${2:-60}"
+engine="${PTHKIT_FUZZ_ENGINE:-driver}"
+seed="${PTHKIT_FUZZ_SEED:-1}"
+memory_mib="${PTHKIT_FUZZ_MEMORY_MIB:-2048}"
+targets=(pickle zip legacy npy png jpeg)
+if [ "$target" = all ]; then
+    for each in "${targets[@]}"; do "$0" "$each" "$seconds"; done
+    exit 0
+fi
+case " ${targets[*]} " in *" $target "*) ;; *) echo "unknown target $target (${targets[*]}, all)" >&2; exit 2 ;; esac
+
+dict="Tests/Fuzz/dictionaries/$(case "$target" in legacy) echo pickle ;; *) echo "$target" ;; esac).dict"
+corpora=(Tests/Fixtures/checkpoints Tests/Fixtures/hostile Tests/Fixtures/images Tests/Fixtures/kernels)
+artifacts=.build/fuzz/artifacts
+mkdir -p "$artifacts"
+
+if [ "$engine" = libfuzzer ]; then
+    swift build -c release --product pthkit-fuzz --build-path .build-fuzz \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPTHKIT_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address >&2
+    corpus=".build/fuzz/corpus/$target"
+    mkdir -p "$corpus"
+    # libFuzzer grows its corpus in the first folder; the fixtures only seed it.
+    PTHKIT_FUZZ_TARGET="$target" .build-fuzz/release/pthkit-fuzz "$corpus" "${corpora[@]}" \
+        -dict="$dict" -max_total_time="$seconds" -timeout=10 -rss_limit_mb="$memory_mib" -seed="$seed" \
+        -artifact_prefix="$artifacts/" -print_final_stats=1
+    exit 0
+fi
+
+binary=".build/release/pthkit-fuzz"
+if [ ! -x "$binary" ] || [ -n "${PTHKIT_FUZZ_BUILD:-}" ]; then
+    swift build -c release --product pthkit-fuzz >&2
+fi
+corpus_args=()
+for folder in "${corpora[@]}"; do corpus_args+=(--corpus "$folder"); done
+# CPU limit: the budget plus slack for the seeds; wall limit: three times that on a shared machine.
+cpu=$(( ${seconds%.*} + 60 ))
+status=0
+timeout --signal=KILL $(( cpu * 3 )) prlimit --as=$(( memory_mib << 20 )) --cpu="$cpu" -- \
+    "$binary" "$target" --seconds "$seconds" --seed "$seed" --timeout 10 --dict "$dict" \
+    --artifacts "$artifacts" "${corpus_args[@]}" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "fuzz $target: FAILED (exit $status); input kept in $artifacts/crash-$target if it crashed or hung" >&2
+    exit 1
+fi
