@@ -33,7 +33,8 @@ mkdir -p "$artifacts"
 
 if [ "$engine" = libfuzzer ]; then
     swift build -c release --product pthkit-fuzz --build-path .build-fuzz \
-        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPTHKIT_LIBFUZZER -Xcc -fsanitize=fuzzer-no-link,address >&2
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPTHKIT_LIBFUZZER -Xswiftc -use-ld=lld \
+        -Xcc -fsanitize=fuzzer-no-link,address >&2
     corpus=".build/fuzz/corpus/$target"
     mkdir -p "$corpus"
     # libFuzzer grows its corpus in the first folder; the fixtures only seed it.

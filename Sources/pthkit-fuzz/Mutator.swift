@@ -1,3 +1,5 @@
+import PthKit
+
 /// Deterministic mutations of seed inputs, in the spirit of libFuzzer's: bit flips, interesting
 /// integers (sizes, counts and offsets are where parsers break), dictionary tokens, and cutting,
 /// duplicating and splicing ranges. The same seed gives the same sequence of inputs on every run.
@@ -72,18 +74,5 @@ struct Mutator {
         default:
             bytes.insert(contentsOf: (0..<(1 + below(8))).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, at: at)
         }
-    }
-}
-
-/// Steele et al.'s SplitMix64: small, fast and the same everywhere.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }

@@ -51,11 +51,16 @@ public enum Initialization {
     }
 }
 
-/// A small fast generator (Steele et al.), enough for weight initialization.
-struct SplitMix64 {
-    var state: UInt64
+/// A small fast generator (Steele et al.), enough for weight initialization (and the fuzz driver's
+/// mutations): the same state gives the same sequence everywhere.
+public struct SplitMix64: Sendable {
+    public var state: UInt64
 
-    mutating func next() -> UInt64 {
+    public init(state: UInt64) {
+        self.state = state
+    }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var mixed = state
         mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
