@@ -9,9 +9,9 @@
 
 #include <string.h>
 
-// K blocks up to 256 deep keep one A micro-panel (6 KB) in L1 while B's block (kc x nc, about 128 KB)
+// K blocks up to 384 deep keep one A micro-panel (9 KB) in L1 while B's block (kc x nc, about 128 KB)
 // stays in L2 and is reused by every 6-channel panel of the task.
-enum { KC_MAX = 256, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = 512, TASKS_PER_THREAD = 6 };
+enum { KC_MAX = 384, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = PK_PANEL_PIXELS_MAX, TASKS_PER_THREAD = 6 };
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -81,20 +81,22 @@ static void gemm_task(void *context, size_t task) {
     const float *image_group = job->input +
         ((size_t)image * s->in_channels + (size_t)g * d->group_inputs) * (size_t)s->in_height * s->in_width;
     size_t first_channel = (size_t)image * s->out_channels + (size_t)g * d->group_outputs;
-    size_t panel_ldb = (size_t)ceil_div(np, PK_NR) * PK_NR;
-    float *panel = job->direct ? NULL : pk_thread_scratch((size_t)job->kc * panel_ldb);
+    float *panel = job->direct ? NULL : pk_thread_scratch((size_t)job->kc * (size_t)ceil_div(np, PK_NR) * PK_NR);
 
     for (int kb = 0; kb < job->k_blocks; kb++) {
         int k0 = kb * job->kc, kc = d->depth - k0 < job->kc ? d->depth - k0 : job->kc;
+        // Strip j of B starts at b + j * strip_step, rows ldb apart.
         const float *b;
-        size_t ldb;
+        size_t ldb, strip_step;
         if (job->direct) {
             b = image_group + (size_t)k0 * pixels + p0;
             ldb = pixels;
+            strip_step = 1;
         } else {
-            pk_im2col_panel(s, image_group, k0, kc, p0, np, panel, panel_ldb);
+            pk_im2col_panel(s, image_group, k0, kc, p0, np, panel);
             b = panel;
-            ldb = panel_ldb;
+            ldb = PK_NR;
+            strip_step = (size_t)kc;
         }
         pk_tile_epilogue epilogue = {NULL, NULL, job->activation, kb == 0, kb == job->k_blocks - 1};
         for (int p = panel_begin; p < panel_end; p++) {
@@ -105,7 +107,7 @@ static void gemm_task(void *context, size_t task) {
             for (int j = 0; j < np; j += PK_NR) {
                 int n = np - j < PK_NR ? np - j : PK_NR;
                 epilogue.residual = job->residual ? job->residual + row + j : NULL;
-                job->tile(kc, a, b + j, ldb, job->output + row + j, pixels, m, n, &epilogue);
+                job->tile(kc, a, b + (size_t)j * strip_step, ldb, job->output + row + j, pixels, m, n, &epilogue);
             }
         }
     }

@@ -1,4 +1,5 @@
 #include "Im2colPanel.h"
+#include "Gemm.h"
 
 #include <string.h>
 
@@ -8,13 +9,15 @@ static int first_at_least(int value, int step) { return value <= 0 ? 0 : (value 
 static int clamp_int(int x, int low, int high) { return x < low ? low : (x > high ? high : x); }
 
 void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0, int kc, int p0, int np,
-                     float *dst, size_t ldb) {
+                     float *dst) {
+    // One im2col row is gathered here with contiguous copies, then dealt out to the strips.
+    float row[PK_PANEL_PIXELS_MAX + PK_NR];
+    int strips = (np + PK_NR - 1) / PK_NR;
     int taps = s->kernel_height * s->kernel_width;
     size_t plane = (size_t)s->in_height * (size_t)s->in_width;
     for (int kk = 0; kk < kc; kk++) {
         int k = k0 + kk, channel = k / taps, ky = (k % taps) / s->kernel_width, kx = k % s->kernel_width;
         const float *input = image_group + (size_t)channel * plane;
-        float *row = dst + (size_t)kk * ldb;
         // Output columns [ox_low, ox_high) read inside the input row for this kx; the rest is padding.
         int column_offset = kx * s->dilation_width - s->padding_width;
         int ox_low = clamp_int(first_at_least(-column_offset, s->stride_width), 0, s->out_width);
@@ -42,6 +45,8 @@ void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0,
             }
             j += length;
         }
-        for (size_t j = (size_t)np; j < ldb; j++) row[j] = 0;
+        for (int j = np; j < strips * PK_NR; j++) row[j] = 0;
+        for (int strip = 0; strip < strips; strip++)
+            memcpy(dst + ((size_t)strip * kc + kk) * PK_NR, row + strip * PK_NR, PK_NR * sizeof(float));
     }
 }
