@@ -29,13 +29,33 @@ static pk_padded_plane pad_plane(const pk_conv2d_shape *s, const float *input) {
     plane.phase_width = (size_t)((padded_width + stride - 1) / stride + BLOCK);
     plane.row_floats = plane.phase_width * (size_t)stride;
     float *floats = pk_thread_scratch(plane.row_floats * (size_t)padded_height);
-    memset(floats, 0, plane.row_floats * (size_t)padded_height * sizeof(float));
+    size_t top = (size_t)s->padding_height * plane.row_floats;
+    memset(floats, 0, top * sizeof(float));
+    memset(floats + top + (size_t)s->in_height * plane.row_floats, 0, top * sizeof(float));
     for (int y = 0; y < s->in_height; y++) {
-        float *row = floats + (size_t)(y + s->padding_height) * plane.row_floats;
+        float *row = floats + top + (size_t)y * plane.row_floats;
         const float *source = input + (size_t)y * s->in_width;
-        for (int x = 0; x < s->in_width; x++) {
-            int column = x + s->padding_width;
-            row[(size_t)(column % stride) * plane.phase_width + (size_t)(column / stride)] = source[x];
+        if (stride == 1) {
+            memset(row, 0, (size_t)s->padding_width * sizeof(float));
+            memcpy(row + s->padding_width, source, (size_t)s->in_width * sizeof(float));
+            memset(row + s->padding_width + s->in_width, 0, (plane.row_floats - (size_t)(s->padding_width + s->in_width)) * sizeof(float));
+            continue;
+        }
+        // Phase q holds padded columns q, q + stride, ...: input column q + i * stride - padding,
+        // inside the input for i in [first, end).
+        for (int q = 0; q < stride; q++) {
+            float *phase = row + (size_t)q * plane.phase_width;
+            int offset = q - s->padding_width, width = (int)plane.phase_width;
+            int first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+            int end = s->in_width - offset <= 0 ? 0 : (s->in_width - offset + stride - 1) / stride;
+            if (first > width) first = width;
+            if (end > width) end = width;
+            if (end < first) end = first;
+            int i = 0;
+            for (; i < first; i++) phase[i] = 0.0f;
+            const float *column = source + offset + (ptrdiff_t)first * stride;
+            for (; i < end; i++, column += stride) phase[i] = *column;
+            for (; i < width; i++) phase[i] = 0.0f;
         }
     }
     plane.floats = floats;
@@ -48,6 +68,15 @@ static void depthwise_task(void *context, size_t task) {
     size_t channel = task % (size_t)s->out_channels;
     size_t in_plane = (size_t)s->in_height * s->in_width, out_plane = (size_t)s->out_height * s->out_width;
     pk_padded_plane plane = pad_plane(s, job->input + task * in_plane);
+    ptrdiff_t tap_offsets[s->kernel_height * s->kernel_width];
+    for (int ky = 0; ky < s->kernel_height; ky++) {
+        for (int kx = 0; kx < s->kernel_width; kx++) {
+            int column = kx * s->dilation_width;
+            tap_offsets[ky * s->kernel_width + kx] = (ptrdiff_t)((size_t)(ky * s->dilation_height) * plane.row_floats +
+                (size_t)(column % s->stride_width) * plane.phase_width + (size_t)(column / s->stride_width));
+        }
+    }
+    plane.tap_offsets = tap_offsets;
     const float *taps = job->weights + channel * (size_t)s->kernel_height * s->kernel_width;
     float bias = job->bias ? job->bias[channel] : 0.0f;
     for (int oy = 0; oy < s->out_height; oy++) {
@@ -68,17 +97,13 @@ void pk_conv2d_run_depthwise(const pk_conv2d_shape *s, const float *input, const
 
 void pk_depthwise_row_portable(const pk_conv2d_shape *s, const pk_padded_plane *plane, const float *taps,
                                int oy, float bias, const float *residual, pk_activation activation, float *out) {
+    const float *rows = plane->floats + (size_t)(oy * s->stride_height) * plane->row_floats;
+    int tap_count = s->kernel_height * s->kernel_width;
     for (int ox = 0; ox < s->out_width; ox += BLOCK) {
         float sums[BLOCK] = {0};
-        for (int ky = 0; ky < s->kernel_height; ky++) {
-            const float *row = plane->floats + (size_t)(oy * s->stride_height + ky * s->dilation_height) * plane->row_floats;
-            for (int kx = 0; kx < s->kernel_width; kx++) {
-                int column = kx * s->dilation_width;
-                const float *source = row + (size_t)(column % s->stride_width) * plane->phase_width +
-                                      (size_t)(column / s->stride_width) + (size_t)ox;
-                float weight = taps[ky * s->kernel_width + kx];
-                for (int j = 0; j < BLOCK; j++) sums[j] += weight * source[j];
-            }
+        for (int t = 0; t < tap_count; t++) {
+            const float *source = rows + plane->tap_offsets[t] + ox;
+            for (int j = 0; j < BLOCK; j++) sums[j] += taps[t] * source[j];
         }
         int count = s->out_width - ox < BLOCK ? s->out_width - ox : BLOCK;
         for (int j = 0; j < count; j++) {

@@ -13,6 +13,7 @@
 typedef struct {
     const float *floats;
     size_t row_floats, phase_width;
+    const ptrdiff_t *tap_offsets;  // per tap (ky, kx): where its window starts for output row 0, pixel 0
 } pk_padded_plane;
 
 /// out[ox] = activation(sum over taps + bias (+ residual[ox])) for one output row `oy`.
