@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -41,9 +42,11 @@ static void run_tasks(void) {
     }
 }
 
-static void *worker_main(void *unused) {
-    (void)unused;
-    unsigned long seen = atomic_load(&pool.generation);
+// `first_generation` is the generation before the job that started the worker: a worker that read
+// the counter itself when it first ran could see that job's bump, wait for the next one, and leave
+// the caller waiting for it forever.
+static void *worker_main(void *first_generation) {
+    unsigned long seen = (unsigned long)(uintptr_t)first_generation;
     for (;;) {
         unsigned long current = atomic_load_explicit(&pool.generation, memory_order_acquire);
         for (int round = 0; current == seen && round < SPIN_ROUNDS; round++) {
@@ -92,7 +95,8 @@ void pk_parallel_for(size_t task_count, void (*body)(void *, size_t), void *cont
     pthread_mutex_lock(&pool.lock);
     while (pool.started_workers < threads - 1) {
         pthread_t thread;
-        if (pthread_create(&thread, NULL, worker_main, NULL) != 0) break;
+        void *generation = (void *)(uintptr_t)atomic_load(&pool.generation);
+        if (pthread_create(&thread, NULL, worker_main, generation) != 0) break;
         pthread_detach(thread);
         pool.started_workers++;
     }

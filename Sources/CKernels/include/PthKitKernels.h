@@ -39,6 +39,11 @@ typedef struct {
 /// Which implementation runs on this machine: "avx2-fma" or "portable".
 const char *pk_kernels_isa(void);
 
+/// Forces one implementation ("portable", or "avx2-fma" where the CPU has it) for every later call,
+/// so tests and benchmarks can check both on one machine. Returns 0, changing nothing, when `isa`
+/// is unknown or unavailable here.
+int pk_kernels_select_isa(const char *isa);
+
 /// Threads the kernels split work across (the caller's thread counts as one). Workers are created
 /// once and sleep between jobs. A call from a second thread while the pool is busy runs on the
 /// calling thread alone, so concurrent plans never wait on each other.
