@@ -1,0 +1,134 @@
+import Foundation
+import PthKit
+import Testing
+
+/// The compiled plan against the plain module forward pass it is derived from: every zoo family,
+/// compiled once and then run on inputs the trace never saw; and what the compiler fuses.
+@Suite("Compiled plans")
+struct PlanTests {
+    /// One model per family (and per design document), at a small input where its pooling adapts.
+    static let families: [(model: String, input: [Int])] = [
+        ("alexnet", [2, 3, 96, 96]), ("vgg11_bn", [2, 3, 64, 64]), ("googlenet", [2, 3, 96, 96]),
+        ("resnet18", [2, 3, 64, 64]), ("resnext50_32x4d", [1, 3, 64, 64]), ("mobilenet_v2", [2, 3, 64, 64]),
+        ("mobilenet_v3_small", [2, 3, 64, 64]), ("shufflenet_v2_x0_5", [2, 3, 64, 64]),
+        ("efficientnet_b0", [2, 3, 64, 64]), ("lenet5", [2, 1, 28, 28]), ("alexnet_half", [1, 3, 224, 224]),
+        ("googlenet_nobn", [1, 3, 224, 224]), ("mobilenet_v1", [1, 3, 224, 224]), ("vgg16_flat", [1, 3, 224, 224]),
+        ("nin", [2, 3, 32, 32]), ("googlenet_lesson", [1, 3, 224, 224]), ("resnet18_lesson", [1, 3, 224, 224]),
+        ("efficientnet_b0_lettered", [1, 3, 224, 224]), ("efficientnet_b0_same", [1, 3, 224, 224]),
+    ]
+
+    static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
+        var state = seed
+        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        return Tensor(shape: shape, storage: values)
+    }
+
+    /// The largest difference, relative to the reference's largest magnitude.
+    static func relativeError(_ output: Tensor, _ reference: Tensor) -> Double {
+        let scale = reference.storage.map { abs(Double($0)) }.max() ?? 0
+        let error = zip(output.storage, reference.storage).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        return error / max(scale, 1e-6)
+    }
+
+    @Test(arguments: families.map(\.model))
+    func compiledMatchesTheReferencePath(_ name: String) throws {
+        let shape = try #require(Self.families.first { $0.model == name }).input
+        let model = try ModelZoo.build(name)
+        let plan = try model.compiled(for: shape)
+        for seed in [1, 2] as [UInt64] {
+            let input = Self.randomInput(shape, seed: seed)
+            let compiled = try plan.run(input)
+            let reference = try model.referenceForward(input)
+            #expect(compiled.shape == reference.shape)
+            let error = Self.relativeError(compiled, reference)
+            #expect(error <= 1e-4, "\(name): compiled differs from reference by \(error) of the output's scale")
+        }
+    }
+
+    /// conv -> batch norm -> activation, fused into one packed convolution, on the awkward shapes:
+    /// 1x1 images, channel counts off the vector width, stride 2, dilation, groups, depthwise.
+    @Test(arguments: [
+        // (in, out, kernel, stride, padding, dilation, groups, height, width)
+        (3, 5, 3, 1, 1, 1, 1, 1, 1), (3, 13, 7, 2, 3, 1, 1, 17, 23), (9, 7, 1, 1, 0, 1, 1, 5, 3),
+        (16, 24, 1, 2, 0, 1, 1, 9, 9), (12, 12, 3, 1, 2, 2, 1, 11, 10), (32, 64, 3, 2, 1, 1, 32, 13, 7),
+        (17, 17, 3, 1, 1, 1, 17, 19, 21), (24, 24, 5, 2, 2, 1, 24, 15, 16), (8, 16, 3, 1, 1, 1, 4, 8, 8),
+    ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func fusedConvolutionMatchesItsLayers(
+        _ geometry: (Int, Int, Int, Int, Int, Int, Int, Int, Int)
+    ) throws {
+        let (inputs, outputs, kernel, stride, padding, dilation, groups, height, width) = geometry
+        for activation in [ReLU6(), Hardswish(), SiLU(), Sigmoid()] as [Module] {
+            let norm = BatchNorm2d(outputs)
+            norm.runningMean.value = Self.randomInput([outputs], seed: 7)
+            norm.runningVar.value = Tensor(shape: [outputs], storage: Self.randomInput([outputs], seed: 8).storage.map { 0.5 + abs($0) })
+            let block = Sequential(
+                Conv2d(
+                    inputs, outputs, kernelSize: Pair(kernel, kernel), stride: Pair(stride, stride),
+                    padding: Pair(padding, padding), dilation: Pair(dilation, dilation), groups: groups),
+                norm, activation)
+            let input = Self.randomInput([2, inputs, height, width], seed: 9)
+            let plan = try block.compiled(for: input.shape)
+            #expect(plan.convolutionCount == 1 && plan.summary.count == 1, "\(plan.summary)")
+            let error = Self.relativeError(try plan.run(input), try block.referenceForward(input))
+            #expect(error <= 1e-5, "\(geometry) \(activation.typeName): \(error)")
+        }
+    }
+
+    @Test func resnetBlocksBecomeOneStepPerConvolution() throws {
+        let plan = try ModelZoo.build("resnet18").compiled(for: [1, 3, 64, 64])
+        #expect(plan.convolutionCount == 20)
+        // Every batch norm, residual add and ReLU went into a convolution's epilogue.
+        for line in plan.summary {
+            #expect(!line.hasPrefix("batch_norm") && !line.hasPrefix("add") && !line.hasPrefix("relu"), "\(line)")
+        }
+        #expect(plan.summary.filter { $0.contains("+residual +relu") }.count == 8)
+    }
+
+    @Test func mobileBlocksFuseTheirActivations() throws {
+        let plan = try ModelZoo.build("mobilenet_v3_large").compiled(for: [1, 3, 64, 64])
+        #expect(plan.summary.filter { $0.contains("+hardswish") }.count > 0)
+        #expect(plan.summary.filter { $0.contains("+residual") }.count > 0)
+        #expect(!plan.summary.contains { $0.hasPrefix("batch_norm") })
+    }
+
+    @Test func newParametersRecompile() throws {
+        let model = try ModelZoo.build("resnet18", arguments: ModelArguments(["num_classes": "3"]))
+        let input = Self.randomInput([1, 3, 32, 32], seed: 3)
+        let before = try model(input)
+        try model.replaceHead(numClasses: 3)  // fresh random head
+        let after = try model(input)
+        #expect(after != before)
+        #expect(Self.relativeError(after, try model.referenceForward(input)) <= 1e-4)
+    }
+
+    @Test func headInputStopsAtTheClassifier() throws {
+        let model = try ModelZoo.build("mobilenet_v2")
+        let input = Self.randomInput([2, 3, 64, 64], seed: 4)
+        let features = try model.headInput(input)
+        #expect(features.shape == [2, 1280])
+        #expect(Self.relativeError(features, try model.referenceHeadInput(input)) <= 1e-4)
+    }
+
+    @Test func onePlanRunsOnSeveralThreadsAtOnce() async throws {
+        let model = try ModelZoo.build("resnet18")
+        let inputs = (0..<4).map { Self.randomInput([1, 3, 64, 64], seed: UInt64(10 + $0)) }
+        let expected = try inputs.map { try model($0) }
+        let results = try await withThrowingTaskGroup(of: (Int, Tensor).self) { group in
+            for _ in 0..<3 {
+                for (index, input) in inputs.enumerated() {
+                    group.addTask { (index, try model(input)) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (index, output) in results { #expect(output == expected[index]) }
+    }
+
+    @Test func aWrongInputShapeIsAnError() throws {
+        let plan = try ModelZoo.build("lenet5").compiled(for: [1, 1, 28, 28])
+        #expect(throws: RuntimeError.self) { try plan.run(Tensor(zeros: [1, 1, 32, 32])) }
+    }
+}
