@@ -17,6 +17,7 @@ swift build "${flags[@]}" --build-tests
 echo "== unit tests under the $sanitizer sanitizer" >&2
 # halt_on_error: the first report fails the run; OpenBLAS's own threads are not instrumented, so
 # TSan reports inside libopenblas are not ours to fix and are suppressed by library name.
+export PTHKIT_SANITIZER="$sanitizer"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0}"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:suppressions=$root/Scripts/tsan-suppressions.txt}"
 swift test "${flags[@]}" --skip-build --skip ZooParityTests

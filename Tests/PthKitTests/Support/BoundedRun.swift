@@ -36,10 +36,20 @@ enum BoundedRun {
         let output = try FileHandle(forWritingTo: outputURL), errors = try FileHandle(forWritingTo: errorURL)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = [
-            "--signal=KILL", "\(seconds * 3)", "/usr/bin/prlimit", "--as=\(memoryMiB << 20)", "--cpu=\(seconds)", "--",
-            pthkit.path,
-        ] + arguments
+        // AddressSanitizer reserves terabytes of shadow address space, so under Scripts/sanitize.sh
+        // the memory bound is its own resident-set limit instead of an address-space limit.
+        var environment = ProcessInfo.processInfo.environment
+        var memoryLimit = ["--as=\(memoryMiB << 20)"]
+        if environment["PTHKIT_SANITIZER"] == "address" {
+            memoryLimit = []
+            environment["ASAN_OPTIONS"] = (environment["ASAN_OPTIONS"].map { $0 + ":" } ?? "")
+                + "hard_rss_limit_mb=\(memoryMiB):allocator_may_return_null=0"
+        } else if environment["PTHKIT_SANITIZER"] == "thread" {
+            memoryLimit = []
+        }
+        process.environment = environment
+        process.arguments = ["--signal=KILL", "\(seconds * 3)", "/usr/bin/prlimit"] + memoryLimit
+            + ["--cpu=\(seconds)", "--", pthkit.path] + arguments
         process.standardOutput = output
         process.standardError = errors
         try process.run()
