@@ -21,13 +21,14 @@ enum PlanCompiler {
                 consumerNode[value] = index
             }
         }
-        // The single node reading `value`, when exactly one does and the value is not the output.
+        var absorbed = Set<Int>()
+        // The single node reading `value`, when exactly one does, the value is not the output, and
+        // no other convolution took that node in already (both branches of a residual add).
         func soleConsumer(_ value: Int) -> Int? {
-            guard consumers[value] == 1, value != outputValue else { return nil }
+            guard consumers[value] == 1, value != outputValue, !absorbed.contains(consumerNode[value]) else { return nil }
             return consumerNode[value]
         }
 
-        var absorbed = Set<Int>()
         var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
         var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
         for index in needed where !absorbed.contains(index) {
