@@ -3,7 +3,8 @@
 // micro-panels; im2col is gathered block by block (kc rows x nc pixels, sized for L2) into per-thread
 // scratch, never whole (for a 1x1 stride-1 unpadded convolution the gather is a plain copy of input
 // rows). Measured on Zen 3, copying a 1x1's rows into contiguous strips beat reading B in place at a
-// row stride of H*W floats by about 10% on resnet50's 1x1 layers: each B row sat on its own page.
+// row stride of H*W floats by about 10% on resnet50's 1x1 layers (likely cause, not measured: at that
+// stride each B row sits on its own page, so the prefetcher and TLB gain nothing).
 #include "Gemm.h"
 #include "Im2colPanel.h"
 #include "Scratch.h"
