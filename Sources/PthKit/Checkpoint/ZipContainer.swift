@@ -59,6 +59,18 @@ final class ZipContainer {
         zip_name_locate(archive, prefix + name, ZIP_FL_ENC_RAW) >= 0
     }
 
+    /// Names (without the prefix) of the records in the folder `<prefix><folder>`, in archive order.
+    func recordNames(under folder: String) -> [String] {
+        let start = prefix + folder
+        var names: [String] = []
+        for index in 0..<max(zip_get_num_entries(archive, 0), 0) {
+            guard let raw = zip_get_name(archive, UInt64(index), ZIP_FL_ENC_RAW) else { continue }
+            let name = String(cString: raw)
+            if name.hasPrefix(start), !name.hasSuffix("/") { names.append(String(name.dropFirst(prefix.count))) }
+        }
+        return names
+    }
+
     /// The whole record `<prefix><name>`, or nil when the archive has none. `expectedSize`, when
     /// given, must match the record's size: lengths come from the file and are checked before any
     /// allocation.
@@ -79,7 +91,13 @@ final class ZipContainer {
         if let expectedSize, Int(size) != expectedSize {
             throw failure(fullName, "holds \(size) bytes where \(expectedSize) are expected")
         }
-        guard let handle = zip_fopen_index(archive, UInt64(index), 0) else {
+        // Storages (`expectedSize` given) that are stored uncompressed, as torch writes them, are
+        // copied without the CRC pass: like torch.load(mmap=True), which reads them in place. Their
+        // sizes are still checked, and a deflated record still goes through inflate and its CRC.
+        let isStored = stat.valid & UInt64(ZIP_STAT_COMP_METHOD) != 0 && stat.comp_method == UInt16(ZIP_CM_STORE)
+            && stat.valid & UInt64(ZIP_STAT_COMP_SIZE) != 0 && stat.comp_size == size
+        let flags: zip_flags_t = expectedSize != nil && isStored ? ZIP_FL_COMPRESSED : 0
+        guard let handle = zip_fopen_index(archive, UInt64(index), flags) else {
             throw failure(fullName, String(cString: zip_error_strerror(zip_get_error(archive))))
         }
         defer { zip_fclose(handle) }

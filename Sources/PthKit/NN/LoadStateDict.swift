@@ -57,7 +57,7 @@ extension Module {
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws -> LoadReport {
         var report = LoadReport()
         var mismatches: [ShapeMismatch] = []
-        var assignments: [(Parameter, Tensor)] = []
+        var assignments: [(parameter: Parameter, value: Tensor, integers: [Int64]?)] = []
         var byKey: [String: TensorData] = [:]
         for entry in stateDict.entries { byKey[entry.key] = entry.tensor }
         let keys = Self.uniqueKeysInOrder(stateDict.entries.map(\.key))
@@ -90,7 +90,9 @@ extension Module {
                     continue
                 }
                 if tensor.dtype != parameter.dtype, tensor.dtype.isFloatingPoint { report.converted.append((key, tensor.dtype)) }
-                assignments.append((parameter, Tensor(shape: shape, storage: values)))
+                // int64 buffers keep their exact values beside the float32 ones the forward pass reads.
+                let integers = parameter.dtype == .int64 ? tensor.integerValues().map { Array($0.prefix(values.count)) } : nil
+                assignments.append((parameter, Tensor(shape: shape, storage: values), integers))
                 report.loaded.append(key)
             }
             let localNames = Set(local.map(\.0))
@@ -111,7 +113,13 @@ extension Module {
                 modelName: typeName, missingKeys: strict ? report.missingKeys : [],
                 unexpectedKeys: strict ? report.unexpectedKeys : [], sizeMismatches: mismatches)
         }
-        for (parameter, value) in assignments { parameter.value = value }
+        for assignment in assignments {
+            if let integers = assignment.integers {
+                assignment.parameter.setIntegers(integers, shape: assignment.value.shape)
+            } else {
+                assignment.parameter.value = assignment.value
+            }
+        }
         return report
     }
 
