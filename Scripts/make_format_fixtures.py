@@ -231,7 +231,7 @@ def safetensors_cases(fx):
         "resnet18's state dict (10 classes), as a user would convert it.")
 
     good = (fx.out / "every_dtype.safetensors").read_bytes()
-    fx.error("truncated.safetensors", good[:-3], ["cover", "bytes of data"], "every_dtype.safetensors less its last 3 bytes.")
+    fx.error("truncated.safetensors", good[:-3], ["outside the", "bytes of data"], "every_dtype.safetensors less its last 3 bytes.")
     fx.error("header_past_end.safetensors", good[:40], ["declares a header of"], "Cut inside the header.")
     fx.error("header_over_cap.safetensors", struct.pack("<Q", 200_000_000) + b"{}", ["more than the 100000000 allowed"],
              "A header length of 200 MB in a 10-byte file: refused before any allocation.")
