@@ -11,6 +11,8 @@ medians over several runs, the file in the page cache for every reader:
   PthKit            `pthkit bench --weights` load_ms: read the file and load it into the built model
   PthKit peak RSS   the whole pthkit process's peak resident memory (model build included), against
                     the model's float32 parameter bytes
+  sha256            PthKit hashing the whole file once (`bench` sha256_ms): what the official-name
+                    check costs at most, as a share of PthKit's load
 """
 import json
 import os
@@ -39,17 +41,19 @@ def median_ms(action):
     return statistics.median(times)
 
 
-def pthkit_run(model_name, path):
-    """One `pthkit bench` process: its load_ms and its peak resident set (MB) from wait4."""
+def pthkit_run(model_name, path, time_sha256=False):
+    """One `pthkit bench` process: its load_ms, its peak resident set (MB) from wait4, and with
+    time_sha256 (a separate run, so the extra read stays out of the peak) its sha256_ms."""
     process = subprocess.Popen(
         [PTHKIT, "bench", model_name, "--weights", path, "--runs", "1", "--warmup", "0", "--input-size", "32,32",
-         "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+         "--json"] + (["--time-sha256"] if time_sha256 else []), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"pthkit bench failed on {path}")
-    return json.loads(output)["load_ms"], usage.ru_maxrss / 1024
+    result = json.loads(output)
+    return result["load_ms"], usage.ru_maxrss / 1024, result.get("sha256_ms")
 
 
 def main():
@@ -75,17 +79,18 @@ def main():
             runs = [pthkit_run(model_name, path) for _ in range(RUNS)]
             pthkit_ms = statistics.median(r[0] for r in runs)
             rss_mb = statistics.median(r[1] for r in runs)
+            hash_ms = statistics.median(pthkit_run(model_name, path, time_sha256=True)[2] for _ in range(3))
             rows.append((model_name, label, os.path.getsize(path) / 1e6, read_ms, mmap_ms, full_ms, pthkit_ms,
-                         rss_mb, parameter_mb))
+                         rss_mb, parameter_mb, hash_ms))
             os.remove(path)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, median of {RUNS} runs, file in page cache")
     print("| model | format | size | torch read | torch mmap read | torch read + load_state_dict | PthKit read + load "
-          "| PthKit / torch+load | PthKit peak RSS (float32 params) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, label, size, t, tm, tf, p, rss, params in rows:
+          "| PthKit / torch+load | PthKit peak RSS (float32 params) | sha256 of the file (share of PthKit load) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, label, size, t, tm, tf, p, rss, params, h in rows:
         mmap_text = f"{tm:.0f} ms" if tm is not None else "-"
         print(f"| {name} | {label} | {size:.0f} MB | {t:.0f} ms | {mmap_text} | {tf:.0f} ms | {p:.0f} ms | {p / tf:.2f}x "
-              f"| {rss:.0f} MB ({params:.0f} MB) |")
+              f"| {rss:.0f} MB ({params:.0f} MB) | {h:.0f} ms ({100 * h / p:.0f}%) |")
 
 
 if __name__ == "__main__":

@@ -116,7 +116,8 @@ public struct Checkpoint: Sendable {
     ) throws -> CheckpointValue {
         var sources: [(path: String, text: String)] = []
         for name in container.recordNames(under: "code/") where name.hasSuffix(".py") {
-            guard let record = try container.record(name) else { continue }
+            // Generated source is kilobytes per class; a larger record is not code torch wrote.
+            guard let record = try container.record(name, maximumSize: 64 << 20) else { continue }
             sources.append((String(name.dropFirst("code/".count)), String(decoding: record, as: UTF8.self)))
         }
         do {

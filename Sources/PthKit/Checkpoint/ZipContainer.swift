@@ -72,9 +72,9 @@ final class ZipContainer {
     }
 
     /// The whole record `<prefix><name>`, or nil when the archive has none. `expectedSize`, when
-    /// given, must match the record's size: lengths come from the file and are checked before any
-    /// allocation.
-    func record(_ name: String, expectedSize: Int? = nil) throws -> [UInt8]? {
+    /// given, must match the record's size, and `maximumSize` bound it: lengths come from the file
+    /// and are checked before any allocation.
+    func record(_ name: String, expectedSize: Int? = nil, maximumSize: Int? = nil) throws -> [UInt8]? {
         let fullName = prefix + name
         let index = zip_name_locate(archive, fullName, ZIP_FL_ENC_RAW)
         guard index >= 0 else { return nil }
@@ -91,13 +91,10 @@ final class ZipContainer {
         if let expectedSize, Int(size) != expectedSize {
             throw failure(fullName, "holds \(size) bytes where \(expectedSize) are expected")
         }
-        // Storages (`expectedSize` given) that are stored uncompressed, as torch writes them, are
-        // copied without the CRC pass: like torch.load(mmap=True), which reads them in place. Their
-        // sizes are still checked, and a deflated record still goes through inflate and its CRC.
-        let isStored = stat.valid & UInt64(ZIP_STAT_COMP_METHOD) != 0 && stat.comp_method == UInt16(ZIP_CM_STORE)
-            && stat.valid & UInt64(ZIP_STAT_COMP_SIZE) != 0 && stat.comp_size == size
-        let flags: zip_flags_t = expectedSize != nil && isStored ? ZIP_FL_COMPRESSED : 0
-        guard let handle = zip_fopen_index(archive, UInt64(index), flags) else {
+        if let maximumSize, size > UInt64(maximumSize) {
+            throw failure(fullName, "declares \(size) bytes, more than the \(maximumSize) allowed")
+        }
+        guard let handle = zip_fopen_index(archive, UInt64(index), 0) else {
             throw failure(fullName, String(cString: zip_error_strerror(zip_get_error(archive))))
         }
         defer { zip_fclose(handle) }

@@ -4,7 +4,7 @@
 /// parameters and buffers is declared in `code/` (`TorchScriptClasses`). Nothing is executed.
 struct TorchScriptModuleReader {
     /// More entries than this means a hostile graph of shared modules, not a model.
-    static let maximumEntries = 1 << 22
+    static let maximumEntries = 1 << 20
 
     let classes: TorchScriptClasses
     let tensors: TorchObjectReader
