@@ -48,9 +48,15 @@ let package = Package(
             name: "CImageShims",
             dependencies: ["CLibPNG", "CLibJPEG"]
         ),
+        // PthKit's own kernels (convolutions with fused epilogues, the worker pool), in C so that
+        // SIMD paths can carry per-function target attributes chosen at run time.
+        .target(
+            name: "CKernels",
+            linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread", .when(platforms: [.linux]))]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CLibCrypto"]
+            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto"]
         ),
         .executableTarget(
             name: "pthkit",

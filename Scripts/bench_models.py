@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""Forward latency per model: PthKit next to PyTorch eager and ONNX Runtime, same machine, one run.
+"""PthKit next to PyTorch eager and ONNX Runtime on CPU: same machine, one run, each engine in its
+own block at its default settings (all cores), random weights.
 
     Scripts/bench_models.sh [MODEL ...]
 
-Each is measured in its own block at its default settings (all cores), batch 1, the model's default
-input size, random weights; median of the timed runs after warm-up. Prints a Markdown table.
+For every model it measures
+- latency at batch 1 and throughput at batch 8 (median of timed runs after warm-up);
+- the first result: PthKit loading a state_dict file, building, compiling and running once, against
+  ONNX Runtime creating a session from the exported model and running once, each in a fresh process;
+- peak resident memory of those batch-1 processes (ONNX Runtime's counted from after its imports,
+  so the Python interpreter is not held against it);
+- GFLOP/s each engine reaches (FLOPs counted by torch.utils.flop_counter), next to the peak of one
+  large OpenBLAS sgemm measured in the same run through numpy.
+Prints Markdown tables; progress goes to stderr.
 """
 import json
 import os
@@ -17,64 +25,143 @@ import time
 import numpy as np
 import onnxruntime
 import torch
-import torchvision
+import torchvision  # noqa: F401  (zoo builds torchvision models)
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(SCRIPTS, "oracle"))
 import zoo  # noqa: E402
 
 PTHKIT = os.environ.get("PTHKIT", ".build/release/pthkit")
-DEFAULT_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
-                  "shufflenet_v2_x1_0"]
+DEFAULT_MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "mobilenet_v3_large",
+                  "efficientnet_b0", "shufflenet_v2_x1_0", "googlenet", "vgg16", "alexnet"]
 RUNS, WARMUP = 20, 3
+BATCH8_RUNS, BATCH8_WARMUP = 6, 1
 
 
 def input_size(name):
-    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ModelsManifest.json")) as f:
+    with open(os.path.join(os.path.dirname(SCRIPTS), "ModelsManifest.json")) as f:
         entry = next(m for m in json.load(f)["models"] if m["name"] == name)
     return entry["input_size"]
 
 
-def timed(action):
-    for _ in range(WARMUP):
+def timed(action, runs, warmup):
+    for _ in range(warmup):
         action()
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         action()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
 
+def pthkit(name, weights, batch, runs, warmup):
+    command = [PTHKIT, "bench", name, "--weights", weights, "--batch", str(batch), "--runs", str(runs),
+               "--warmup", str(warmup), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    out, err = process.stdout.read(), process.stderr.read()
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"pthkit bench {name} failed: {err.strip()}")
+    result = json.loads(out)
+    result["peak_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def ort_child(onnx_path, shape, runs, warmup):
+    command = [sys.executable, os.path.join(SCRIPTS, "bench_ort_worker.py"), onnx_path, ",".join(map(str, shape)),
+               str(runs), str(warmup)]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)
+
+
+def sgemm_peak_gflops():
+    n = 2048
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    times = []
+    a @ b
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n ** 3 / min(times) / 1e9
+
+
+def flops(model, shape):
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(shape))
+    return counter.get_total_flops()
+
+
 def main():
     names = sys.argv[1:] or DEFAULT_MODELS
-    rows = []
     folder = tempfile.mkdtemp()
+    peak = sgemm_peak_gflops()
+    rows = []
     for name in names:
         shape = [1] + input_size(name)
-        result = subprocess.run([PTHKIT, "bench", name, "--runs", str(RUNS), "--warmup", str(WARMUP), "--json"],
-                                check=True, capture_output=True, text=True)
-        ours = json.loads(result.stdout)["median_ms"]
-
+        shape8 = [8] + input_size(name)
         model = zoo.MODELS[name]["build"]().eval()
-        x = torch.rand(shape)
-        with torch.no_grad():
-            eager = timed(lambda: model(x))
+        weights = os.path.join(folder, f"{name}.pth")
+        torch.save(model.state_dict(), weights)
+        gflop = flops(model, shape) / 1e9
 
-        path = os.path.join(folder, f"{name}.onnx")
+        # PthKit, in its own processes.
+        ours1 = pthkit(name, weights, 1, RUNS, WARMUP)
+        ours8 = pthkit(name, weights, 8, BATCH8_RUNS, BATCH8_WARMUP)
+
+        # PyTorch eager, in this process.
+        x1, x8 = torch.rand(shape), torch.rand(shape8)
         with torch.no_grad():
-            torch.onnx.export(model, (x,), path, opset_version=17, dynamo=False)
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
-        ort = timed(lambda: session.run(None, feed))
-        rows.append((name, "x".join(map(str, shape)), ours, eager, ort))
-        print(f"{name}: PthKit {ours:.2f} ms, PyTorch {eager:.2f} ms, ONNX Runtime {ort:.2f} ms", file=sys.stderr)
+            eager1 = timed(lambda: model(x1), RUNS, WARMUP)
+            eager8 = timed(lambda: model(x8), BATCH8_RUNS, BATCH8_WARMUP)
+
+        # ONNX Runtime, in its own processes, on the model exported with a dynamic batch.
+        onnx_path = os.path.join(folder, f"{name}.onnx")
+        with torch.no_grad():
+            torch.onnx.export(model, (x1,), onnx_path, opset_version=17, dynamo=False,
+                              input_names=["input"], dynamic_axes={"input": {0: "batch"}})
+        ort1 = ort_child(onnx_path, shape, RUNS, WARMUP)
+        ort8 = ort_child(onnx_path, shape8, BATCH8_RUNS, BATCH8_WARMUP)
+
+        rows.append(dict(name=name, shape="x".join(map(str, shape)), gflop=gflop, ours1=ours1, ours8=ours8,
+                         eager1=eager1, eager8=eager8, ort1=ort1, ort8=ort8))
+        print(f"{name}: batch 1 PthKit {ours1['median_ms']:.2f} ms, PyTorch {eager1:.2f} ms, "
+              f"ONNX Runtime {ort1['median_ms']:.2f} ms", file=sys.stderr)
 
     print(f"{os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"onnxruntime {onnxruntime.__version__}; batch 1, median of {RUNS} runs after {WARMUP} warm-up")
-    print("| model | input | PthKit | PyTorch eager | ONNX Runtime | PthKit / ORT |")
-    print("|---|---|---|---|---|---|")
-    for name, shape, ours, eager, ort in rows:
-        print(f"| {name} | {shape} | {ours:.2f} ms | {eager:.2f} ms | {ort:.2f} ms | {ours / ort:.2f}x |")
+          f"onnxruntime {onnxruntime.__version__}; random weights; OpenBLAS sgemm peak (2048^3 through numpy) "
+          f"{peak:.0f} GFLOP/s")
+    print()
+    print(f"Batch 1, median of {RUNS} runs after {WARMUP} warm-up:")
+    print()
+    print("| model | input | GFLOP | PthKit | PyTorch eager | ONNX Runtime | PthKit / ORT | PthKit GFLOP/s | ORT GFLOP/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ours, ort = r["ours1"]["median_ms"], r["ort1"]["median_ms"]
+        print(f"| {r['name']} | {r['shape']} | {r['gflop']:.2f} | {ours:.2f} ms | {r['eager1']:.2f} ms | {ort:.2f} ms "
+              f"| {ours / ort:.2f}x | {r['gflop'] / ours * 1000:.0f} | {r['gflop'] / ort * 1000:.0f} |")
+    print()
+    print(f"Batch 8, images/s, median of {BATCH8_RUNS} runs after {BATCH8_WARMUP} warm-up:")
+    print()
+    print("| model | PthKit | PyTorch eager | ONNX Runtime | PthKit / ORT |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        ours, eager, ort = (8000 / r["ours8"]["median_ms"], 8000 / r["eager8"], 8000 / r["ort8"]["median_ms"])
+        print(f"| {r['name']} | {ours:.1f} | {eager:.1f} | {ort:.1f} | {ours / ort:.2f}x |")
+    print()
+    print("First result (fresh process; PthKit: load state_dict + build + compile + one forward; "
+          "ONNX Runtime: session from the .onnx + one run) and peak memory of the batch-1 process:")
+    print()
+    print("| model | PthKit first result | of which compile | ORT first result | PthKit / ORT | PthKit peak RSS | ORT peak RSS (after imports) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        ours, ort = r["ours1"], r["ort1"]
+        print(f"| {r['name']} | {ours['first_result_ms']:.0f} ms | {ours.get('compile_ms') or 0:.0f} ms "
+              f"| {ort['first_result_ms']:.0f} ms | {ours['first_result_ms'] / ort['first_result_ms']:.2f}x "
+              f"| {ours['peak_mb']:.0f} MB | {ort['peak_mb']:.0f} MB |")
 
 
 if __name__ == "__main__":

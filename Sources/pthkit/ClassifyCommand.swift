@@ -59,7 +59,7 @@ struct ClassifyCommand: ParsableCommand {
         var logits: [Float] = []
         var width = 0
         try preprocessing.forEachBatch(of: files, batchSize: 32) { batch, _ in
-            let output = try loaded.model(batch)
+            let output = try options.forward(loaded.model, batch)
             width = output.shape.last ?? 0
             logits += output.storage
         }

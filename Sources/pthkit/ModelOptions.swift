@@ -29,6 +29,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Drop tensors whose shapes differ from the model (e.g. a 1000-class head), then load non-strictly.")
     var dropMismatched = false
 
+    @Flag(help: "Run the plain module-by-module forward pass instead of the compiled plan (for debugging).")
+    var reference = false
+
     func parsedArguments() throws -> ModelArguments {
         try ModelArguments(parsing: arguments)
     }
@@ -50,6 +53,18 @@ struct ModelOptions: ParsableArguments {
             model, arguments: try parsedArguments(), weights: URL(fileURLWithPath: weights), options: try loadOptions())
         for note in loaded.notes { Terminal.note(note) }
         return loaded
+    }
+}
+
+extension ModelOptions {
+    /// The logits, or with `features` the input of the classifier head, on the path asked for.
+    func forward(_ model: Module, _ input: Tensor, features: Bool = false) throws -> Tensor {
+        switch (features, reference) {
+        case (false, false): return try model(input)
+        case (false, true): return try model.referenceForward(input)
+        case (true, false): return try model.headInput(input)
+        case (true, true): return try model.referenceHeadInput(input)
+        }
     }
 }
 

@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let loaded = try options.loadModel(requireWeights: true)
         let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
-        let result = features ? try loaded.model.headInput(batch) : try loaded.model(batch)
+        let result = try options.forward(loaded.model, batch, features: features)
         try NPY.write(result, to: URL(fileURLWithPath: output))
         print("wrote \(output): \(result.shape)")
     }
@@ -54,7 +54,7 @@ struct CompareCommand: ParsableCommand {
         let loaded = try options.loadModel(requireWeights: true)
         let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
         let expected = try NPY.read(contentsOf: URL(fileURLWithPath: reference))
-        let output = try loaded.model(batch)
+        let output = try options.forward(loaded.model, batch)
         let comparison = try OutputComparison(output: output, reference: expected, atol: atol, rtol: rtol)
         if json {
             print(try JSONOutput.string(comparison))

@@ -17,18 +17,4 @@ extension Module {
         }
         head.layer.resetParameters(outFeatures: numClasses)
     }
-
-    /// The input of the classifier head for `input`: the features a new head is trained on.
-    public func headInput(_ input: Tensor) throws -> Tensor {
-        guard let head = classifierHead else {
-            throw RuntimeError.invalidArgument(operation: "headInput", reason: "\(typeName) has no Linear layer")
-        }
-        do {
-            _ = try FeatureCapture.$target.withValue(ObjectIdentifier(head.layer)) { try forward(input) }
-        } catch let captured as CapturedFeatures {
-            return captured.tensor
-        }
-        throw RuntimeError.invalidArgument(
-            operation: "headInput", reason: "the forward pass of \(typeName) never reached \(head.path)")
-    }
 }

@@ -7,6 +7,8 @@ open class Module: @unchecked Sendable {
     public private(set) var children: [(name: String, module: Module)] = []
     public private(set) var localParameters: [(name: String, parameter: Parameter)] = []
     public private(set) var localBuffers: [(name: String, buffer: Parameter, persistent: Bool)] = []
+    /// Plans compiled for this module as the root (`compiled(for:)`).
+    let planCache = PlanCache()
 
     public init() {}
 
@@ -20,11 +22,39 @@ open class Module: @unchecked Sendable {
         throw RuntimeError.invalidArgument(operation: typeName, reason: "has no forward pass")
     }
 
+    /// The module's output for `input`. Called by a user, it runs the compiled plan for the input's
+    /// shape (compiled on first use, recompiled when parameters change: `compiled(for:)`); called
+    /// from another module's `forward`, inside `referenceForward` or `trace`, it runs `forward`.
     public func callAsFunction(_ input: Tensor) throws -> Tensor {
+        if let tracer = PlanTracer.current {
+            guard tracer.isRecording, let operation = tracedOperation else { return try forward(input) }
+            return try tracer.record(operation, [input], source: ObjectIdentifier(self)) { [try tracedOutput($0[0])] }[0]
+        }
+        guard ReferencePass.isActive || ForwardTrace.current != nil else {
+            return try compiled(for: input.shape).run(input)
+        }
+        if let stop = ReferencePass.stopBefore, stop == ObjectIdentifier(self) {
+            throw ReferencePass.Stopped(input: input)
+        }
         let output = try forward(input)
         ForwardTrace.current?.record(self, output: output)
         return output
     }
+
+    /// The plain module-by-module forward pass, every layer as its own kernel: the reference the
+    /// compiled plan is checked against, and the path to debug a model on.
+    public func referenceForward(_ input: Tensor) throws -> Tensor {
+        try ReferencePass.$isActive.withValue(true) { try self(input) }
+    }
+
+    // MARK: - Tracing
+
+    /// What the plan compiler sees this module as, when it records the module as one operation
+    /// rather than the kernels its `forward` calls: layers whose parameters it folds, fuses or packs.
+    var tracedOperation: TracedOperation? { nil }
+
+    /// The output while a plan is traced: `forward` unless the layer can give its shape cheaper.
+    func tracedOutput(_ input: Tensor) throws -> Tensor { try forward(input) }
 
     // MARK: - Registration
 

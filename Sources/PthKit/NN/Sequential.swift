@@ -20,23 +20,6 @@ public final class Sequential: Module, @unchecked Sendable {
     public subscript(index: Int) -> Module { children[index].module }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        var output = input
-        var index = 0
-        while index < children.count {
-            let module = children[index].module
-            // A batch norm right after a convolution is folded into the convolution's weights, and
-            // an activation after either is applied by the convolution kernel.
-            if let convolution = module as? Conv2d {
-                let batchNorm = children.dropFirst(index + 1).first?.module as? BatchNorm2d
-                let next = index + 1 + (batchNorm == nil ? 0 : 1)
-                let activation = children.dropFirst(next).first?.module as? Activation
-                output = try convolution.forward(output, foldingIn: batchNorm, then: activation)
-                index = next + (activation == nil ? 0 : 1)
-                continue
-            }
-            output = try module(output)
-            index += 1
-        }
-        return output
+        try children.reduce(input) { output, child in try child.module(output) }
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -12,6 +13,7 @@ public enum ComputeThreads {
     public static func set(_ threads: Int) {
         let clamped = max(1, threads)
         lock.withLock { configured = clamped }
+        pk_set_thread_count(Int32(min(clamped, 64)))
     }
 
     /// Keeps OpenBLAS to the calling thread; `Kernels.multiply` splits products across our threads

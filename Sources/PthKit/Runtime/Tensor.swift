@@ -5,6 +5,9 @@
 public struct Tensor: Sendable, Equatable {
     public private(set) var shape: [Int]
     public var storage: [Float]
+    /// Which value of the graph being traced this tensor is (`PlanTracer`); -1 outside a trace. Not
+    /// part of the tensor's value: two tensors are equal when their shapes and values are.
+    var tracedValue = -1
 
     /// Wraps `storage` as `shape`. The caller guarantees the element count; data from files goes
     /// through `init(validatingShape:storage:)` instead.
@@ -28,11 +31,16 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, storage: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        lhs.shape == rhs.shape && lhs.storage == rhs.storage
+    }
+
     public var count: Int { storage.count }
     public var rank: Int { shape.count }
 
     /// The same values seen with another shape (torch's `view`/`reshape` on a contiguous tensor).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        if PlanTracer.recording != nil { return try Kernels.traced("reshape", self) { try $0.reshaped(newShape) } }
         guard let count = Tensor.elementCount(of: newShape), count == storage.count else {
             throw RuntimeError.shapeMismatch(
                 operation: "reshape", expected: "\(storage.count) values", found: "shape \(newShape)")

@@ -40,10 +40,14 @@ struct ZooParityTests {
         }
     }
 
+    /// The two ways a model runs: its compiled plan (what `model(x)` does) and the plain
+    /// module-by-module forward pass the plan is derived from.
+    enum Path: String, CaseIterable, Sendable { case compiled, reference }
+
     /// Logits within 10x PyTorch's own float32 error of its float64 output, same top-1, and the same
-    /// parameter count, for a checkpoint loaded strictly.
-    @Test(arguments: cases)
-    func logitsMatchPyTorch(_ zooCase: ZooCase) throws {
+    /// parameter count, for a checkpoint loaded strictly, on both paths.
+    @Test(arguments: cases, Path.allCases)
+    func logitsMatchPyTorch(_ zooCase: ZooCase, path: Path) throws {
         let folder = ZooCase.folder.appendingPathComponent(zooCase.name)
         let model = try ModelZoo.build(zooCase.model, arguments: ModelArguments(zooCase.arguments))
         #expect(model.parameterCount == zooCase.parameterCount)
@@ -52,7 +56,7 @@ struct ZooParityTests {
 
         let input = try NPY.read(contentsOf: folder.appendingPathComponent("input.npy"))
         let reference = try NPY.read(contentsOf: folder.appendingPathComponent("output_f64.npy"))
-        let output = try model(input)
+        let output = path == .compiled ? try model(input) : try model.referenceForward(input)
         #expect(output.shape == reference.shape)
         guard output.shape == reference.shape else { return }
 

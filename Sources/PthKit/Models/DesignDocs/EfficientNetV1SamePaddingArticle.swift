@@ -87,7 +87,7 @@ public enum EfficientNetV1SamePaddingArticle {
 
         override func forward(_ input: Tensor) throws -> Tensor {
             let padded = try samePadding?.pad(input) ?? input
-            let output = try convolution.forward(padded, foldingIn: bn)
+            let output = try bn(convolution(padded))
             return try activation?(output) ?? output
         }
     }

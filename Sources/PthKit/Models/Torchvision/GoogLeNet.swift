@@ -13,9 +13,8 @@ public final class GoogLeNet: Module, @unchecked Sendable {
         }
 
         override func forward(_ input: Tensor) throws -> Tensor {
-            var output = try conv.forward(input, foldingIn: bn)
-            Kernels.activate(&output, .relu)
-            return output
+            // torchvision: `F.relu(self.bn(self.conv(x)), inplace=True)`.
+            Kernels.activated(try bn(conv(input)), .relu)
         }
     }
 

@@ -22,11 +22,11 @@ final class BasicBlock: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        var out = try conv1.forward(input, foldingIn: bn1, then: relu)
-        out = try conv2.forward(out, foldingIn: bn2)
-        try Kernels.addInPlace(&out, downsample?(input) ?? input)
-        relu(inPlace: &out)
-        return out
+        var out = try relu(bn1(conv1(input)))
+        out = try bn2(conv2(out))
+        let identity = try downsample?(input) ?? input
+        try out += identity
+        return try relu(out)
     }
 }
 
@@ -58,12 +58,12 @@ final class Bottleneck: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        var out = try conv1.forward(input, foldingIn: bn1, then: relu)
-        out = try conv2.forward(out, foldingIn: bn2, then: relu)
-        out = try conv3.forward(out, foldingIn: bn3)
-        try Kernels.addInPlace(&out, downsample?(input) ?? input)
-        relu(inPlace: &out)
-        return out
+        var out = try relu(bn1(conv1(input)))
+        out = try relu(bn2(conv2(out)))
+        out = try bn3(conv3(out))
+        let identity = try downsample?(input) ?? input
+        try out += identity
+        return try relu(out)
     }
 }
 
@@ -117,7 +117,7 @@ public final class ResNet: Module, @unchecked Sendable {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        var x = try maxpool(conv1.forward(input, foldingIn: bn1, then: relu))
+        var x = try maxpool(relu(bn1(conv1(input))))
         for stage in layers { x = try stage(x) }
         return try fc(Kernels.flatten(avgpool(x), startDim: 1))
     }

@@ -31,11 +31,10 @@ final class Conv2dNormActivation: Module, @unchecked Sendable {
     }
 
     override func forward(_ input: Tensor) throws -> Tensor {
-        // torchvision's activation layers are all element-wise `Activation`s, which the
-        // convolution applies itself; any other module runs after it.
-        let fused = activation as? Activation
-        let output = try conv.forward(input, foldingIn: norm, then: fused)
-        return try fused == nil ? activation?(output) ?? output : output
+        var output = try conv(input)
+        if let norm { output = try norm(output) }
+        if let activation { output = try activation(output) }
+        return output
     }
 }
 
@@ -84,7 +83,7 @@ class InvertedResidualBlock: Module, @unchecked Sendable {
 
     override func forward(_ input: Tensor) throws -> Tensor {
         var result = try layers(input)
-        if useResConnect { try Kernels.addInPlace(&result, input) }
+        if useResConnect { try result += input }
         return result
     }
 }

@@ -7,6 +7,8 @@ public class Activation: Module, @unchecked Sendable {
         super.init()
     }
 
+    override var tracedOperation: TracedOperation? { .activation(kind) }
+
     public override func forward(_ input: Tensor) throws -> Tensor {
         Kernels.activated(input, kind)
     }

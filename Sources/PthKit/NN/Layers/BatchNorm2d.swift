@@ -28,15 +28,18 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
 
     public override var metadataVersion: Int { 2 }
 
-    var foldedParameters: [Parameter?] { [weight, bias, runningMean, runningVar] }
-
     /// The eval-mode affine y = x * scale + shift per channel.
     func scaleAndShift() -> (scale: [Float], shift: [Float]) {
-        affine.value(for: foldedParameters) {
+        affine.value(for: [weight, bias, runningMean, runningVar]) {
             Kernels.batchNormScaleShift(
                 mean: runningMean.value.storage, variance: runningVar.value.storage,
                 weight: weight?.value.storage, bias: bias?.value.storage, eps: eps)
         }
+    }
+
+    override var tracedOperation: TracedOperation? {
+        let (scale, shift) = scaleAndShift()
+        return .batchNorm(scale: scale, shift: shift)
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {

@@ -26,21 +26,11 @@ public final class Linear: Module, @unchecked Sendable {
         bias?.value = Tensor(shape: [outFeatures], storage: Initialization.uniform(count: outFeatures, bound: bound))
     }
 
-    public override func forward(_ input: Tensor) throws -> Tensor {
-        if let target = FeatureCapture.target, target == ObjectIdentifier(self) {
-            throw CapturedFeatures(tensor: input)
-        }
-        return try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage)
+    override var tracedOperation: TracedOperation? {
+        .linear(weight: weight.value, bias: bias?.value.storage)
     }
-}
 
-/// Marks the Linear whose input `Module.headInput(_:)` wants; per task, so concurrent forward
-/// passes do not see each other's request.
-enum FeatureCapture {
-    @TaskLocal static var target: ObjectIdentifier?
-}
-
-/// Thrown by the marked Linear to stop the forward pass with its input in hand.
-struct CapturedFeatures: Error {
-    let tensor: Tensor
+    public override func forward(_ input: Tensor) throws -> Tensor {
+        try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage)
+    }
 }

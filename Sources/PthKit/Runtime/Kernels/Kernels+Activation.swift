@@ -16,6 +16,10 @@ extension Kernels {
     /// others differ only by their exp (a vectorizable one here, Sleef's in ATen), about 1e-7. NaN
     /// passes through, as in torch.
     public static func activate(_ x: inout Tensor, _ activation: Activation) {
+        if let tracer = PlanTracer.recording {
+            x = tracer.record(.activation(activation), [x]) { [activated($0[0], activation)] }[0]
+            return
+        }
         let count = x.count
         x.storage.withUnsafeMutableBufferPointer { values in
             guard let values = values.baseAddress else { return }
@@ -26,6 +30,9 @@ extension Kernels {
     /// `activation` of `x` as a new tensor. A module's input is still held by its caller, so an
     /// in-place pass would first copy it; reading from it while writing the result saves that pass.
     public static func activated(_ x: Tensor, _ activation: Activation) -> Tensor {
+        if let tracer = PlanTracer.recording {
+            return tracer.record(.activation(activation), [x]) { [activated($0[0], activation)] }[0]
+        }
         let count = x.count
         let output = [Float](unsafeUninitializedCapacity: count) { destination, initialized in
             initialized = count
@@ -152,6 +159,7 @@ extension Kernels {
 
     /// `torch.softmax(x, dim)`: exp(x - max) / sum along `dim`, which may be negative.
     public static func softmax(_ x: Tensor, dim: Int) throws -> Tensor {
+        if PlanTracer.recording != nil { return try traced("softmax", x) { try softmax($0, dim: dim) } }
         let op = "softmax"
         try requireConsistent(x, op)
         let axis = try resolveDimension(dim, rank: x.rank, op)

@@ -11,6 +11,13 @@ extension Kernels {
         stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int,
         activation: Activation? = nil
     ) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("conv2d", [input, weight]) {
+                [try conv2d(
+                    $0[0], weight: $0[1], bias: bias, stride: stride, padding: padding, dilation: dilation,
+                    groups: groups, activation: activation)]
+            }[0]
+        }
         let shape = try ConvolutionShape(
             input: input, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
             groups: groups)
@@ -59,8 +66,25 @@ struct ConvolutionShape {
         input: Tensor, weight: Tensor, bias: [Float]?,
         stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
     ) throws {
+        try Kernels.requireConsistent(input, "conv2d")
+        try self.init(
+            inputShape: input.shape, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+            groups: groups)
+    }
+
+    /// The geometry for an input of `inputShape`, before any input exists (a plan being compiled).
+    init(
+        inputShape: [Int], weight: Tensor, bias: [Float]?,
+        stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+    ) throws {
         let op = "conv2d"
-        try Kernels.require(input, rank: 4, op, layout: "[N, C_in, H, W]")
+        guard inputShape.count == 4 else {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "input of rank 4 [N, C_in, H, W]", found: "shape \(inputShape)")
+        }
+        for dimension in inputShape where dimension < 0 || dimension > Kernels.maxExtent {
+            throw RuntimeError.invalidArgument(operation: op, reason: "input dimension \(dimension) is out of range")
+        }
         try Kernels.require(weight, rank: 4, op, "weight", layout: "[C_out, C_in/groups, kH, kW]")
         try Kernels.requireArgument(groups, "groups", in: 1...Kernels.maxExtent, op)
         try Kernels.requireArgument(stride.0, "stride", in: 1...Kernels.maxExtent, op)
@@ -70,7 +94,7 @@ struct ConvolutionShape {
         try Kernels.requireArgument(padding.0, "padding", in: 0...Kernels.maxExtent, op)
         try Kernels.requireArgument(padding.1, "padding", in: 0...Kernels.maxExtent, op)
 
-        (batch, inputChannels, inputHeight, inputWidth) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        (batch, inputChannels, inputHeight, inputWidth) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         (outputChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
         self.groups = groups
         (strideY, strideX, padY, padX) = (stride.0, stride.1, padding.0, padding.1)
@@ -78,7 +102,7 @@ struct ConvolutionShape {
 
         guard inputChannels > 0, inputHeight > 0, inputWidth > 0 else {
             throw RuntimeError.shapeMismatch(
-                operation: op, expected: "input with non-zero channels, height and width", found: "shape \(input.shape)")
+                operation: op, expected: "input with non-zero channels, height and width", found: "shape \(inputShape)")
         }
         guard outputChannels > 0, kernelHeight > 0, kernelWidth > 0 else {
             throw RuntimeError.shapeMismatch(
@@ -92,7 +116,7 @@ struct ConvolutionShape {
         guard weight.shape[1] == inputChannels / groups else {
             throw RuntimeError.shapeMismatch(
                 operation: op, expected: "weight with \(inputChannels / groups) input channels per group",
-                found: "weight shape \(weight.shape) for input shape \(input.shape) and groups \(groups)")
+                found: "weight shape \(weight.shape) for input shape \(inputShape) and groups \(groups)")
         }
         if let bias, bias.count != outputChannels {
             throw RuntimeError.shapeMismatch(

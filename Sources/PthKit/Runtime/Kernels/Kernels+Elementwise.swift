@@ -1,12 +1,19 @@
 extension Kernels {
     /// a + b for tensors of one shape (residual connections).
     public static func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        if let tracer = PlanTracer.recording {
+            return try tracer.record(.add, [a, b]) { [try add($0[0], $0[1])] }[0]
+        }
         var sum = a
         try addInPlace(&sum, b)
         return sum
     }
 
     public static func addInPlace(_ a: inout Tensor, _ b: Tensor) throws {
+        if let tracer = PlanTracer.recording {
+            a = try tracer.record(.add, [a, b]) { [try add($0[0], $0[1])] }[0]
+            return
+        }
         let op = "add"
         try requireConsistent(a, op, "a")
         try requireConsistent(b, op, "b")
@@ -22,6 +29,9 @@ extension Kernels {
 
     /// x [N, C, H, W] times s [N, C, 1, 1], each plane by its own scalar (squeeze-excitation).
     public static func multiplyChannels(_ x: Tensor, by s: Tensor) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("multiply_channels", [x, s]) { [try multiplyChannels($0[0], by: $0[1])] }[0]
+        }
         let op = "multiplyChannels"
         try require(x, rank: 4, op, layout: "[N, C, H, W]")
         try require(s, rank: 4, op, "scale", layout: "[N, C, 1, 1]")
@@ -43,5 +53,17 @@ extension Kernels {
             }
         }
         return Tensor(shape: x.shape, storage: output)
+    }
+}
+
+extension Tensor {
+    /// `a + b` as torch writes a residual connection (`Kernels.add`).
+    public static func + (lhs: Tensor, rhs: Tensor) throws -> Tensor {
+        try Kernels.add(lhs, rhs)
+    }
+
+    /// `out += identity` as torch writes a residual connection (`Kernels.addInPlace`).
+    public static func += (lhs: inout Tensor, rhs: Tensor) throws {
+        try Kernels.addInPlace(&lhs, rhs)
     }
 }

@@ -2,6 +2,9 @@ extension Kernels {
     /// `torch.nn.functional.linear`: input [..., in], weight [out, in], bias of `out` values or nil;
     /// the result is [..., out]. One row runs as sgemv, several as sgemm.
     public static func linear(_ input: Tensor, weight: Tensor, bias: [Float]?) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("linear", [input, weight]) { [try linear($0[0], weight: $0[1], bias: bias)] }[0]
+        }
         let op = "linear"
         try requireConsistent(input, op)
         try require(weight, rank: 2, op, "weight", layout: "[out, in]")
@@ -56,6 +59,11 @@ extension Kernels {
     /// C[M, N] = op(A) * op(B) for rank-2 tensors, where op transposes when asked: A is [M, K]
     /// (or [K, M] with `transposeA`), B is [K, N] (or [N, K] with `transposeB`).
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("matmul", [a, b]) {
+                [try matmul($0[0], $0[1], transposeA: transposeA, transposeB: transposeB)]
+            }[0]
+        }
         let op = "matmul"
         try require(a, rank: 2, op, "a")
         try require(b, rank: 2, op, "b")

@@ -27,6 +27,14 @@ extension Kernels {
     /// y = x * scale[c] + shift[c] in place on [N, C, ...], rounded once per element as PyTorch's
     /// fused batch-norm kernel does.
     public static func scaleShiftChannels(_ x: inout Tensor, scale: [Float], shift: [Float]) throws {
+        if let tracer = PlanTracer.recording {
+            x = try tracer.record(.batchNorm(scale: scale, shift: shift), [x]) { inputs in
+                var output = inputs[0]
+                try scaleShiftChannels(&output, scale: scale, shift: shift)
+                return [output]
+            }[0]
+            return
+        }
         let op = "scaleShiftChannels"
         try requireConsistent(x, op)
         guard x.rank >= 2 else {

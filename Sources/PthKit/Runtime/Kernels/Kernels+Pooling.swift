@@ -5,6 +5,11 @@ extension Kernels {
         _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
         dilation: (Int, Int), ceilMode: Bool
     ) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("max_pool2d", input) {
+                try maxPool2d($0, kernel: kernel, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+            }
+        }
         let pool = try PoolShape(
             "max_pool2d", input, kernel: kernel, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
@@ -17,6 +22,13 @@ extension Kernels {
         _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
         ceilMode: Bool, countIncludePad: Bool, divisorOverride: Int?
     ) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("avg_pool2d", input) {
+                try avgPool2d(
+                    $0, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode,
+                    countIncludePad: countIncludePad, divisorOverride: divisorOverride)
+            }
+        }
         if divisorOverride == 0 {
             throw RuntimeError.invalidArgument(operation: "avg_pool2d", reason: "divisor_override must not be zero")
         }
@@ -31,6 +43,9 @@ extension Kernels {
     /// `torch.nn.functional.adaptive_avg_pool2d`. Output cell i covers input rows
     /// floor(i*H/out) ..< ceil((i+1)*H/out), likewise for columns.
     public static func adaptiveAvgPool2d(_ input: Tensor, outputSize: (Int, Int)) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("adaptive_avg_pool2d", input) { try adaptiveAvgPool2d($0, outputSize: outputSize) }
+        }
         let pool = try PoolShape("adaptive_avg_pool2d", input, outputSize: outputSize)
         if pool.outputHeight == 1 && pool.outputWidth == 1 {
             // torch computes this case as `mean` over H and W: a cascaded float sum, then one
@@ -43,6 +58,9 @@ extension Kernels {
 
     /// `torch.nn.functional.adaptive_max_pool2d` with the bins of `adaptiveAvgPool2d`.
     public static func adaptiveMaxPool2d(_ input: Tensor, outputSize: (Int, Int)) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("adaptive_max_pool2d", input) { try adaptiveMaxPool2d($0, outputSize: outputSize) }
+        }
         let pool = try PoolShape("adaptive_max_pool2d", input, outputSize: outputSize)
         return pool.binMaximum(input)
     }

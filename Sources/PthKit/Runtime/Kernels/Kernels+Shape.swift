@@ -1,6 +1,9 @@
 extension Kernels {
     /// `torch.cat(tensors, dim)`: equal shapes except along `dim`, which may be negative.
     public static func concatenate(_ tensors: [Tensor], dim: Int) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("cat", tensors) { [try concatenate($0, dim: dim)] }[0]
+        }
         let op = "concatenate"
         guard let first = tensors.first else {
             throw RuntimeError.invalidArgument(operation: op, reason: "needs at least one tensor")
@@ -47,6 +50,9 @@ extension Kernels {
     /// `torch.chunk(x, chunks, dim)`: pieces of ceil(size / chunks) along `dim`, the last one
     /// smaller; fewer than `chunks` pieces when the size does not stretch that far.
     public static func chunk(_ x: Tensor, chunks: Int, dim: Int) throws -> [Tensor] {
+        if PlanTracer.recording != nil {
+            return try traced("chunk", [x]) { try chunk($0[0], chunks: chunks, dim: dim) }
+        }
         let op = "chunk"
         try requireConsistent(x, op)
         guard x.rank >= 1 else {
@@ -81,6 +87,9 @@ extension Kernels {
 
     /// `torch.nn.functional.channel_shuffle`: view [N, g, C/g, ...] transposed to [N, C/g, g, ...].
     public static func channelShuffle(_ x: Tensor, groups: Int) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("channel_shuffle", x) { try channelShuffle($0, groups: groups) }
+        }
         let op = "channelShuffle"
         try requireConsistent(x, op)
         guard x.rank >= 3 else {
@@ -116,6 +125,9 @@ extension Kernels {
     /// `torch.nn.ZeroPad2d((left, right, top, bottom))` on the last two dimensions; negative
     /// amounts crop, as in torch.
     public static func zeroPad2d(_ x: Tensor, left: Int, right: Int, top: Int, bottom: Int) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("zero_pad2d", x) { try zeroPad2d($0, left: left, right: right, top: top, bottom: bottom) }
+        }
         let op = "zeroPad2d"
         try requireConsistent(x, op)
         guard x.rank >= 2 else {
@@ -155,6 +167,9 @@ extension Kernels {
     /// `torch.flatten(x, start_dim)`: dimensions from `startDim` (may be negative) to the end
     /// become one.
     public static func flatten(_ x: Tensor, startDim: Int) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("flatten", x) { try flatten($0, startDim: startDim) }
+        }
         let op = "flatten"
         try requireConsistent(x, op)
         let axis = try resolveDimension(startDim, rank: x.rank, op)

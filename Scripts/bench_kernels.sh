@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the CKernels harness (gcc -O2, the CKernels sources, OpenBLAS) and runs it.
+#   Scripts/bench_kernels.sh check            correctness of every path; exits 1 on a mismatch
+#   Scripts/bench_kernels.sh [bench options]  conv layers of resnet18/50, mobilenet_v2, efficientnet_b0
+#                                            (Scripts/kernel_harness/layers.txt) vs OpenBLAS im2col+sgemm;
+#                                            options: --threads N --reps N --isa portable|avx2-fma --model M --layers --cpu-time
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="$root/.build/kernel_harness"
+mkdir -p "$build"
+blas_flags="$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas)"
+gcc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers \
+    -I"$root/Sources/CKernels/include" -I"$root/Sources/CKernels" \
+    "$root/Scripts/kernel_harness/harness.c" "$root"/Sources/CKernels/*.c \
+    -o "$build/harness" $blas_flags -lm -lpthread
+if [[ "${1:-}" == "check" ]]; then
+    exec "$build/harness" check
+fi
+exec "$build/harness" bench "$root/Scripts/kernel_harness/layers.txt" "$@"

@@ -1,0 +1,427 @@
+// The CKernels harness: `check` compares every convolution path with a double-precision reference
+// on awkward shapes (exits 1 on a mismatch); `bench` times the conv layers of torchvision models
+// (layers.txt) against OpenBLAS im2col + sgemm and OpenBLAS's peak sgemm. Built by
+// Scripts/bench_kernels.sh.
+#include "PthKitKernels.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+// ---------------------------------------------------------------- helpers
+
+enum { PK_PACKED_ONE = 64 };  // room for a 1 -> 1 channel 1x1 kernel's packed weights (one 6-row panel)
+
+// --cpu-time measures the process's CPU time instead of wall time: on a machine shared with other
+// work, a single-threaded run's CPU time shows the kernel's own speed, whoever else holds the cores.
+static clockid_t timing_clock = CLOCK_MONOTONIC;
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(timing_clock, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static _Thread_local unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
+static float uniform(float low, float high) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return low + (high - low) * (float)((rng_state >> 40) & 0xFFFFFF) / 16777216.0f;
+}
+
+static float *random_floats(size_t count, float scale) {
+    float *values = malloc((count ? count : 1) * sizeof(float));
+    for (size_t i = 0; i < count; i++) values[i] = uniform(-scale, scale);
+    return values;
+}
+
+static size_t input_count(const pk_conv2d_shape *s) {
+    return (size_t)s->batch * s->in_channels * s->in_height * s->in_width;
+}
+static size_t output_count(const pk_conv2d_shape *s) {
+    return (size_t)s->batch * s->out_channels * s->out_height * s->out_width;
+}
+static size_t weight_count(const pk_conv2d_shape *s) {
+    return (size_t)s->out_channels * (s->in_channels / s->groups) * s->kernel_height * s->kernel_width;
+}
+static int out_size(int in, int kernel, int stride, int padding, int dilation) {
+    return (in + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+static double activate_reference(pk_activation a, double x) {
+    switch (a) {
+    case PK_ACTIVATION_NONE: return x;
+    case PK_ACTIVATION_RELU: return x < 0 ? 0 : x;
+    case PK_ACTIVATION_RELU6: return x < 0 ? 0 : (x > 6 ? 6 : x);
+    case PK_ACTIVATION_HARDSWISH: return x * (x + 3 < 0 ? 0 : (x + 3 > 6 ? 6 : x + 3)) / 6;
+    case PK_ACTIVATION_HARDSIGMOID: return (x + 3 < 0 ? 0 : (x + 3 > 6 ? 6 : x + 3)) / 6;
+    case PK_ACTIVATION_SILU: return x / (1 + exp(-x));
+    case PK_ACTIVATION_SIGMOID: return 1 / (1 + exp(-x));
+    }
+    return x;
+}
+
+// ---------------------------------------------------------------- check
+
+/// Compares `got` with the double reference; the tolerance scales with sum |w * x| + |bias| + |residual|,
+/// the size float rounding of the sum can reach.
+static int compare_with_reference(const pk_conv2d_shape *s, const float *input, const float *weight,
+                                  const float *bias, const float *residual, pk_activation activation,
+                                  const float *got, double *worst) {
+    int group_inputs = s->in_channels / s->groups, group_outputs = s->out_channels / s->groups;
+    int failures = 0;
+    for (int n = 0; n < s->batch; n++)
+    for (int oc = 0; oc < s->out_channels; oc++)
+    for (int oy = 0; oy < s->out_height; oy++)
+    for (int ox = 0; ox < s->out_width; ox++) {
+        double sum = 0, magnitude = 0;
+        int g = oc / group_outputs;
+        for (int ic = 0; ic < group_inputs; ic++)
+        for (int ky = 0; ky < s->kernel_height; ky++)
+        for (int kx = 0; kx < s->kernel_width; kx++) {
+            int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
+            int ix = ox * s->stride_width - s->padding_width + kx * s->dilation_width;
+            if (iy < 0 || iy >= s->in_height || ix < 0 || ix >= s->in_width) continue;
+            double product = (double)input[(((size_t)n * s->in_channels + g * group_inputs + ic) * s->in_height + iy) * s->in_width + ix] *
+                             weight[(((size_t)oc * group_inputs + ic) * s->kernel_height + ky) * s->kernel_width + kx];
+            sum += product;
+            magnitude += fabs(product);
+        }
+        size_t index = (((size_t)n * s->out_channels + oc) * s->out_height + oy) * s->out_width + ox;
+        if (bias) { sum += bias[oc]; magnitude += fabs(bias[oc]); }
+        if (residual) { sum += residual[index]; magnitude += fabs(residual[index]); }
+        double expected = activate_reference(activation, sum);
+        double tolerance = 2e-6 * magnitude + 4e-7 * fabs(expected) + 1e-12;
+        double error = fabs((double)got[index] - expected);
+        if (!(error <= tolerance)) {
+            if (failures < 3)
+                fprintf(stderr, "  mismatch at n=%d oc=%d y=%d x=%d: got %.9g expected %.9g (tolerance %.3g)\n", n, oc,
+                        oy, ox, got[index], expected, tolerance);
+            failures++;
+        }
+        double relative = magnitude > 0 ? error / magnitude : error;
+        if (relative > *worst) *worst = relative;
+    }
+    return failures;
+}
+
+typedef enum { RESIDUAL_NONE, RESIDUAL_SEPARATE, RESIDUAL_IN_OUTPUT } residual_mode;
+
+static int check_case(const char *name, pk_conv2d_shape s, int with_bias, residual_mode residual_kind,
+                      pk_activation activation, double *worst) {
+    s.out_height = out_size(s.in_height, s.kernel_height, s.stride_height, s.padding_height, s.dilation_height);
+    s.out_width = out_size(s.in_width, s.kernel_width, s.stride_width, s.padding_width, s.dilation_width);
+    // Inputs large enough that sigmoid and SiLU see their saturated tails too.
+    float scale = activation == PK_ACTIVATION_SILU || activation == PK_ACTIVATION_SIGMOID ? 4.0f : 1.0f;
+    float *input = random_floats(input_count(&s), scale);
+    float *weight = random_floats(weight_count(&s), 1.0f);
+    float *bias = with_bias ? random_floats((size_t)s.out_channels, 1.0f) : NULL;
+    float *residual = residual_kind != RESIDUAL_NONE ? random_floats(output_count(&s), 2.0f) : NULL;
+    float *output = malloc(output_count(&s) * sizeof(float));
+    // Garbage in the output shows any element the kernel forgets to write.
+    for (size_t i = 0; i < output_count(&s); i++) output[i] = NAN;
+    if (residual_kind == RESIDUAL_IN_OUTPUT) memcpy(output, residual, output_count(&s) * sizeof(float));
+    float *packed = malloc(pk_conv2d_packed_weights_count(&s) * sizeof(float) + 64);
+    pk_conv2d_pack_weights(&s, weight, packed);
+    pk_conv2d_run(&s, input, packed, bias, residual_kind == RESIDUAL_IN_OUTPUT ? output : residual, activation,
+                  output);
+    int failures = compare_with_reference(&s, input, weight, bias, residual, activation, output, worst);
+    if (failures)
+        fprintf(stderr, "FAIL %s [%s, %d threads, bias %d, residual %d, activation %d]: %d elements\n", name,
+                pk_kernels_isa(), pk_thread_count(), with_bias, residual_kind, activation, failures);
+    free(input); free(weight); free(bias); free(residual); free(output); free(packed);
+    return failures != 0;
+}
+
+typedef struct {
+    const char *name;
+    pk_conv2d_shape shape;  // out_height/out_width are computed
+} check_shape;
+
+#define SHAPE(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw, g) \
+    {n, c, h, w, oc, 0, 0, kh, kw, sh, sw, ph, pw, dh, dw, g}
+
+static const check_shape check_shapes[] = {
+    {"1x1 direct, odd channels", SHAPE(1, 13, 7, 9, 11, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 direct, 1x1 image", SHAPE(2, 40, 1, 1, 19, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 direct, deep K (3 blocks)", SHAPE(1, 600, 5, 7, 14, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 stride 2", SHAPE(2, 24, 9, 11, 10, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
+    {"1x1 padded", SHAPE(1, 5, 4, 3, 7, 1, 1, 1, 1, 1, 2, 1, 1, 1)},
+    {"3x3 pad 1", SHAPE(1, 17, 12, 10, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"3x3 stride 2 batch 3", SHAPE(3, 9, 15, 13, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
+    {"3x3 dilation 2 pad 2", SHAPE(1, 8, 11, 12, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1)},
+    {"3x3 pad 3 (more than the window reach)", SHAPE(1, 4, 5, 6, 6, 3, 3, 1, 1, 3, 3, 1, 1, 1)},
+    {"3x3 on a 1x1 image", SHAPE(2, 30, 1, 1, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"deep 3x3 (K 4608)", SHAPE(1, 512, 3, 3, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"7x7 stem stride 2", SHAPE(1, 3, 23, 21, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1)},
+    {"3x3 stem stride 2", SHAPE(2, 3, 17, 17, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
+    {"rectangular kernel", SHAPE(1, 6, 9, 10, 7, 1, 5, 1, 2, 0, 2, 1, 1, 1)},
+    {"grouped 32 (ResNeXt)", SHAPE(1, 128, 6, 5, 128, 3, 3, 1, 1, 1, 1, 1, 1, 32)},
+    {"grouped 4, stride 2", SHAPE(2, 12, 9, 9, 20, 3, 3, 2, 2, 1, 1, 1, 1, 4)},
+    {"depthwise multiplier 2 (grouped GEMM)", SHAPE(1, 6, 8, 8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 6)},
+    {"depthwise 3x3", SHAPE(2, 19, 13, 37, 19, 3, 3, 1, 1, 1, 1, 1, 1, 19)},
+    {"depthwise 3x3 stride 2", SHAPE(1, 16, 14, 15, 16, 3, 3, 2, 2, 1, 1, 1, 1, 16)},
+    {"depthwise 5x5", SHAPE(1, 8, 9, 70, 8, 5, 5, 1, 1, 2, 2, 1, 1, 8)},
+    {"depthwise 5x5 stride 2", SHAPE(1, 8, 17, 16, 8, 5, 5, 2, 2, 2, 2, 1, 1, 8)},
+    {"depthwise dilation 2, stride 3", SHAPE(1, 5, 13, 14, 5, 3, 3, 3, 3, 2, 1, 2, 2, 5)},
+    {"depthwise 1x1 image", SHAPE(3, 7, 1, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7)},
+};
+
+/// Activations through a 1 -> 1 channel 1x1 convolution with weight 1 (so the epilogue sees x
+/// exactly), on a sweep over [-100, 100] including the saturated tails: within 4 float ulps of the
+/// double formula, or 1e-30 absolute where results are tinier (e^x is clamped to [-87, 88]).
+static int check_activation_accuracy(void) {
+    enum { COUNT = 20001 };
+    pk_conv2d_shape s = {1, 1, 1, COUNT, 1, 1, COUNT, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    float *input = malloc(COUNT * sizeof(float)), *output = malloc(COUNT * sizeof(float)), weight = 1, packed[PK_PACKED_ONE];
+    for (int i = 0; i < COUNT; i++) input[i] = -100.0f + 0.01f * (float)i;
+    pk_conv2d_pack_weights(&s, &weight, packed);
+    int failures = 0;
+    for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_SIGMOID; a++) {
+        double worst = 0;
+        pk_conv2d_run(&s, input, packed, NULL, NULL, (pk_activation)a, output);
+        for (int i = 0; i < COUNT; i++) {
+            double expected = activate_reference((pk_activation)a, input[i]);
+            double ulps = fabs(output[i] - expected) / (fabs(expected) * 0x1p-23 + 1e-30);
+            if (ulps > worst) worst = ulps;
+        }
+        printf("%s %.2f", a == PK_ACTIVATION_NONE ? "check: activations' worst ulps" : ",", worst);
+        if (worst > 4) {
+            fprintf(stderr, "FAIL activation %d [%s]: %.1f ulps from the double formula\n", a, pk_kernels_isa(), worst);
+            failures++;
+        }
+    }
+    printf(" (none, relu, relu6, hardswish, hardsigmoid, silu, sigmoid)\n");
+    free(input); free(output);
+    return failures;
+}
+
+/// Two threads run plans at once (one owns the pool, the other runs inline on its own scratch):
+/// each checks its results as if alone.
+static void *check_from_thread(void *seed) {
+    rng_state = (unsigned long long)(uintptr_t)seed;
+    double worst = 0;
+    size_t failures = 0;
+    for (int round = 0; round < 4; round++)
+        for (size_t c = 0; c < sizeof check_shapes / sizeof check_shapes[0]; c++)
+            failures += (size_t)check_case(check_shapes[c].name, check_shapes[c].shape, 1,
+                                           (residual_mode)((c + round) % 3), PK_ACTIVATION_SILU, &worst);
+    return (void *)failures;
+}
+
+static int check_concurrent_callers(void) {
+    pthread_t threads[2];
+    size_t failures = 0;
+    for (int t = 0; t < 2; t++) pthread_create(&threads[t], NULL, check_from_thread, (void *)(uintptr_t)(t + 17));
+    for (int t = 0; t < 2; t++) {
+        void *result;
+        pthread_join(threads[t], &result);
+        failures += (size_t)(uintptr_t)result;
+    }
+    if (failures) fprintf(stderr, "FAIL concurrent callers [%s]: %zu cases\n", pk_kernels_isa(), failures);
+    return failures != 0;
+}
+
+static int run_checks(void) {
+    const char *isas[] = {"portable", "avx2-fma"};
+    int failures = 0, cases = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!pk_kernels_select_isa(isas[i])) {
+            printf("check: %s not available here, skipped\n", isas[i]);
+            continue;
+        }
+        failures += check_activation_accuracy();
+        double worst = 0;
+        for (int threads = 1; threads <= 2; threads++) {
+            pk_set_thread_count(threads);
+            for (size_t c = 0; c < sizeof check_shapes / sizeof check_shapes[0]; c++) {
+                const check_shape *shape = &check_shapes[c];
+                // Every activation with bias; the residual forms cycle so each shape meets all three.
+                for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_SIGMOID; a++) {
+                    failures += check_case(shape->name, shape->shape, 1, (residual_mode)((a + c) % 3), a, &worst);
+                    cases++;
+                }
+                failures += check_case(shape->name, shape->shape, 0, RESIDUAL_IN_OUTPUT, PK_ACTIVATION_RELU, &worst);
+                failures += check_case(shape->name, shape->shape, 0, RESIDUAL_NONE, PK_ACTIVATION_NONE, &worst);
+                cases += 2;
+            }
+        }
+        failures += check_concurrent_callers();
+        printf("check: %s worst error / sum|w*x| = %.2e\n", isas[i], worst);
+    }
+    printf("check: %d cases, %d failed\n", cases, failures);
+    return failures ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- bench
+
+typedef struct {
+    char model[32];
+    pk_conv2d_shape shape;  // batch 1 as listed
+} layer;
+
+static int read_layers(const char *path, layer **layers) {
+    FILE *file = fopen(path, "r");
+    if (!file) { fprintf(stderr, "cannot open %s\n", path); exit(2); }
+    int count = 0, capacity = 256;
+    *layers = malloc((size_t)capacity * sizeof(layer));
+    layer l;
+    pk_conv2d_shape *s = &l.shape;
+    while (fscanf(file, "%31s %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", l.model, &s->batch, &s->in_channels,
+                  &s->in_height, &s->in_width, &s->out_channels, &s->out_height, &s->out_width, &s->kernel_height,
+                  &s->kernel_width, &s->stride_height, &s->stride_width, &s->padding_height, &s->padding_width,
+                  &s->dilation_height, &s->dilation_width, &s->groups) == 17) {
+        if (count == capacity) *layers = realloc(*layers, (size_t)(capacity *= 2) * sizeof(layer));
+        (*layers)[count++] = l;
+    }
+    fclose(file);
+    return count;
+}
+
+static double layer_flops(const pk_conv2d_shape *s) {
+    return 2.0 * (double)output_count(s) * (s->in_channels / s->groups) * s->kernel_height * s->kernel_width;
+}
+
+/// The runtime's path today: im2col for the whole image (skipped for 1x1 stride-1 unpadded), then one
+/// sgemm per image and group.
+static void openblas_conv(const pk_conv2d_shape *s, const float *input, const float *weight, float *columns,
+                          float *output) {
+    int group_inputs = s->in_channels / s->groups, group_outputs = s->out_channels / s->groups;
+    int depth = group_inputs * s->kernel_height * s->kernel_width, pixels = s->out_height * s->out_width;
+    int direct = s->kernel_height == 1 && s->kernel_width == 1 && s->stride_height == 1 && s->stride_width == 1 &&
+                 s->padding_height == 0 && s->padding_width == 0;
+    for (int n = 0; n < s->batch; n++)
+    for (int g = 0; g < s->groups; g++) {
+        const float *image = input + ((size_t)n * s->in_channels + (size_t)g * group_inputs) * s->in_height * s->in_width;
+        const float *b = image;
+        if (!direct) {
+            for (int k = 0; k < depth; k++) {
+                int ic = k / (s->kernel_height * s->kernel_width), ky = (k / s->kernel_width) % s->kernel_height,
+                    kx = k % s->kernel_width;
+                float *row = columns + (size_t)k * pixels;
+                for (int oy = 0; oy < s->out_height; oy++) {
+                    int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
+                    for (int ox = 0; ox < s->out_width; ox++) {
+                        int ix = ox * s->stride_width - s->padding_width + kx * s->dilation_width;
+                        row[oy * s->out_width + ox] = iy < 0 || iy >= s->in_height || ix < 0 || ix >= s->in_width
+                            ? 0 : image[((size_t)ic * s->in_height + iy) * s->in_width + ix];
+                    }
+                }
+            }
+            b = columns;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group_outputs, pixels, depth, 1.0f,
+                    weight + (size_t)g * group_outputs * depth, depth, b, pixels, 0.0f,
+                    output + ((size_t)n * s->out_channels + (size_t)g * group_outputs) * pixels, pixels);
+    }
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/// Median seconds of `reps` runs after one warm-up.
+#define MEDIAN_TIME(reps, statement)                                  \
+    ({                                                                \
+        double times_[64];                                            \
+        statement;                                                    \
+        for (int r_ = 0; r_ < (reps); r_++) {                         \
+            double start_ = now_seconds();                            \
+            statement;                                                \
+            times_[r_] = now_seconds() - start_;                      \
+        }                                                             \
+        qsort(times_, (size_t)(reps), sizeof(double), compare_doubles); \
+        times_[(reps) / 2];                                           \
+    })
+
+static double peak_sgemm_gflops(void) {
+    int size = 1536;
+    float *a = random_floats((size_t)size * size, 1), *b = random_floats((size_t)size * size, 1),
+          *c = malloc((size_t)size * size * sizeof(float));
+    double seconds = MEDIAN_TIME(5, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size, 1.0f, a,
+                                                size, b, size, 0.0f, c, size));
+    free(a); free(b); free(c);
+    return 2.0 * size * size * (double)size / seconds * 1e-9;
+}
+
+static pk_activation model_activation(const char *model) {
+    if (strncmp(model, "mobilenet", 9) == 0) return PK_ACTIVATION_RELU6;
+    if (strncmp(model, "efficientnet", 12) == 0) return PK_ACTIVATION_SILU;
+    return PK_ACTIVATION_RELU;
+}
+
+static int run_bench(const char *layers_path, int threads, int reps, int verbose, const char *only_model) {
+    layer *layers;
+    int count = read_layers(layers_path, &layers);
+    pk_set_thread_count(threads);
+    openblas_set_num_threads(threads);
+    printf("bench: isa %s, %d threads, median %s of %d runs; OpenBLAS peak sgemm (1536^3) %.1f GFLOP/s\n",
+           pk_kernels_isa(), threads, timing_clock == CLOCK_MONOTONIC ? "wall time" : "CPU time", reps,
+           peak_sgemm_gflops());
+    int batches[] = {1, 8};
+    for (int bi = 0; bi < 2; bi++) {
+        for (int first = 0; first < count;) {
+            int last = first;
+            while (last < count && strcmp(layers[last].model, layers[first].model) == 0) last++;
+            const char *model = layers[first].model;
+            if (only_model && strcmp(model, only_model) != 0) { first = last; continue; }
+            double ours_total = 0, blas_total = 0, flops_total = 0;
+            for (int i = first; i < last; i++) {
+                pk_conv2d_shape s = layers[i].shape;
+                s.batch = batches[bi];
+                float *input = random_floats(input_count(&s), 1), *weight = random_floats(weight_count(&s), 0.1f);
+                float *bias = random_floats((size_t)s.out_channels, 0.1f);
+                float *output = malloc(output_count(&s) * sizeof(float));
+                float *packed = malloc(pk_conv2d_packed_weights_count(&s) * sizeof(float));
+                float *columns = malloc((size_t)weight_count(&s) / s.out_channels * s.groups * s.out_height * s.out_width * sizeof(float) + 64);
+                pk_conv2d_pack_weights(&s, weight, packed);
+                pk_activation activation = model_activation(model);
+                double ours = MEDIAN_TIME(reps, pk_conv2d_run(&s, input, packed, bias, NULL, activation, output));
+                double blas = MEDIAN_TIME(reps, openblas_conv(&s, input, weight, columns, output));
+                double flops = layer_flops(&s);
+                if (verbose)
+                    printf("  %-16s b%d %4d->%4d %3dx%-3d k%dx%d s%d g%-4d  ours %8.3f ms %6.1f GF/s  openblas %8.3f ms %6.1f GF/s\n",
+                           model, s.batch, s.in_channels, s.out_channels, s.out_height, s.out_width, s.kernel_height,
+                           s.kernel_width, s.stride_height, s.groups, ours * 1e3, flops / ours * 1e-9, blas * 1e3,
+                           flops / blas * 1e-9);
+                ours_total += ours; blas_total += blas; flops_total += flops;
+                free(input); free(weight); free(bias); free(output); free(packed); free(columns);
+            }
+            printf("%-16s batch %d: %3d conv layers %6.2f GFLOP  ours %8.2f ms (%6.1f GFLOP/s)  openblas im2col+sgemm %8.2f ms (%6.1f GFLOP/s)  ratio %.2fx\n",
+                   model, batches[bi], last - first, flops_total * 1e-9, ours_total * 1e3, flops_total / ours_total * 1e-9,
+                   blas_total * 1e3, flops_total / blas_total * 1e-9, blas_total / ours_total);
+            fflush(stdout);
+            first = last;
+        }
+    }
+    free(layers);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) return run_checks();
+    if (argc >= 3 && strcmp(argv[1], "bench") == 0) {
+        int threads = 2, reps = 5, verbose = 0;
+        const char *isa = NULL, *model = NULL;
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+            else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
+            else if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) isa = argv[++i];
+            else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+            else if (strcmp(argv[i], "--layers") == 0) verbose = 1;
+            else if (strcmp(argv[i], "--cpu-time") == 0) timing_clock = CLOCK_PROCESS_CPUTIME_ID;
+            else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
+        }
+        if (reps < 1 || reps > 63) reps = 5;
+        if (isa && !pk_kernels_select_isa(isa)) { fprintf(stderr, "isa %s is not available here\n", isa); return 2; }
+        return run_bench(argv[2], threads, reps, verbose, model);
+    }
+    fprintf(stderr, "usage: harness check\n       harness bench LAYERS.txt [--threads N] [--reps N] [--isa portable|avx2-fma] [--model NAME] [--layers] [--cpu-time]\n");
+    return 2;
+}

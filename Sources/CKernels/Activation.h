@@ -1,0 +1,37 @@
+// The epilogue activations, with the float32 formulas and operation order of ATen (and of the Swift
+// reference kernels, `Kernels.apply`): the piecewise-linear ones agree bit for bit.
+#ifndef PTHKIT_ACTIVATION_H
+#define PTHKIT_ACTIVATION_H
+
+#include "PthKitKernels.h"
+#include <math.h>
+
+static inline float pk_clamp(float x, float low, float high) {
+    // NaN passes through, as torch's clamp lets it.
+    return x < low ? low : (x > high ? high : x);
+}
+
+static inline float pk_activate(pk_activation activation, float x) {
+    switch (activation) {
+    case PK_ACTIVATION_NONE: return x;
+    case PK_ACTIVATION_RELU: return x < 0 ? 0 : x;
+    case PK_ACTIVATION_RELU6: return pk_clamp(x, 0, 6);
+    case PK_ACTIVATION_HARDSWISH: return x * pk_clamp(x + 3, 0, 6) / 6;
+    case PK_ACTIVATION_HARDSIGMOID: return pk_clamp(x + 3, 0, 6) / 6;
+    case PK_ACTIVATION_SILU: return x / (1 + expf(-x));
+    case PK_ACTIVATION_SIGMOID: return 1 / (1 + expf(-x));
+    }
+    return x;
+}
+
+/// values[i] = activation(values[i] + bias (+ residual[i])) over one output row.
+static inline void pk_epilogue_row(float *values, size_t count, float bias, const float *residual,
+                                   pk_activation activation) {
+    if (residual) {
+        for (size_t i = 0; i < count; i++) values[i] = pk_activate(activation, values[i] + bias + residual[i]);
+    } else {
+        for (size_t i = 0; i < count; i++) values[i] = pk_activate(activation, values[i] + bias);
+    }
+}
+
+#endif

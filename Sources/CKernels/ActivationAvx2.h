@@ -1,0 +1,62 @@
+// The epilogue activations on 8 floats at a time, for functions compiled with target("avx2,fma").
+// Operand order keeps NaN flowing through as the scalar formulas (Activation.h) let it: AVX's
+// min/max return their second operand when either is NaN.
+#ifndef PTHKIT_ACTIVATION_AVX2_H
+#define PTHKIT_ACTIVATION_AVX2_H
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "PthKitKernels.h"
+#include <immintrin.h>
+
+#define PK_AVX2 __attribute__((target("avx2,fma")))
+
+/// e^x within about 1 ulp on [-87, 88] (clamped outside, where sigmoid and SiLU are saturated anyway):
+/// x = n ln2 + r with |r| <= ln2 / 2, ln2 split in two so n ln2 is exact, then Cephes's degree-6
+/// minimax polynomial for e^r and 2^n built in the exponent bits.
+static inline PK_AVX2 __m256 pk_exp_avx2(__m256 x) {
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
+    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+static inline PK_AVX2 __m256 pk_clamp_avx2(__m256 x, float low, float high) {
+    return _mm256_min_ps(_mm256_set1_ps(high), _mm256_max_ps(_mm256_set1_ps(low), x));
+}
+
+static inline PK_AVX2 __m256 pk_activate_avx2(pk_activation activation, __m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f), three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
+    switch (activation) {
+    case PK_ACTIVATION_NONE: return x;
+    case PK_ACTIVATION_RELU: return _mm256_max_ps(_mm256_setzero_ps(), x);
+    case PK_ACTIVATION_RELU6: return pk_clamp_avx2(x, 0, 6);
+    case PK_ACTIVATION_HARDSWISH:
+        return _mm256_div_ps(_mm256_mul_ps(x, pk_clamp_avx2(_mm256_add_ps(x, three), 0, 6)), six);
+    case PK_ACTIVATION_HARDSIGMOID: return _mm256_div_ps(pk_clamp_avx2(_mm256_add_ps(x, three), 0, 6), six);
+    case PK_ACTIVATION_SILU:
+        return _mm256_div_ps(x, _mm256_add_ps(one, pk_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    case PK_ACTIVATION_SIGMOID:
+        return _mm256_div_ps(one, _mm256_add_ps(one, pk_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    }
+    return x;
+}
+
+/// Lane j of the result is all ones for j < count (count in 0...8): masks for partial vectors.
+static inline PK_AVX2 __m256i pk_lane_mask_avx2(int count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#endif
+#endif

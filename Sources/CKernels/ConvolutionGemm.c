@@ -1,0 +1,151 @@
+// Convolution as an implicit GEMM per image and group: output[OC, OH*OW] = W[OC, K] x im2col[K, OH*OW],
+// K = in_channels / groups * kernel_height * kernel_width. Weights are packed once into 6-row
+// micro-panels; im2col is gathered block by block (kc rows x nc pixels, sized for L2) into per-thread
+// scratch, never whole; a 1x1 stride-1 unpadded convolution reads its input directly as B.
+#include "Gemm.h"
+#include "Im2colPanel.h"
+#include "Scratch.h"
+#include "ThreadPool.h"
+
+#include <string.h>
+
+// K blocks up to 384 deep keep one A micro-panel (9 KB) in L1 while B's block (kc x nc, about 128 KB)
+// stays in L2 and is reused by every 6-channel panel of the task.
+enum { KC_MAX = 384, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = PK_PANEL_PIXELS_MAX, TASKS_PER_THREAD = 6 };
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+typedef struct {
+    int group_inputs, group_outputs, depth;  // depth = K
+    int panels;                              // 6-row panels per group
+} gemm_dims;
+
+static gemm_dims dims_of(const pk_conv2d_shape *s) {
+    gemm_dims d;
+    d.group_inputs = s->in_channels / s->groups;
+    d.group_outputs = s->out_channels / s->groups;
+    d.depth = d.group_inputs * s->kernel_height * s->kernel_width;
+    d.panels = ceil_div(d.group_outputs, PK_MR);
+    return d;
+}
+
+size_t pk_gemm_packed_weights_count(const pk_conv2d_shape *s) {
+    gemm_dims d = dims_of(s);
+    return (size_t)s->groups * (size_t)d.panels * PK_MR * (size_t)d.depth;
+}
+
+// Panel layout: [group][panel][k][6 rows], rows past the group's last channel zero.
+void pk_gemm_pack_weights(const pk_conv2d_shape *s, const float *weight, float *packed) {
+    gemm_dims d = dims_of(s);
+    for (int g = 0; g < s->groups; g++) {
+        for (int panel = 0; panel < d.panels; panel++) {
+            float *out = packed + ((size_t)g * d.panels + panel) * PK_MR * (size_t)d.depth;
+            for (int k = 0; k < d.depth; k++) {
+                for (int r = 0; r < PK_MR; r++) {
+                    int channel = panel * PK_MR + r;
+                    out[(size_t)k * PK_MR + r] = channel < d.group_outputs
+                        ? weight[((size_t)g * d.group_outputs + channel) * d.depth + k] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+typedef struct {
+    const pk_conv2d_shape *shape;
+    const float *input, *packed, *bias, *residual;
+    pk_activation activation;
+    float *output;
+    pk_gemm_tile_fn tile;
+    gemm_dims dims;
+    int pixels, direct;
+    int k_blocks, kc;                 // K split in k_blocks blocks of at most kc
+    int nc, pixel_blocks;             // pixels per task
+    int panels_per_task, oc_chunks;   // 6-row panels per task
+} gemm_job;
+
+static void gemm_task(void *context, size_t task) {
+    const gemm_job *job = context;
+    const pk_conv2d_shape *s = job->shape;
+    const gemm_dims *d = &job->dims;
+    int chunk = (int)(task % (size_t)job->oc_chunks);
+    task /= (size_t)job->oc_chunks;
+    int pixel_block = (int)(task % (size_t)job->pixel_blocks);
+    task /= (size_t)job->pixel_blocks;
+    int g = (int)(task % (size_t)s->groups), image = (int)(task / (size_t)s->groups);
+
+    size_t pixels = (size_t)job->pixels;
+    int p0 = pixel_block * job->nc, np = job->pixels - p0 < job->nc ? job->pixels - p0 : job->nc;
+    int panel_begin = chunk * job->panels_per_task;
+    int panel_end = panel_begin + job->panels_per_task < d->panels ? panel_begin + job->panels_per_task : d->panels;
+    const float *image_group = job->input +
+        ((size_t)image * s->in_channels + (size_t)g * d->group_inputs) * (size_t)s->in_height * s->in_width;
+    size_t first_channel = (size_t)image * s->out_channels + (size_t)g * d->group_outputs;
+    float *panel = job->direct ? NULL : pk_thread_scratch((size_t)job->kc * (size_t)ceil_div(np, PK_NR) * PK_NR);
+
+    for (int kb = 0; kb < job->k_blocks; kb++) {
+        int k0 = kb * job->kc, kc = d->depth - k0 < job->kc ? d->depth - k0 : job->kc;
+        // Strip j of B starts at b + j * strip_step, rows ldb apart.
+        const float *b;
+        size_t ldb, strip_step;
+        if (job->direct) {
+            b = image_group + (size_t)k0 * pixels + p0;
+            ldb = pixels;
+            strip_step = 1;
+        } else {
+            pk_im2col_panel(s, image_group, k0, kc, p0, np, panel);
+            b = panel;
+            ldb = PK_NR;
+            strip_step = (size_t)kc;
+        }
+        pk_tile_epilogue epilogue = {NULL, NULL, job->activation, kb == 0, kb == job->k_blocks - 1};
+        for (int p = panel_begin; p < panel_end; p++) {
+            const float *a = job->packed + ((size_t)g * d->panels + p) * PK_MR * (size_t)d->depth + (size_t)k0 * PK_MR;
+            int channel = p * PK_MR, m = d->group_outputs - channel < PK_MR ? d->group_outputs - channel : PK_MR;
+            size_t row = (first_channel + (size_t)channel) * pixels + (size_t)p0;
+            epilogue.bias = job->bias ? job->bias + (size_t)g * d->group_outputs + channel : NULL;
+            for (int j = 0; j < np; j += PK_NR) {
+                int n = np - j < PK_NR ? np - j : PK_NR;
+                epilogue.residual = job->residual ? job->residual + row + j : NULL;
+                job->tile(kc, a, b + (size_t)j * strip_step, ldb, job->output + row + j, pixels, m, n, &epilogue);
+            }
+        }
+    }
+}
+
+void pk_conv2d_run_gemm(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
+                        const float *residual, pk_activation activation, float *output) {
+    gemm_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
+                    .activation = activation, .output = output, .tile = pk_gemm_tile_portable};
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) job.tile = pk_gemm_tile_avx2;
+#endif
+    job.dims = dims_of(s);
+    job.pixels = s->out_height * s->out_width;
+    job.direct = s->kernel_height == 1 && s->kernel_width == 1 && s->stride_height == 1 && s->stride_width == 1 &&
+                 s->padding_height == 0 && s->padding_width == 0;
+    job.k_blocks = ceil_div(job.dims.depth, KC_MAX);
+    job.kc = ceil_div(job.dims.depth, job.k_blocks);
+
+    int nc = PANEL_FLOATS / job.kc / PK_NR * PK_NR;
+    nc = nc < NC_MIN ? NC_MIN : (nc > NC_MAX ? NC_MAX : nc);
+    int pixels_rounded = ceil_div(job.pixels, PK_NR) * PK_NR;
+    job.nc = nc < pixels_rounded ? nc : pixels_rounded;
+    job.pixel_blocks = ceil_div(job.pixels, job.nc);
+
+    // Late layers have few pixel blocks: split output channels until both threads get several tasks,
+    // without making a task's packed B serve fewer than four panels.
+    int threads = pk_thread_count();
+    long base_tasks = (long)s->batch * s->groups * job.pixel_blocks;
+    long wanted = (long)threads * TASKS_PER_THREAD;
+    int chunks = 1;
+    if (threads > 1 && base_tasks < wanted) {
+        chunks = (int)((wanted + base_tasks - 1) / base_tasks);
+        int most = job.dims.panels / 4 < 1 ? 1 : job.dims.panels / 4;
+        if (chunks > most) chunks = most;
+    }
+    job.panels_per_task = ceil_div(job.dims.panels, chunks);
+    job.oc_chunks = ceil_div(job.dims.panels, job.panels_per_task);
+
+    pk_parallel_for((size_t)base_tasks * (size_t)job.oc_chunks, gemm_task, &job);
+}

@@ -1,0 +1,52 @@
+// The implicit-GEMM convolution's internal contract: how weights are packed and what a register
+// tile computes. Both ISAs share the packed layout, so a plan packed once runs on either path.
+#ifndef PTHKIT_GEMM_H
+#define PTHKIT_GEMM_H
+
+#include "PthKitKernels.h"
+#include <stddef.h>
+
+/// Rows (output channels) and columns (output pixels) of one register tile: 6 x 16 keeps twelve
+/// 8-float accumulators, two B vectors and one broadcast in AVX2's sixteen registers (MLAS's and
+/// BLIS's Haswell sgemm shape).
+enum { PK_MR = 6, PK_NR = 16 };
+
+/// How a tile combines with what its output already holds. K is split in blocks; the first block
+/// starts from the residual (read and written by the same tile, so output may alias residual),
+/// later blocks add to the stored partial sums, and the last adds the bias and applies the activation.
+typedef struct {
+    const float *bias;      // this tile's first row's bias, or NULL
+    const float *residual;  // same layout as the output (ldc), or NULL
+    pk_activation activation;
+    int first, last;
+} pk_tile_epilogue;
+
+/// c[r * ldc + j] (r < m <= PK_MR, j < n <= PK_NR) gets sum over k < kc of a[k * PK_MR + r] * b[k * ldb + j],
+/// combined per `epilogue`. `a` is one packed micro-panel; b's rows hold at least n readable floats.
+typedef void (*pk_gemm_tile_fn)(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                                int m, int n, const pk_tile_epilogue *epilogue);
+
+void pk_gemm_tile_portable(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                           int m, int n, const pk_tile_epilogue *epilogue);
+#if defined(__x86_64__) || defined(__i386__)
+#define PK_HAVE_AVX2_PATH 1
+void pk_gemm_tile_avx2(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
+                       int m, int n, const pk_tile_epilogue *epilogue);
+#endif
+
+/// The packed form of a non-depthwise convolution's weights: [group][6-row panel][k][6 rows].
+size_t pk_gemm_packed_weights_count(const pk_conv2d_shape *shape);
+void pk_gemm_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
+
+/// Whether the AVX2 + FMA path runs (decided once from the CPU, or forced by pk_kernels_select_isa).
+int pk_use_avx2(void);
+
+/// Convolutions with groups == in_channels == out_channels: weights stay [channel][kh * kw].
+int pk_conv2d_is_depthwise(const pk_conv2d_shape *shape);
+
+void pk_conv2d_run_gemm(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
+                        const float *bias, const float *residual, pk_activation activation, float *output);
+void pk_conv2d_run_depthwise(const pk_conv2d_shape *shape, const float *input, const float *weights,
+                             const float *bias, const float *residual, pk_activation activation, float *output);
+
+#endif

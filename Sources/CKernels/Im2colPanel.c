@@ -1,0 +1,52 @@
+#include "Im2colPanel.h"
+#include "Gemm.h"
+
+#include <string.h>
+
+// Smallest x >= 0 with x * step >= value (value may be negative).
+static int first_at_least(int value, int step) { return value <= 0 ? 0 : (value + step - 1) / step; }
+
+static int clamp_int(int x, int low, int high) { return x < low ? low : (x > high ? high : x); }
+
+void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0, int kc, int p0, int np,
+                     float *dst) {
+    // One im2col row is gathered here with contiguous copies, then dealt out to the strips.
+    float row[PK_PANEL_PIXELS_MAX + PK_NR];
+    int strips = (np + PK_NR - 1) / PK_NR;
+    int taps = s->kernel_height * s->kernel_width;
+    size_t plane = (size_t)s->in_height * (size_t)s->in_width;
+    for (int kk = 0; kk < kc; kk++) {
+        int k = k0 + kk, channel = k / taps, ky = (k % taps) / s->kernel_width, kx = k % s->kernel_width;
+        const float *input = image_group + (size_t)channel * plane;
+        // Output columns [ox_low, ox_high) read inside the input row for this kx; the rest is padding.
+        int column_offset = kx * s->dilation_width - s->padding_width;
+        int ox_low = clamp_int(first_at_least(-column_offset, s->stride_width), 0, s->out_width);
+        int ox_high = clamp_int(first_at_least(s->in_width - column_offset, s->stride_width), ox_low, s->out_width);
+        int oy = p0 / s->out_width, ox = p0 % s->out_width;
+        for (int j = 0; j < np; oy++, ox = 0) {
+            int length = s->out_width - ox < np - j ? s->out_width - ox : np - j;
+            int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
+            float *out = row + j;
+            if (iy < 0 || iy >= s->in_height) {
+                memset(out, 0, (size_t)length * sizeof(float));
+            } else {
+                const float *source = input + (size_t)iy * s->in_width;
+                int end = ox + length, low = clamp_int(ox_low, ox, end), high = clamp_int(ox_high, low, end);
+                int x = ox;
+                for (; x < low; x++) *out++ = 0;
+                if (s->stride_width == 1) {
+                    memcpy(out, source + x + column_offset, (size_t)(high - x) * sizeof(float));
+                    out += high - x;
+                    x = high;
+                } else {
+                    for (; x < high; x++) *out++ = source[x * s->stride_width + column_offset];
+                }
+                for (; x < end; x++) *out++ = 0;
+            }
+            j += length;
+        }
+        for (int j = np; j < strips * PK_NR; j++) row[j] = 0;
+        for (int strip = 0; strip < strips; strip++)
+            memcpy(dst + ((size_t)strip * kc + kk) * PK_NR, row + strip * PK_NR, PK_NR * sizeof(float));
+    }
+}

@@ -1,0 +1,48 @@
+#include "Scratch.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    float *floats;
+    size_t capacity;
+} scratch_buffer;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+// Threads that call in once (a caller's own thread) give their buffer back when they end.
+static void release_scratch(void *value) {
+    scratch_buffer *buffer = value;
+    free(buffer->floats);
+    free(buffer);
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, release_scratch); }
+
+// A few hundred kilobytes per thread: the kernels' API has no error path, and a machine that cannot
+// give that much cannot run the model either.
+static void out_of_memory(size_t bytes) {
+    fprintf(stderr, "PthKit kernels: cannot allocate %zu bytes of scratch memory\n", bytes);
+    abort();
+}
+
+float *pk_thread_scratch(size_t count) {
+    pthread_once(&scratch_once, make_scratch_key);
+    scratch_buffer *buffer = pthread_getspecific(scratch_key);
+    if (!buffer) {
+        buffer = calloc(1, sizeof *buffer);
+        if (!buffer) out_of_memory(sizeof *buffer);
+        pthread_setspecific(scratch_key, buffer);
+    }
+    if (buffer->capacity < count) {
+        void *memory = NULL;
+        size_t capacity = count + count / 4 + 1024;
+        if (posix_memalign(&memory, 64, capacity * sizeof(float)) != 0) out_of_memory(capacity * sizeof(float));
+        free(buffer->floats);
+        buffer->floats = memory;
+        buffer->capacity = capacity;
+    }
+    return buffer->floats;
+}

@@ -1,0 +1,70 @@
+// PthKit's own compute kernels: convolutions with their epilogue (bias, residual, activation) fused,
+// on weights packed once when a plan is compiled, run on a persistent pool of threads.
+//
+// Every entry point trusts its arguments: the Swift plan compiler validates shapes before it calls
+// in. Fast paths are chosen at run time from the CPU (AVX2 + FMA on x86-64); every path has a
+// portable fallback, so the package builds and gives the same answers wherever Swift runs.
+#ifndef PTHKIT_KERNELS_H
+#define PTHKIT_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The element-wise activation a kernel applies to its output, with ATen's float32 formulas.
+typedef enum {
+    PK_ACTIVATION_NONE = 0,
+    PK_ACTIVATION_RELU = 1,
+    PK_ACTIVATION_RELU6 = 2,
+    PK_ACTIVATION_HARDSWISH = 3,
+    PK_ACTIVATION_HARDSIGMOID = 4,
+    PK_ACTIVATION_SILU = 5,
+    PK_ACTIVATION_SIGMOID = 6,
+} pk_activation;
+
+/// The geometry of one `torch.nn.functional.conv2d` call on NCHW float32 tensors.
+typedef struct {
+    int batch;
+    int in_channels, in_height, in_width;
+    int out_channels, out_height, out_width;
+    int kernel_height, kernel_width;
+    int stride_height, stride_width;
+    int padding_height, padding_width;
+    int dilation_height, dilation_width;
+    int groups;
+} pk_conv2d_shape;
+
+/// Which implementation runs on this machine: "avx2-fma" or "portable".
+const char *pk_kernels_isa(void);
+
+/// Forces one implementation ("portable", or "avx2-fma" where the CPU has it) for every later call,
+/// so tests and benchmarks can check both on one machine. Returns 0, changing nothing, when `isa`
+/// is unknown or unavailable here.
+int pk_kernels_select_isa(const char *isa);
+
+/// Threads the kernels split work across (the caller's thread counts as one). Workers are created
+/// once and sleep between jobs. A call from a second thread while the pool is busy runs on the
+/// calling thread alone, so concurrent plans never wait on each other.
+void pk_set_thread_count(int threads);
+int pk_thread_count(void);
+
+/// Floats of the packed form of a convolution's weights.
+size_t pk_conv2d_packed_weights_count(const pk_conv2d_shape *shape);
+
+/// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] into `packed`
+/// (pk_conv2d_packed_weights_count floats): done once per layer when a plan is compiled.
+void pk_conv2d_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
+
+/// output = activation(conv2d(input, weight) + bias + residual), all NCHW; `bias` (out_channels
+/// values) and `residual` (the output's shape) may be NULL. `output` must not alias `input`;
+/// it may alias `residual`.
+void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
+                   const float *bias, const float *residual, pk_activation activation, float *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,180 @@
+import Foundation
+
+/// A model compiled for one input shape: batch norms folded into convolutions, bias, residual add
+/// and activation fused into each convolution's epilogue, weights packed once, and buffers recycled
+/// from run to run. Built by `Module.compiled(for:)`; `run` gives the forward pass's output.
+///
+/// A plan is immutable once built, and every run takes its own buffers, so one plan may run on
+/// several threads at once. It holds the weights it was compiled with: loading new parameters into
+/// the model makes the model compile a new plan on its next call, never changes this one.
+public final class ExecutionPlan: @unchecked Sendable {
+    public let inputShape: [Int]
+    public let outputShape: [Int]
+    let steps: [PlanStep]
+    let valueCount: Int
+    let inputValue: Int
+    let outputValue: Int
+    private let lock = NSLock()
+    private var idleWorkspaces: [PlanWorkspace] = []
+
+    init(inputShape: [Int], outputShape: [Int], steps: [PlanStep], valueCount: Int, inputValue: Int, outputValue: Int) {
+        self.inputShape = inputShape
+        self.outputShape = outputShape
+        self.steps = steps
+        self.valueCount = valueCount
+        self.inputValue = inputValue
+        self.outputValue = outputValue
+    }
+
+    /// How many of the steps run a packed convolution (with whatever it absorbed).
+    public var convolutionCount: Int {
+        steps.reduce(0) { count, step in
+            if case .convolution = step.operation { return count + 1 }
+            return count
+        }
+    }
+
+    /// The steps in order, one line each: what a person debugging a plan wants to read.
+    public var summary: [String] { steps.map(\.description) }
+
+    public func run(_ input: Tensor) throws -> Tensor {
+        guard input.shape == inputShape else {
+            throw RuntimeError.shapeMismatch(
+                operation: "compiled plan", expected: "input of shape \(inputShape)", found: "shape \(input.shape)")
+        }
+        try Kernels.requireConsistent(input, "compiled plan")
+        let workspace = lock.withLock { idleWorkspaces.popLast() } ?? PlanWorkspace(valueCount: valueCount)
+        defer {
+            workspace.clear()
+            lock.withLock { idleWorkspaces.append(workspace) }
+        }
+        var input = input
+        input.tracedValue = -1
+        workspace.values[inputValue] = input
+        for step in steps { try step.run(in: workspace) }
+        guard let output = workspace.values[outputValue] else {
+            throw RuntimeError.invalidArgument(operation: "compiled plan", reason: "produced no output")
+        }
+        workspace.values[outputValue] = nil
+        return output
+    }
+}
+
+/// The values of one run, and the buffers of finished values kept for the next ones of the same size.
+final class PlanWorkspace {
+    var values: [Tensor?]
+    private var spare: [Int: [[Float]]] = [:]
+
+    init(valueCount: Int) {
+        values = Array(repeating: nil, count: valueCount)
+    }
+
+    /// A buffer of `count` values whose contents the caller overwrites entirely.
+    func buffer(count: Int) -> [Float] {
+        if let reused = spare[count]?.popLast() { return reused }
+        return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
+    /// Ends `value`'s life, keeping its storage for a later value of the same size.
+    func release(_ value: Int) {
+        guard let tensor = values[value] else { return }
+        values[value] = nil
+        spare[tensor.count, default: []].append(tensor.storage)
+    }
+
+    /// Takes `value`'s storage over for an in-place result (it is its last use).
+    func take(_ value: Int) -> [Float]? {
+        defer { values[value] = nil }
+        return values[value]?.storage
+    }
+
+    func clear() {
+        for index in values.indices { values[index] = nil }
+    }
+}
+
+/// One step of a plan: an operation, the values it reads and writes, and the values whose last use
+/// it is.
+struct PlanStep: CustomStringConvertible {
+    enum Operation {
+        case constant(Tensor)
+        /// A packed convolution; `residual` is added before the activation. With `residualInPlace`
+        /// the residual ends here and its storage becomes the output's.
+        case convolution(PackedConvolution, residual: Int?, residualInPlace: Bool)
+        case activation(Kernels.Activation, inPlace: Bool)
+        case add(inPlace: Bool)
+        case linear(weight: Tensor, bias: [Float]?)
+        case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
+    }
+
+    let operation: Operation
+    let inputs: [Int]
+    let outputs: [Int]
+    let releases: [Int]
+
+    func run(in workspace: PlanWorkspace) throws {
+        switch operation {
+        case .constant(let tensor):
+            workspace.values[outputs[0]] = tensor
+        case let .convolution(convolution, residual, residualInPlace):
+            let input = try value(inputs[0], workspace)
+            var output: [Float]
+            let source: PackedConvolution.Residual
+            if let residual, residualInPlace, let storage = workspace.take(residual) {
+                (output, source) = (storage, .inOutput)
+            } else {
+                output = workspace.buffer(count: convolution.outputShape.reduce(1, *))
+                source = try residual.map { .separate(try value($0, workspace)) } ?? .none
+            }
+            convolution.run(input, residual: source, into: &output)
+            workspace.values[outputs[0]] = Tensor(shape: convolution.outputShape, storage: output)
+        case let .activation(activation, inPlace):
+            if inPlace, var tensor = workspace.values[inputs[0]] {
+                workspace.values[inputs[0]] = nil
+                Kernels.activate(&tensor, activation)
+                workspace.values[outputs[0]] = tensor
+            } else {
+                workspace.values[outputs[0]] = Kernels.activated(try value(inputs[0], workspace), activation)
+            }
+        case .add(let inPlace):
+            let other = try value(inputs[1], workspace)
+            if inPlace, var sum = workspace.values[inputs[0]] {
+                workspace.values[inputs[0]] = nil
+                try Kernels.addInPlace(&sum, other)
+                workspace.values[outputs[0]] = sum
+            } else {
+                workspace.values[outputs[0]] = try Kernels.add(value(inputs[0], workspace), other)
+            }
+        case let .linear(weight, bias):
+            workspace.values[outputs[0]] = try Kernels.linear(value(inputs[0], workspace), weight: weight, bias: bias)
+        case .reference(_, let run):
+            let results = try run(inputs.map { try value($0, workspace) })
+            for (value, result) in zip(outputs, results) { workspace.values[value] = result }
+        }
+        for value in releases { workspace.release(value) }
+    }
+
+    private func value(_ index: Int, _ workspace: PlanWorkspace) throws -> Tensor {
+        guard let tensor = workspace.values[index] else {
+            throw RuntimeError.invalidArgument(operation: "compiled plan", reason: "value \(index) read before it was computed")
+        }
+        return tensor
+    }
+
+    var description: String {
+        let name: String
+        switch operation {
+        case .constant: name = "constant"
+        case let .convolution(convolution, residual, _):
+            let s = convolution.shape
+            name = "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
+                + (s.groups > 1 ? " groups \(s.groups)" : "") + (residual == nil ? "" : " +residual")
+                + (convolution.activation.map { " +\($0)" } ?? "")
+        case .activation(let activation, _): name = "\(activation)"
+        case .add: name = "add"
+        case .linear: name = "linear"
+        case .reference(let reference, _): name = reference
+        }
+        return "\(name) \(inputs) -> \(outputs)"
+    }
+}

@@ -1,0 +1,119 @@
+import CKernels
+
+/// A convolution ready to run: batch norm folded in, weights packed once into the kernel's layout,
+/// and the epilogue (bias, residual, activation) it applies to its own output.
+final class PackedConvolution: @unchecked Sendable {
+    let shape: pk_conv2d_shape
+    let outputShape: [Int]
+    let activation: Kernels.Activation?
+    private let bias: [Float]?
+    private let packed: UnsafeMutablePointer<Float>
+
+    /// `weights` as traced, with `batchNorm` (scale and shift per output channel) folded in:
+    /// w' = w * scale, b' = b * scale + shift, the arithmetic the reference path's batch norm does
+    /// after the convolution, moved before it.
+    init(
+        _ weights: ConvolutionWeights, inputShape: [Int], batchNorm: (scale: [Float], shift: [Float])?,
+        activation: Kernels.Activation?
+    ) throws {
+        // The geometry check of the reference kernel: one set of rules for both paths.
+        let geometry = try ConvolutionShape(
+            inputShape: inputShape, weight: weights.weight, bias: weights.bias, stride: weights.stride,
+            padding: weights.padding, dilation: weights.dilation, groups: weights.groups)
+        var weight = weights.weight.storage
+        var bias = weights.bias
+        if let (scale, shift) = batchNorm {
+            let outputs = geometry.outputChannels
+            guard scale.count == outputs, shift.count == outputs else {
+                throw RuntimeError.shapeMismatch(
+                    operation: "conv2d + batch_norm", expected: "\(outputs) channels",
+                    found: "\(scale.count) batch norm channels")
+            }
+            let perChannel = weight.count / outputs
+            weight.withUnsafeMutableBufferPointer { values in
+                for channel in 0..<outputs {
+                    for index in (channel * perChannel)..<((channel + 1) * perChannel) { values[index] *= scale[channel] }
+                }
+            }
+            let original = bias ?? [Float](repeating: 0, count: outputs)
+            bias = (0..<outputs).map { original[$0] * scale[$0] + shift[$0] }
+        }
+        // The C kernels count in 32-bit ints: every size must fit, as OpenBLAS's do.
+        func c(_ value: Int) throws -> Int32 {
+            guard let narrow = Int32(exactly: value) else {
+                throw RuntimeError.invalidArgument(operation: "conv2d", reason: "size \(value) exceeds the kernels' range")
+            }
+            return narrow
+        }
+        shape = pk_conv2d_shape(
+            batch: try c(geometry.batch), in_channels: try c(geometry.inputChannels),
+            in_height: try c(geometry.inputHeight), in_width: try c(geometry.inputWidth),
+            out_channels: try c(geometry.outputChannels), out_height: try c(geometry.outputHeight),
+            out_width: try c(geometry.outputWidth), kernel_height: try c(geometry.kernelHeight),
+            kernel_width: try c(geometry.kernelWidth), stride_height: try c(geometry.strideY),
+            stride_width: try c(geometry.strideX), padding_height: try c(geometry.padY),
+            padding_width: try c(geometry.padX), dilation_height: try c(geometry.dilationY),
+            dilation_width: try c(geometry.dilationX), groups: try c(geometry.groups))
+        outputShape = [geometry.batch, geometry.outputChannels, geometry.outputHeight, geometry.outputWidth]
+        self.activation = activation
+        self.bias = bias
+        var cShape = shape
+        let count = pk_conv2d_packed_weights_count(&cShape)
+        packed = .allocate(capacity: max(count, 1))
+        weight.withUnsafeBufferPointer { pk_conv2d_pack_weights(&cShape, $0.baseAddress, packed) }
+    }
+
+    deinit { packed.deallocate() }
+
+    /// Whether the C kernels apply `activation` in their epilogue.
+    static func fuses(_ activation: Kernels.Activation) -> Bool {
+        kernelActivation(activation) != nil
+    }
+
+    /// Where the residual of `activation(conv(x) + bias + residual)` comes from.
+    enum Residual {
+        case none
+        case separate(Tensor)
+        /// The plan moved the residual's storage into the output buffer: the sum is taken in place.
+        case inOutput
+    }
+
+    /// Writes the output for `input` into `output`, which holds `outputShape`'s count of values.
+    func run(_ input: Tensor, residual: Residual, into output: inout [Float]) {
+        var cShape = shape
+        let activation = self.activation.flatMap(Self.kernelActivation) ?? PK_ACTIVATION_NONE
+        let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage } else { nil }
+        input.storage.withUnsafeBufferPointer { source in
+            withOptionalPointer(bias) { bias in
+                withOptionalPointer(separate) { separate in
+                    output.withUnsafeMutableBufferPointer { destination in
+                        let residualPointer: UnsafePointer<Float>? =
+                            if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
+                        pk_conv2d_run(
+                            &cShape, source.baseAddress, packed, bias, residualPointer, activation,
+                            destination.baseAddress)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func kernelActivation(_ activation: Kernels.Activation) -> pk_activation? {
+        switch activation {
+        case .relu: return PK_ACTIVATION_RELU
+        case .relu6: return PK_ACTIVATION_RELU6
+        case .hardswish: return PK_ACTIVATION_HARDSWISH
+        case .hardsigmoid: return PK_ACTIVATION_HARDSIGMOID
+        case .silu: return PK_ACTIVATION_SILU
+        case .sigmoid: return PK_ACTIVATION_SIGMOID
+        case .tanh, .gelu: return nil
+        }
+    }
+}
+
+private func withOptionalPointer<Result>(
+    _ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Result
+) -> Result {
+    guard let values else { return body(nil) }
+    return values.withUnsafeBufferPointer { body($0.baseAddress) }
+}

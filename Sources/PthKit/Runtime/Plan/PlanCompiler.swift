@@ -1,0 +1,142 @@
+/// Turns a traced forward pass into an `ExecutionPlan`.
+///
+/// Passes, in order:
+/// 1. keep only the nodes the output needs (a truncated graph for `headInput`, unused branches);
+/// 2. absorb into each convolution the chain its output alone feeds: batch norm (folded into the
+///    weights), then a residual add, then an activation the kernels apply (`PackedConvolution`).
+///    The fused step runs where the chain's last node ran, so a residual computed after the
+///    convolution (torchvision's `downsample`) is ready;
+/// 3. pack every convolution's weights once;
+/// 4. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
+enum PlanCompiler {
+    static func compile(
+        nodes: [TracedNode], shapes: [[Int]], inputValue: Int, outputValue: Int
+    ) throws -> ExecutionPlan {
+        let needed = neededNodes(nodes, outputValue: outputValue)
+        var consumers = [Int](repeating: 0, count: shapes.count)
+        var consumerNode = [Int](repeating: -1, count: shapes.count)
+        for index in needed {
+            for value in nodes[index].inputs {
+                consumers[value] += 1
+                consumerNode[value] = index
+            }
+        }
+        var absorbed = Set<Int>()
+        // The single node reading `value`, when exactly one does, the value is not the output, and
+        // no other convolution took that node in already (both branches of a residual add).
+        func soleConsumer(_ value: Int) -> Int? {
+            guard consumers[value] == 1, value != outputValue, !absorbed.contains(consumerNode[value]) else { return nil }
+            return consumerNode[value]
+        }
+
+        var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
+        var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
+        for index in needed where !absorbed.contains(index) {
+            guard case .convolution(let weights) = nodes[index].operation else { continue }
+            var value = nodes[index].outputs[0]
+            var last = index
+            var batchNorm: (scale: [Float], shift: [Float])?
+            var residual: Int?
+            var activation: Kernels.Activation?
+            if let next = soleConsumer(value), case let .batchNorm(scale, shift) = nodes[next].operation {
+                batchNorm = (scale, shift)
+                (value, last) = (nodes[next].outputs[0], next)
+                absorbed.insert(next)
+            }
+            if let next = soleConsumer(value), case .add = nodes[next].operation {
+                let other = nodes[next].inputs[0] == value ? nodes[next].inputs[1] : nodes[next].inputs[0]
+                // x + x cannot be fused: the convolution's output is not there to add until written.
+                if other != value {
+                    residual = other
+                    (value, last) = (nodes[next].outputs[0], next)
+                    absorbed.insert(next)
+                }
+            }
+            if let next = soleConsumer(value), case .activation(let kind) = nodes[next].operation,
+                PackedConvolution.fuses(kind)
+            {
+                activation = kind
+                (value, last) = (nodes[next].outputs[0], next)
+                absorbed.insert(next)
+            }
+            let input = nodes[index].inputs[0]
+            let packed = try PackedConvolution(
+                weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation)
+            guard packed.outputShape == shapes[value] else {
+                throw RuntimeError.shapeMismatch(
+                    operation: "compiled plan", expected: "convolution output \(shapes[value])",
+                    found: "\(packed.outputShape)")
+            }
+            absorbed.insert(index)
+            fusedAt[last] = .convolution(packed, residual: residual, residualInPlace: false)
+            fusedInputs[last] = (residual.map { [input, $0] } ?? [input], value)
+        }
+
+        var steps: [PlanStep] = []
+        for index in needed {
+            if let operation = fusedAt[index], let (inputs, output) = fusedInputs[index] {
+                steps.append(PlanStep(operation: operation, inputs: inputs, outputs: [output], releases: []))
+                continue
+            }
+            guard !absorbed.contains(index) else { continue }
+            let node = nodes[index]
+            let operation: PlanStep.Operation
+            switch node.operation {
+            case .input: continue
+            case .constant(let tensor): operation = .constant(tensor)
+            case .convolution: continue  // every needed convolution was fused above
+            case let .batchNorm(scale, shift):
+                operation = .reference(name: "batch_norm") { inputs in
+                    var output = inputs[0]
+                    try Kernels.scaleShiftChannels(&output, scale: scale, shift: shift)
+                    return [output]
+                }
+            case .linear(let weight, let bias): operation = .linear(weight: weight, bias: bias)
+            case .activation(let kind): operation = .activation(kind, inPlace: false)
+            case .add: operation = .add(inPlace: false)
+            case let .reference(name, run): operation = .reference(name: name, run: run)
+            }
+            steps.append(PlanStep(operation: operation, inputs: node.inputs, outputs: node.outputs, releases: []))
+        }
+        return ExecutionPlan(
+            inputShape: shapes[inputValue], outputShape: shapes[outputValue],
+            steps: scheduleReleases(steps, inputValue: inputValue, outputValue: outputValue),
+            valueCount: shapes.count, inputValue: inputValue, outputValue: outputValue)
+    }
+
+    /// Indices of the nodes the output depends on, in trace order.
+    private static func neededNodes(_ nodes: [TracedNode], outputValue: Int) -> [Int] {
+        var wanted = Set([outputValue])
+        var kept: [Int] = []
+        for index in nodes.indices.reversed() where nodes[index].outputs.contains(where: wanted.contains) {
+            kept.append(index)
+            wanted.formUnion(nodes[index].inputs)
+        }
+        return kept.reversed()
+    }
+
+    /// Adds to each step the values it reads for the last time, and lets a step that can write over
+    /// such an input (an activation, an add, a convolution's residual) do so. The plan's input and
+    /// output are never released: the caller owns them.
+    private static func scheduleReleases(_ steps: [PlanStep], inputValue: Int, outputValue: Int) -> [PlanStep] {
+        var lastUse: [Int: Int] = [:]
+        for (index, step) in steps.enumerated() {
+            for value in step.inputs { lastUse[value] = index }
+        }
+        return steps.enumerated().map { index, step in
+            let ending = Array(Set(step.inputs.filter { lastUse[$0] == index && $0 != inputValue && $0 != outputValue }))
+            let endsHere = { (value: Int) in ending.contains(value) }
+            var operation = step.operation
+            switch step.operation {
+            case let .convolution(convolution, residual?, _) where endsHere(residual) && residual != step.inputs[0]:
+                operation = .convolution(convolution, residual: residual, residualInPlace: true)
+            case .activation(let kind, _) where endsHere(step.inputs[0]):
+                operation = .activation(kind, inPlace: true)
+            case .add where endsHere(step.inputs[0]) && step.inputs[0] != step.inputs[1]:
+                operation = .add(inPlace: true)
+            default: break
+            }
+            return PlanStep(operation: operation, inputs: step.inputs, outputs: step.outputs, releases: ending)
+        }
+    }
+}

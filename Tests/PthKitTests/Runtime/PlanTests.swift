@@ -1,0 +1,105 @@
+import Foundation
+import PthKit
+import Testing
+
+/// The compiled plan against the plain module forward pass it is derived from: every zoo family,
+/// compiled once and then run on inputs the trace never saw; and what the compiler fuses.
+@Suite("Compiled plans")
+struct PlanTests {
+    /// One model per family (and per design document), at a small input where its pooling adapts.
+    static let families: [(model: String, input: [Int])] = [
+        ("alexnet", [2, 3, 96, 96]), ("vgg11_bn", [2, 3, 64, 64]), ("googlenet", [2, 3, 96, 96]),
+        ("resnet18", [2, 3, 64, 64]), ("resnext50_32x4d", [1, 3, 64, 64]), ("mobilenet_v2", [2, 3, 64, 64]),
+        ("mobilenet_v3_small", [2, 3, 64, 64]), ("shufflenet_v2_x0_5", [2, 3, 64, 64]),
+        ("efficientnet_b0", [2, 3, 64, 64]), ("lenet5", [2, 1, 28, 28]), ("alexnet_half", [1, 3, 224, 224]),
+        ("googlenet_nobn", [1, 3, 224, 224]), ("mobilenet_v1", [1, 3, 224, 224]), ("vgg16_flat", [1, 3, 224, 224]),
+        ("nin", [2, 3, 32, 32]), ("googlenet_lesson", [1, 3, 224, 224]), ("resnet18_lesson", [1, 3, 224, 224]),
+        ("efficientnet_b0_lettered", [1, 3, 224, 224]), ("efficientnet_b0_same", [1, 3, 224, 224]),
+    ]
+
+    static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
+        var state = seed
+        let values = (0..<shape.reduce(1, *)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        }
+        return Tensor(shape: shape, storage: values)
+    }
+
+    /// The largest difference, relative to the reference's largest magnitude.
+    static func relativeError(_ output: Tensor, _ reference: Tensor) -> Double {
+        let scale = reference.storage.map { abs(Double($0)) }.max() ?? 0
+        let error = zip(output.storage, reference.storage).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        return error / max(scale, 1e-6)
+    }
+
+    @Test(arguments: families.map(\.model))
+    func compiledMatchesTheReferencePath(_ name: String) throws {
+        let shape = try #require(Self.families.first { $0.model == name }).input
+        let model = try ModelZoo.build(name)
+        let plan = try model.compiled(for: shape)
+        for seed in [1, 2] as [UInt64] {
+            let input = Self.randomInput(shape, seed: seed)
+            let compiled = try plan.run(input)
+            let reference = try model.referenceForward(input)
+            #expect(compiled.shape == reference.shape)
+            let error = Self.relativeError(compiled, reference)
+            #expect(error <= 1e-4, "\(name): compiled differs from reference by \(error) of the output's scale")
+        }
+    }
+
+    @Test func resnetBlocksBecomeOneStepPerConvolution() throws {
+        let plan = try ModelZoo.build("resnet18").compiled(for: [1, 3, 64, 64])
+        #expect(plan.convolutionCount == 20)
+        // Every batch norm, residual add and ReLU went into a convolution's epilogue.
+        for line in plan.summary {
+            #expect(!line.hasPrefix("batch_norm") && !line.hasPrefix("add") && !line.hasPrefix("relu"), "\(line)")
+        }
+        #expect(plan.summary.filter { $0.contains("+residual +relu") }.count == 8)
+    }
+
+    @Test func mobileBlocksFuseTheirActivations() throws {
+        let plan = try ModelZoo.build("mobilenet_v3_large").compiled(for: [1, 3, 64, 64])
+        #expect(plan.summary.filter { $0.contains("+hardswish") }.count > 0)
+        #expect(plan.summary.filter { $0.contains("+residual") }.count > 0)
+        #expect(!plan.summary.contains { $0.hasPrefix("batch_norm") })
+    }
+
+    @Test func newParametersRecompile() throws {
+        let model = try ModelZoo.build("resnet18", arguments: ModelArguments(["num_classes": "3"]))
+        let input = Self.randomInput([1, 3, 32, 32], seed: 3)
+        let before = try model(input)
+        try model.replaceHead(numClasses: 3)  // fresh random head
+        let after = try model(input)
+        #expect(after != before)
+        #expect(Self.relativeError(after, try model.referenceForward(input)) <= 1e-4)
+    }
+
+    @Test func headInputStopsAtTheClassifier() throws {
+        let model = try ModelZoo.build("mobilenet_v2")
+        let input = Self.randomInput([2, 3, 64, 64], seed: 4)
+        let features = try model.headInput(input)
+        #expect(features.shape == [2, 1280])
+        #expect(Self.relativeError(features, try model.referenceHeadInput(input)) <= 1e-4)
+    }
+
+    @Test func onePlanRunsOnSeveralThreadsAtOnce() async throws {
+        let model = try ModelZoo.build("resnet18")
+        let inputs = (0..<4).map { Self.randomInput([1, 3, 64, 64], seed: UInt64(10 + $0)) }
+        let expected = try inputs.map { try model($0) }
+        let results = try await withThrowingTaskGroup(of: (Int, Tensor).self) { group in
+            for _ in 0..<3 {
+                for (index, input) in inputs.enumerated() {
+                    group.addTask { (index, try model(input)) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for (index, output) in results { #expect(output == expected[index]) }
+    }
+
+    @Test func aWrongInputShapeIsAnError() throws {
+        let plan = try ModelZoo.build("lenet5").compiled(for: [1, 1, 28, 28])
+        #expect(throws: RuntimeError.self) { try plan.run(Tensor(zeros: [1, 1, 32, 32])) }
+    }
+}
