@@ -32,6 +32,26 @@ public final class Parameter: @unchecked Sendable {
         store(Tensor(shape: shape, storage: integers.map { Float($0) }), integers: integers)
     }
 
+    /// Loads new values of `shape` by letting `fill` write them into the storage: the parameter's
+    /// own buffer when its element count is unchanged and nothing else shares it (so loading a
+    /// checkpoint converts each tensor once, into memory the model already holds), a new one otherwise.
+    public func overwrite(shape: [Int], integers: [Int64]? = nil, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        lock.withLock {
+            let count = shape.reduce(1, *)
+            if storedValue.storage.count == count {
+                storedValue.storage.withUnsafeMutableBufferPointer { buffer in fill(buffer) }
+                if storedValue.shape != shape { storedValue = Tensor(shape: shape, storage: storedValue.storage) }
+            } else {
+                storedValue = Tensor(shape: shape, storage: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    fill(buffer)
+                    initialized = count
+                })
+            }
+            storedIntegers = integers
+            storedVersion = ParameterVersion.next()
+        }
+    }
+
     private func store(_ newValue: Tensor, integers: [Int64]?) {
         lock.withLock {
             storedValue = newValue
