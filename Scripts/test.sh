@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (Debian packages, the pinned PyTorch oracle), refreshes
-# oracle fixtures whose generator changed, builds optimized, runs the fast unit tests, then generates
-# the model-zoo references with PyTorch and runs the parity sweep.
+# oracle fixtures whose generator changed, checks the C kernels, builds optimized, runs the fast unit
+# tests, then generates the model-zoo references with PyTorch and runs the parity sweep.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -33,6 +33,9 @@ refresh Tests/Fixtures/generated/formats Scripts/make_format_fixtures.py Scripts
     Scripts/requirements-formats.txt
 refresh Tests/Fixtures/generated/efficientnet-same-load Scripts/make_efficientnet_load_fixtures.py \
     Scripts/oracle/design_docs/efficientnet_same_padding.py
+
+echo "== C kernels against a double-precision reference (every ISA path this CPU has)" >&2
+Scripts/bench_kernels.sh check
 
 echo "== building (release)" >&2
 swift build -c release -Xswiftc -enable-testing --build-tests

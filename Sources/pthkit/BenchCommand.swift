@@ -48,12 +48,6 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
         Initialization.seed(0)
-        // The first result, as a user meets it: load (or build), compile, one forward pass.
-        let firstStart = DispatchTime.now().uptimeNanoseconds
-        let builderArguments = try ModelArguments(parsing: arguments)
-        let loaded = try weights.map {
-            try ModelZoo.load(model, arguments: builderArguments, weights: URL(fileURLWithPath: $0))
-        } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         let entry = ModelsManifest.embedded.entry(model)
         let channels = entry?.inputSize.first ?? 3
         let spatial = try inputSize.map(ShapeText.parse) ?? Array((entry?.inputSize ?? [3, 224, 224]).dropFirst())
@@ -61,6 +55,13 @@ struct BenchCommand: ParsableCommand {
         let shape = [batch, channels] + spatial
         var generator = SystemRandomNumberGenerator()
         let input = Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+
+        // The first result, as a user meets it: load (or build), compile, one forward pass.
+        let firstStart = DispatchTime.now().uptimeNanoseconds
+        let builderArguments = try ModelArguments(parsing: arguments)
+        let loaded = try weights.map {
+            try ModelZoo.load(model, arguments: builderArguments, weights: URL(fileURLWithPath: $0))
+        } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         let forward = { reference ? try loaded.model.referenceForward(input) : try loaded.model(input) }
         let compileStart = DispatchTime.now().uptimeNanoseconds
         if !reference { _ = try loaded.model.compiled(for: shape) }

@@ -48,6 +48,35 @@ struct PlanTests {
         }
     }
 
+    /// conv -> batch norm -> activation, fused into one packed convolution, on the awkward shapes:
+    /// 1x1 images, channel counts off the vector width, stride 2, dilation, groups, depthwise.
+    @Test(arguments: [
+        // (in, out, kernel, stride, padding, dilation, groups, height, width)
+        (3, 5, 3, 1, 1, 1, 1, 1, 1), (3, 13, 7, 2, 3, 1, 1, 17, 23), (9, 7, 1, 1, 0, 1, 1, 5, 3),
+        (16, 24, 1, 2, 0, 1, 1, 9, 9), (12, 12, 3, 1, 2, 2, 1, 11, 10), (32, 64, 3, 2, 1, 1, 32, 13, 7),
+        (17, 17, 3, 1, 1, 1, 17, 19, 21), (24, 24, 5, 2, 2, 1, 24, 15, 16), (8, 16, 3, 1, 1, 1, 4, 8, 8),
+    ] as [(Int, Int, Int, Int, Int, Int, Int, Int, Int)])
+    func fusedConvolutionMatchesItsLayers(
+        _ geometry: (Int, Int, Int, Int, Int, Int, Int, Int, Int)
+    ) throws {
+        let (inputs, outputs, kernel, stride, padding, dilation, groups, height, width) = geometry
+        for activation in [ReLU6(), Hardswish(), SiLU(), Sigmoid()] as [Module] {
+            let norm = BatchNorm2d(outputs)
+            norm.runningMean.value = Self.randomInput([outputs], seed: 7)
+            norm.runningVar.value = Tensor(shape: [outputs], storage: Self.randomInput([outputs], seed: 8).storage.map { 0.5 + abs($0) })
+            let block = Sequential(
+                Conv2d(
+                    inputs, outputs, kernelSize: Pair(kernel, kernel), stride: Pair(stride, stride),
+                    padding: Pair(padding, padding), dilation: Pair(dilation, dilation), groups: groups),
+                norm, activation)
+            let input = Self.randomInput([2, inputs, height, width], seed: 9)
+            let plan = try block.compiled(for: input.shape)
+            #expect(plan.convolutionCount == 1 && plan.summary.count == 1, "\(plan.summary)")
+            let error = Self.relativeError(try plan.run(input), try block.referenceForward(input))
+            #expect(error <= 1e-5, "\(geometry) \(activation.typeName): \(error)")
+        }
+    }
+
     @Test func resnetBlocksBecomeOneStepPerConvolution() throws {
         let plan = try ModelZoo.build("resnet18").compiled(for: [1, 3, 64, 64])
         #expect(plan.convolutionCount == 20)
