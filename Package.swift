@@ -18,6 +18,13 @@ let package = Package(
             pkgConfig: "libzip",
             providers: [.apt(["libzip-dev"]), .brew(["libzip"])]
         ),
+        // SHA-256 of official weight files and inspect's digests: OpenSSL's libcrypto, which uses the
+        // CPU's SHA extensions where it has them.
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
         // Convolutions and linear layers run as OpenBLAS sgemm/sgemv.
         .systemLibrary(
             name: "COpenBLAS",
@@ -49,7 +56,7 @@ let package = Package(
         ),
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels"]
+            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto"]
         ),
         .executableTarget(
             name: "pthkit",

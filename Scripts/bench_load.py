@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""Checkpoint read time: PthKit against torch.load, on the same ~100 MB state_dict, same machine.
+"""Checkpoint load time: PthKit against PyTorch, on the same state dicts, same machine.
 
     Scripts/bench_load.sh        (builds PthKit in release, installs the oracle, runs this)
 
-Prints a table: the median of several runs of each, with the file in the page cache for both.
+For resnet50 and vgg16 state dicts, each saved as zip, legacy and safetensors, prints a table of
+medians over several runs, the file in the page cache for every reader:
+  torch read        torch.load(weights_only=True), or safetensors.torch.load_file for safetensors
+  torch mmap read   torch.load(mmap=True, weights_only=True) (zip only)
+  torch + load      the read plus model.load_state_dict
+  PthKit            `pthkit bench --weights` load_ms: read the file and load it into the built model
+  PthKit peak RSS   the whole pthkit process's peak resident memory (model build included), against
+                    the model's float32 parameter bytes
+  sha256            PthKit hashing the whole file once (`bench` sha256_ms): what the official-name
+                    check costs at most, as a share of PthKit's load
 """
 import json
 import os
@@ -13,14 +22,17 @@ import sys
 import tempfile
 import time
 
+import safetensors.torch
 import torch
 import torchvision
 
 PTHKIT = sys.argv[1] if len(sys.argv) > 1 else ".build/release/pthkit"
-RUNS = 7
+MODELS = sys.argv[2].split(",") if len(sys.argv) > 2 else ["resnet50", "vgg16"]
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
 
 def median_ms(action):
+    action()  # the file into the page cache
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
@@ -29,27 +41,56 @@ def median_ms(action):
     return statistics.median(times)
 
 
+def pthkit_run(model_name, path, time_sha256=False):
+    """One `pthkit bench` process: its load_ms, its peak resident set (MB) from wait4, and with
+    time_sha256 (a separate run, so the extra read stays out of the peak) its sha256_ms."""
+    process = subprocess.Popen(
+        [PTHKIT, "bench", model_name, "--weights", path, "--runs", "1", "--warmup", "0", "--input-size", "32,32",
+         "--json"] + (["--time-sha256"] if time_sha256 else []), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"pthkit bench failed on {path}")
+    result = json.loads(output)
+    return result["load_ms"], usage.ru_maxrss / 1024, result.get("sha256_ms")
+
+
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     folder = tempfile.mkdtemp()
-    model = torchvision.models.resnet50(weights=None).eval()
     rows = []
-    for label, kwargs in [("zip", {}), ("legacy", dict(_use_new_zipfile_serialization=False))]:
-        path = os.path.join(folder, f"resnet50_{label}.pth")
-        torch.save(model.state_dict(), path, **kwargs)
-        size_mb = os.path.getsize(path) / 1e6
-        torch_ms = median_ms(lambda: torch.load(path, weights_only=True))
-        torch_full_ms = median_ms(lambda: model.load_state_dict(torch.load(path, weights_only=True)))
-        pthkit_ms = statistics.median(
-            json.loads(subprocess.run([PTHKIT, "bench", "resnet50", "--weights", path, "--runs", "1", "--warmup", "0",
-                                       "--input-size", "32,32", "--json"], check=True, capture_output=True,
-                                      text=True).stdout)["load_ms"] for _ in range(RUNS))
-        rows.append((label, size_mb, torch_ms, torch_full_ms, pthkit_ms))
+    for model_name in MODELS:
+        model = getattr(torchvision.models, model_name)(weights=None).eval()
+        parameter_mb = sum(t.numel() * 4 for t in model.state_dict().values()) / 1e6
+        for label in ["zip", "legacy", "safetensors"]:
+            path = os.path.join(folder, f"{model_name}_{label}.{'safetensors' if label == 'safetensors' else 'pth'}")
+            if label == "safetensors":
+                safetensors.torch.save_file(model.state_dict(), path, metadata={"format": "pt"})
+                read = lambda: safetensors.torch.load_file(path)  # noqa: E731
+                mmap_ms = None
+            else:
+                torch.save(model.state_dict(), path, **({} if label == "zip" else dict(_use_new_zipfile_serialization=False)))
+                read = lambda: torch.load(path, weights_only=True)  # noqa: E731
+                mmap_ms = median_ms(lambda: torch.load(path, weights_only=True, mmap=True)) if label == "zip" else None
+            read_ms = median_ms(read)
+            full_ms = median_ms(lambda: model.load_state_dict(read()))
+            pthkit_run(model_name, path)
+            runs = [pthkit_run(model_name, path) for _ in range(RUNS)]
+            pthkit_ms = statistics.median(r[0] for r in runs)
+            rss_mb = statistics.median(r[1] for r in runs)
+            hash_ms = statistics.median(pthkit_run(model_name, path, time_sha256=True)[2] for _ in range(3))
+            rows.append((model_name, label, os.path.getsize(path) / 1e6, read_ms, mmap_ms, full_ms, pthkit_ms,
+                         rss_mb, parameter_mb, hash_ms))
+            os.remove(path)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, median of {RUNS} runs, file in page cache")
-    print("| format | size | torch.load | torch.load + load_state_dict | PthKit read + loadStateDict |")
-    print("|---|---|---|---|---|")
-    for label, size, t, tf, p in rows:
-        print(f"| {label} | {size:.0f} MB | {t:.0f} ms | {tf:.0f} ms | {p:.0f} ms |")
+    print("| model | format | size | torch read | torch mmap read | torch read + load_state_dict | PthKit read + load "
+          "| PthKit / torch+load | PthKit peak RSS (float32 params) | sha256 of the file (share of PthKit load) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, label, size, t, tm, tf, p, rss, params, h in rows:
+        mmap_text = f"{tm:.0f} ms" if tm is not None else "-"
+        print(f"| {name} | {label} | {size:.0f} MB | {t:.0f} ms | {mmap_text} | {tf:.0f} ms | {p:.0f} ms | {p / tf:.2f}x "
+              f"| {rss:.0f} MB ({params:.0f} MB) | {h:.0f} ms ({100 * h / p:.0f}%) |")
 
 
 if __name__ == "__main__":

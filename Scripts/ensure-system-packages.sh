@@ -7,6 +7,7 @@ pkg-config --exists libzip 2>/dev/null || needed+=(libzip-dev)
 pkg-config --exists openblas 2>/dev/null || needed+=(libopenblas-dev)
 pkg-config --exists libpng 2>/dev/null || needed+=(libpng-dev)
 pkg-config --exists libjpeg 2>/dev/null || needed+=(libjpeg-dev)
+pkg-config --exists libcrypto 2>/dev/null || needed+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || needed+=(pkg-config)
 
 if [ ${#needed[@]} -gt 0 ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one parser with mutated fixtures:  Scripts/fuzz.sh TARGET [SECONDS]
-#   TARGET: pickle, zip, legacy, npy, png, jpeg, or all
+#   TARGET: pickle, zip (torch.save and TorchScript archives), legacy, safetensors, npy, png, jpeg, or all
 #   SECONDS: budget per target (default 60)
 #
 # The default engine is pthkit-fuzz's deterministic mutation driver (same inputs on every run for a
@@ -19,7 +19,7 @@ seconds="${2:-60}"
 engine="${PTHKIT_FUZZ_ENGINE:-driver}"
 seed="${PTHKIT_FUZZ_SEED:-1}"
 memory_mib="${PTHKIT_FUZZ_MEMORY_MIB:-2048}"
-targets=(pickle zip legacy npy png jpeg)
+targets=(pickle zip legacy safetensors npy png jpeg)
 if [ "$target" = all ]; then
     for each in "${targets[@]}"; do "$0" "$each" "$seconds"; done
     exit 0
@@ -27,7 +27,8 @@ fi
 case " ${targets[*]} " in *" $target "*) ;; *) echo "unknown target $target (${targets[*]}, all)" >&2; exit 2 ;; esac
 
 dict="Tests/Fuzz/dictionaries/$(case "$target" in legacy) echo pickle ;; *) echo "$target" ;; esac).dict"
-corpora=(Tests/Fixtures/checkpoints Tests/Fixtures/hostile Tests/Fixtures/images Tests/Fixtures/kernels)
+corpora=(Tests/Fixtures/checkpoints Tests/Fixtures/hostile Tests/Fixtures/images Tests/Fixtures/kernels
+    Tests/Fixtures/generated/formats)
 artifacts=.build/fuzz/artifacts
 mkdir -p "$artifacts"
 

@@ -54,6 +54,12 @@ static pk_padded_plane pad_plane(const pk_conv2d_shape *s, const float *input) {
             int i = 0;
             for (; i < first; i++) phase[i] = 0.0f;
             const float *column = source + offset + (ptrdiff_t)first * stride;
+#if defined(__x86_64__) || defined(__i386__)
+            if (stride == 2 && pk_use_avx2()) {
+                pk_gather_stride2_avx2(column, end - i, phase + i);
+                i = end;
+            }
+#endif
             for (; i < end; i++, column += stride) phase[i] = *column;
             for (; i < width; i++) phase[i] = 0.0f;
         }

@@ -24,6 +24,9 @@ typedef void (*pk_depthwise_row_fn)(const pk_conv2d_shape *shape, const pk_padde
 void pk_depthwise_row_portable(const pk_conv2d_shape *shape, const pk_padded_plane *plane, const float *taps,
                                int oy, float bias, const float *residual, pk_activation activation, float *out);
 #if defined(__x86_64__) || defined(__i386__)
+/// out[i] = source[2 * i] for i < count, reading nothing past source[2 * (count - 1)]: a stride-2
+/// convolution's input row split into its phases.
+void pk_gather_stride2_avx2(const float *source, int count, float *out);
 void pk_depthwise_row_avx2(const pk_conv2d_shape *shape, const pk_padded_plane *plane, const float *taps,
                            int oy, float bias, const float *residual, pk_activation activation, float *out);
 #endif

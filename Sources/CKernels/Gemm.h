@@ -22,7 +22,8 @@ typedef struct {
 } pk_tile_epilogue;
 
 /// c[r * ldc + j] (r < m <= PK_MR, j < n <= PK_NR) gets sum over k < kc of a[k * PK_MR + r] * b[k * ldb + j],
-/// combined per `epilogue`. `a` is one packed micro-panel; b's rows hold at least n readable floats.
+/// combined per `epilogue`. `a` is one packed micro-panel; b is one packed strip, whose rows hold
+/// PK_NR floats (zero past n), so B loads never need a mask; only C's are partial.
 typedef void (*pk_gemm_tile_fn)(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                                 int m, int n, const pk_tile_epilogue *epilogue);
 

@@ -53,29 +53,22 @@ PK_AVX2 void pk_gemm_tile_avx2(int kc, const float *a, const float *b, size_t ld
            c3l = _mm256_setzero_ps(), c3h = _mm256_setzero_ps(), c4l = _mm256_setzero_ps(),
            c4h = _mm256_setzero_ps(), c5l = _mm256_setzero_ps(), c5h = _mm256_setzero_ps();
     __m256i mask_low = pk_lane_mask_avx2(n), mask_high = pk_lane_mask_avx2(n - 8);
-    if (n == PK_NR) {
+    if (n > 8) {
         for (int k = 0; k < kc; k++, a += PK_MR, b += ldb) {
             __m256 b_low = _mm256_loadu_ps(b), b_high = _mm256_loadu_ps(b + 8);
             PK_FMA_ROW(0, c0l, c0h); PK_FMA_ROW(1, c1l, c1h); PK_FMA_ROW(2, c2l, c2h);
             PK_FMA_ROW(3, c3l, c3h); PK_FMA_ROW(4, c4l, c4h); PK_FMA_ROW(5, c5l, c5h);
         }
-    } else if (n <= 8) {
+    } else {
         // Half the work for a narrow last strip (a 7x7 layer's 49 pixels end with one).
         for (int k = 0; k < kc; k++, a += PK_MR, b += ldb) {
-            __m256 b_low = _mm256_maskload_ps(b, mask_low);
+            __m256 b_low = _mm256_loadu_ps(b);
             c0l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b_low, c0l);
             c1l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b_low, c1l);
             c2l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b_low, c2l);
             c3l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b_low, c3l);
             c4l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b_low, c4l);
             c5l = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b_low, c5l);
-        }
-    } else {
-        // A partial tile may read B straight from the input, whose last row ends at the tile's edge.
-        for (int k = 0; k < kc; k++, a += PK_MR, b += ldb) {
-            __m256 b_low = _mm256_maskload_ps(b, mask_low), b_high = _mm256_maskload_ps(b + 8, mask_high);
-            PK_FMA_ROW(0, c0l, c0h); PK_FMA_ROW(1, c1l, c1h); PK_FMA_ROW(2, c2l, c2h);
-            PK_FMA_ROW(3, c3l, c3h); PK_FMA_ROW(4, c4l, c4h); PK_FMA_ROW(5, c5l, c5h);
         }
     }
     __m256 rows[PK_MR][2] = {{c0l, c0h}, {c1l, c1h}, {c2l, c2h}, {c3l, c3h}, {c4l, c4h}, {c5l, c5h}};

@@ -6,15 +6,9 @@
 void pk_gemm_tile_portable(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc,
                            int m, int n, const pk_tile_epilogue *e) {
     float sums[PK_MR][PK_NR] = {{0}};
-    if (n == PK_NR) {
-        for (int k = 0; k < kc; k++, a += PK_MR, b += ldb)
-            for (int r = 0; r < PK_MR; r++)
-                for (int j = 0; j < PK_NR; j++) sums[r][j] += a[r] * b[j];
-    } else {
-        for (int k = 0; k < kc; k++, a += PK_MR, b += ldb)
-            for (int r = 0; r < PK_MR; r++)
-                for (int j = 0; j < n; j++) sums[r][j] += a[r] * b[j];
-    }
+    for (int k = 0; k < kc; k++, a += PK_MR, b += ldb)
+        for (int r = 0; r < PK_MR; r++)
+            for (int j = 0; j < PK_NR; j++) sums[r][j] += a[r] * b[j];
     for (int r = 0; r < m; r++) {
         float *row = c + (size_t)r * ldc;
         const float *residual = e->residual ? e->residual + (size_t)r * ldc : NULL;

@@ -10,11 +10,25 @@ static int clamp_int(int x, int low, int high) { return x < low ? low : (x > hig
 
 void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0, int kc, int p0, int np,
                      float *dst) {
+    int strips = (np + PK_NR - 1) / PK_NR;
+    size_t plane = (size_t)s->in_height * (size_t)s->in_width;
+    if (s->kernel_height == 1 && s->kernel_width == 1 && s->stride_height == 1 && s->stride_width == 1 &&
+        s->padding_height == 0 && s->padding_width == 0) {
+        // im2col of a 1x1 convolution is its input: rows are copied straight into the strips.
+        for (int kk = 0; kk < kc; kk++) {
+            const float *source = image_group + (size_t)(k0 + kk) * plane + (size_t)p0;
+            for (int strip = 0; strip < strips; strip++) {
+                float *out = dst + ((size_t)strip * kc + kk) * PK_NR;
+                int count = np - strip * PK_NR < PK_NR ? np - strip * PK_NR : PK_NR;
+                memcpy(out, source + strip * PK_NR, (size_t)count * sizeof(float));
+                for (int j = count; j < PK_NR; j++) out[j] = 0;
+            }
+        }
+        return;
+    }
     // One im2col row is gathered here with contiguous copies, then dealt out to the strips.
     float row[PK_PANEL_PIXELS_MAX + PK_NR];
-    int strips = (np + PK_NR - 1) / PK_NR;
     int taps = s->kernel_height * s->kernel_width;
-    size_t plane = (size_t)s->in_height * (size_t)s->in_width;
     for (int kk = 0; kk < kc; kk++) {
         int k = k0 + kk, channel = k / taps, ky = (k % taps) / s->kernel_width, kx = k % s->kernel_width;
         const float *input = image_group + (size_t)channel * plane;

@@ -4,14 +4,14 @@ import PthKit
 /// The parsers a hostile file reaches, each fed raw bytes. A target must never crash, hang or
 /// allocate without bound: a thrown error is the expected end for most inputs.
 enum FuzzTarget: String, CaseIterable {
-    case pickle, zip, legacy, npy, png, jpeg
+    case pickle, zip, legacy, safetensors, npy, png, jpeg
 
     /// Runs one input through the target and the consumers of its result.
     func run(_ bytes: [UInt8]) {
         switch self {
         case .pickle:
             _ = try? PickleMachine.load(bytes)
-        case .zip, .legacy:
+        case .zip, .legacy, .safetensors:
             guard let checkpoint = try? Checkpoint(bytes: bytes, file: "fuzz") else { return }
             // What inspect and convert do with a loaded file.
             for (_, tensor) in checkpoint.tensors.prefix(64) { _ = SHA256.hexDigest(tensor.bytes) }
@@ -32,6 +32,7 @@ enum FuzzTarget: String, CaseIterable {
         case .pickle: return false  // seeded with the pickles found inside checkpoints, see `Seeds`
         case .zip: return isZip && (name.hasSuffix(".pth") || name.hasSuffix(".pt"))
         case .legacy: return !isZip && (bytes.first == 0x80 || bytes.first == 0x28) && name.hasSuffix(".pth")
+        case .safetensors: return name.hasSuffix(".safetensors")
         case .npy: return name.hasSuffix(".npy")
         case .png: return bytes.starts(with: [0x89, 0x50, 0x4E, 0x47])
         case .jpeg: return bytes.starts(with: [0xFF, 0xD8, 0xFF])
@@ -43,6 +44,7 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .pickle, .legacy: return "pickle.dict"
         case .zip: return "zip.dict"
+        case .safetensors: return "safetensors.dict"
         case .npy: return "npy.dict"
         case .png: return "png.dict"
         case .jpeg: return "jpeg.dict"

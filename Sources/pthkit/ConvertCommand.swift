@@ -5,18 +5,19 @@ import PthKit
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Rewrite a checkpoint (zip or legacy, either byte order) in the zip format torch.save writes today.",
+        abstract: "Rewrite a checkpoint (zip, legacy, TorchScript or safetensors) in the zip format torch.save writes today, or as safetensors.",
         discussion: """
             The output loads with torch.load(path, weights_only=True). Without options the whole object is \
-            kept; pickled modules (torch.save(model)) are written as their state dicts, the part \
-            weights_only can read.
+            kept; pickled modules (torch.save(model)) and TorchScript archives are written as their state \
+            dicts, the part weights_only can read. An OUT ending in .safetensors is written as \
+            safetensors.torch.save_file writes it (a dictionary of tensors, {"format": "pt"} metadata).
             """
     )
 
-    @Argument(help: "A .pth/.pt file written by torch.save.")
+    @Argument(help: "A file written by torch.save, torch.jit.save or safetensors (decided by content).")
     var input: String
 
-    @Argument(help: "Where to write the converted checkpoint (replaced atomically).")
+    @Argument(help: "Where to write the converted checkpoint (replaced atomically); .safetensors writes safetensors.")
     var output: String
 
     @Option(help: "Keep only the dictionary at this dotted path, e.g. state_dict or model.ema.")
@@ -57,7 +58,12 @@ struct ConvertCommand: ParsableCommand {
             changes.append("cast \(cast.castKeys.count) tensors to float32")
         }
 
-        try CheckpointWriter.write(value, to: URL(fileURLWithPath: output))
+        let outputURL = URL(fileURLWithPath: output)
+        if outputURL.pathExtension == "safetensors" {
+            try SafetensorsWriter.write(value, to: outputURL)
+        } else {
+            try CheckpointWriter.write(value, to: outputURL)
+        }
         let tensors = value.flattenedTensors()
         let bytes = tensors.reduce(0) { $0 + $1.tensor.bytes.count }
         let source = "\(checkpoint.format.rawValue) \(checkpoint.byteOrder.rawValue)-endian"

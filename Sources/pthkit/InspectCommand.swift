@@ -5,13 +5,13 @@ import PthKit
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List the tensors in a checkpoint (zip or legacy), without running anything from it."
+        abstract: "List the tensors in a checkpoint (zip, legacy, TorchScript or safetensors), without running anything from it."
     )
 
-    @Argument(help: "A .pth/.pt file written by torch.save.")
+    @Argument(help: "A file written by torch.save, torch.jit.save or safetensors (decided by content).")
     var file: String
 
-    @Flag(help: "Print {format, byteorder, tensors: [{key, dtype, shape, sha256}]} as JSON.")
+    @Flag(help: "Print {format, byteorder, tensors: [{key, dtype, shape, sha256}], metadata?} as JSON.")
     var json = false
 
     @OptionGroup var limits: CheckpointLimitOptions
@@ -36,7 +36,8 @@ struct InspectCommand: ParsableCommand {
                 tensors: tensors.map {
                     .init(key: $0.key, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
                           sha256: digest($0.tensor.bytes))
-                })
+                },
+                metadata: checkpoint.safetensorsMetadata)
             print(try JSONOutput.string(listing))
             return
         }
@@ -50,6 +51,9 @@ struct InspectCommand: ParsableCommand {
                     + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + "  " + String(tensor.bytes.count))
         }
         let totalBytes = tensors.reduce(0) { $0 + $1.tensor.bytes.count }
+        if let metadata = checkpoint.safetensorsMetadata {
+            print("\nmetadata: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        }
         print("\nformat \(checkpoint.format.rawValue), byte order \(checkpoint.byteOrder.rawValue), "
             + "\(tensors.count) tensors, \(totalBytes) bytes (\(ByteCountText.describe(totalBytes)))")
     }
@@ -64,5 +68,7 @@ struct InspectCommand: ParsableCommand {
         let format: String
         let byteorder: String
         let tensors: [Entry]
+        /// safetensors `__metadata__`; absent for the other formats.
+        let metadata: [String: String]?
     }
 }

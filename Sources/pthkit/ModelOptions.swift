@@ -8,7 +8,7 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "Model name, as listed by `pthkit models` (resnet18, efficientnet_b0_lettered, ...).")
     var model: String
 
-    @Option(help: "Checkpoint to load (.pth/.pt from torch.save).")
+    @Option(help: "Checkpoint to load: torch.save (zip or legacy), torch.jit.save or safetensors, decided by content.")
     var weights: String?
 
     @Option(name: .customLong("arg"), help: ArgumentHelp("Builder argument as the Python builder spells it, e.g. num_classes=5.", valueName: "name=value"))

@@ -11,6 +11,10 @@ public struct Checkpoint: Sendable {
         case zip
         /// torch < 1.6 and `_use_new_zipfile_serialization=False`: pickles followed by raw storages.
         case legacy
+        /// `torch.jit.save`: the zip format plus `code/` and `constants.pkl`; read as the module's state dict.
+        case torchScript = "torchscript"
+        /// Hugging Face's safetensors: a JSON header, then the tensors' raw little-endian bytes.
+        case safetensors
     }
 
     public enum ByteOrder: String, Sendable, Codable {
@@ -21,8 +25,12 @@ public struct Checkpoint: Sendable {
     public let file: String
     public let format: Format
     public let byteOrder: ByteOrder
-    /// Everything `torch.load` would return, with tensors materialized.
+    /// Everything `torch.load` would return, with tensors materialized. A TorchScript archive is the
+    /// `.module` whose state dict `torch.jit.load(f).state_dict()` returns; a safetensors file the
+    /// dictionary `safetensors.torch.load_file` returns (keys in the order of their data).
     public let root: CheckpointValue
+    /// A safetensors file's `__metadata__` (`{"format": "pt"}`); nil for the other formats.
+    public let safetensorsMetadata: [String: String]?
 
     /// Every tensor with its dotted path (`state_dict.layer1.0.conv1.weight`, `""` for a bare tensor).
     public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
@@ -42,6 +50,12 @@ public struct Checkpoint: Sendable {
 
     public init(bytes: [UInt8], file: String, limits: CheckpointLimits = .default) throws {
         self.file = file
+        if SafetensorsFile.looksLikeSafetensors(bytes), !Self.isZip(bytes) {
+            let contents = try SafetensorsFile.read(bytes, file: file)
+            (format, byteOrder, root, safetensorsMetadata) = (.safetensors, .little, contents.root, contents.metadata)
+            return
+        }
+        safetensorsMetadata = nil
         if Self.isZip(bytes) {
             (format, byteOrder, root) = try Self.readZip(bytes, file: file, limits: limits)
         } else if Self.isTar(bytes) {
@@ -53,6 +67,11 @@ public struct Checkpoint: Sendable {
             let reason = bytes.isEmpty ? "the file is empty" : "it starts with neither a zip header nor a pickle"
             throw CheckpointError(file: file, part: "", problem: .unrecognizedFormat(reason))
         }
+    }
+
+    /// Refuses a tree whose dotted tensor paths would outgrow `limits.tensorPathBytes`, before
+    /// anything (here or in a caller) flattens it.
+    private static func checkTensorPaths(_ root: CheckpointValue, limits: CheckpointLimits, file: String) throws {
         guard root.tensorPathBytes(limit: limits.tensorPathBytes) != nil else {
             throw CheckpointError(
                 file: file, part: "",
@@ -90,7 +109,39 @@ public struct Checkpoint: Sendable {
         }
         let value = try runPickle(pickle, from: 0, file: file, part: part).value
         let source = ZipStorageSource(container: container, bigEndian: byteOrder == .big)
-        return (.zip, byteOrder, try interpret(value, storages: source, limits: limits, file: file, part: part))
+        let isTorchScript = container.hasRecord("constants.pkl") || !container.recordNames(under: "code/").isEmpty
+        let root = isTorchScript
+            ? try readTorchScript(value, container: container, storages: source, file: file)
+            : try interpret(value, storages: source, limits: limits, file: file, part: part)
+        try checkTensorPaths(root, limits: limits, file: file)
+        let storageCount = container.recordNames(under: "data/").count
+        if storageCount > 0, root.flattenedTensors().isEmpty {
+            throw CheckpointError(
+                file: file, part: part,
+                problem: .container("the archive holds \(storageCount) storages but no tensor could be read from data.pkl"))
+        }
+        return (isTorchScript ? .torchScript : .zip, byteOrder, root)
+    }
+
+    /// A TorchScript archive's module tree, named by the class declarations in its `code/` records.
+    private static func readTorchScript(
+        _ value: PickleValue, container: ZipContainer, storages: StorageSource, file: String
+    ) throws -> CheckpointValue {
+        var sources: [(path: String, text: String)] = []
+        for name in container.recordNames(under: "code/") where name.hasSuffix(".py") {
+            // Generated source is kilobytes per class; a larger record is not code torch wrote.
+            guard let record = try container.record(name, maximumSize: 64 << 20) else { continue }
+            sources.append((String(name.dropFirst("code/".count)), String(decoding: record, as: UTF8.self)))
+        }
+        do {
+            let classes = try TorchScriptClasses(sources: sources)
+            return try TorchScriptModuleReader(classes: classes, tensors: TorchObjectReader(storages: storages))
+                .stateDict(of: value)
+        } catch let error as TorchScriptError {
+            throw CheckpointError(file: file, part: "TorchScript archive \(container.prefix)", problem: .container(error.reason))
+        } catch let error as TorchObjectError {
+            throw CheckpointError(file: file, part: "\(container.prefix)data.pkl", problem: .tensor(error.reason))
+        }
     }
 
     /// Legacy layout: magic number, protocol version, sys info, main object, storage keys, storages.
@@ -124,7 +175,14 @@ public struct Checkpoint: Sendable {
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
         }
-        return (.legacy, .little, try interpret(main.value, storages: source, limits: limits, file: file, part: "main pickle"))
+        let root = try interpret(main.value, storages: source, limits: limits, file: file, part: "main pickle")
+        try checkTensorPaths(root, limits: limits, file: file)
+        if !keys.isEmpty, root.flattenedTensors().isEmpty {
+            throw CheckpointError(
+                file: file, part: "main pickle",
+                problem: .container("the file holds \(keys.count) storages but no tensor could be read from its pickle"))
+        }
+        return (.legacy, .little, root)
     }
 
     /// 0x1950a86a20f9469cfc6c, the magic number legacy files start with, as LONG1's little-endian bytes.

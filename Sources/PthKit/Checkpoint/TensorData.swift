@@ -15,23 +15,30 @@ public struct TensorData: Sendable, Equatable {
 
     /// The values as float32, converting from any dtype the way `tensor.float()` does.
     public func floatValues() -> [Float] {
-        let count = elementCount
-        return bytes.withUnsafeBytes { raw in
+        [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialized in
+            writeFloatValues(into: buffer)
+            initialized = buffer.count
+        }
+    }
+
+    /// Converts the first `buffer.count` values (at most all of them) to float32 straight into
+    /// `buffer`, such as a parameter's own storage, so loading converts each tensor once.
+    public func writeFloatValues(into buffer: UnsafeMutableBufferPointer<Float>) {
+        let count = min(elementCount, buffer.count)
+        bytes.withUnsafeBytes { raw in
             switch dtype {
             case .float32:
-                return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
-                    initialized = count
-                }
-            case .float64: return Self.convert(raw, count, Double.self) { Float($0) }
-            case .float16: return Self.convert(raw, count, UInt16.self) { HalfPrecision.float(fromHalf: $0) }
-            case .bfloat16: return Self.convert(raw, count, UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
-            case .int64: return Self.convert(raw, count, Int64.self) { Float($0) }
-            case .int32: return Self.convert(raw, count, Int32.self) { Float($0) }
-            case .int16: return Self.convert(raw, count, Int16.self) { Float($0) }
-            case .int8: return Self.convert(raw, count, Int8.self) { Float($0) }
-            case .uint8: return Self.convert(raw, count, UInt8.self) { Float($0) }
-            case .bool: return Self.convert(raw, count, UInt8.self) { $0 == 0 ? 0 : 1 }
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<(count * 4)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]))
+            case .float64: Self.convert(raw, count, into: buffer, Double.self) { Float($0) }
+            case .float16: Self.convert(raw, count, into: buffer, UInt16.self) { HalfPrecision.float(fromHalf: $0) }
+            case .bfloat16: Self.convert(raw, count, into: buffer, UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
+            case .int64: Self.convert(raw, count, into: buffer, Int64.self) { Float($0) }
+            case .int32: Self.convert(raw, count, into: buffer, Int32.self) { Float($0) }
+            case .int16: Self.convert(raw, count, into: buffer, Int16.self) { Float($0) }
+            case .int8: Self.convert(raw, count, into: buffer, Int8.self) { Float($0) }
+            case .uint8: Self.convert(raw, count, into: buffer, UInt8.self) { Float($0) }
+            case .bool: Self.convert(raw, count, into: buffer, UInt8.self) { $0 == 0 ? 0 : 1 }
             }
         }
     }
@@ -52,13 +59,11 @@ public struct TensorData: Sendable, Equatable {
     }
 
     private static func convert<Element>(
-        _ raw: UnsafeRawBufferPointer, _ count: Int, _ type: Element.Type, _ transform: (Element) -> Float
-    ) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for index in 0..<count {
-                buffer[index] = transform(raw.loadUnaligned(fromByteOffset: index * MemoryLayout<Element>.size, as: Element.self))
-            }
-            initialized = count
+        _ raw: UnsafeRawBufferPointer, _ count: Int, into buffer: UnsafeMutableBufferPointer<Float>, _ type: Element.Type,
+        _ transform: (Element) -> Float
+    ) {
+        for index in 0..<count {
+            buffer[index] = transform(raw.loadUnaligned(fromByteOffset: index * MemoryLayout<Element>.size, as: Element.self))
         }
     }
 

@@ -61,10 +61,22 @@ final class ZipContainer {
         zip_name_locate(archive, prefix + name, ZIP_FL_ENC_RAW) >= 0
     }
 
+    /// Names (without the prefix) of the records in the folder `<prefix><folder>`, in archive order.
+    func recordNames(under folder: String) -> [String] {
+        let start = prefix + folder
+        var names: [String] = []
+        for index in 0..<max(zip_get_num_entries(archive, 0), 0) {
+            guard let raw = zip_get_name(archive, UInt64(index), ZIP_FL_ENC_RAW) else { continue }
+            let name = String(cString: raw)
+            if name.hasPrefix(start), !name.hasSuffix("/") { names.append(String(name.dropFirst(prefix.count))) }
+        }
+        return names
+    }
+
     /// The whole record `<prefix><name>`, or nil when the archive has none. `expectedSize`, when
-    /// given, must match the record's size: lengths come from the file and are checked before any
-    /// allocation.
-    func record(_ name: String, expectedSize: Int? = nil) throws -> [UInt8]? {
+    /// given, must match the record's size, and `maximumSize` bound it: lengths come from the file
+    /// and are checked before any allocation.
+    func record(_ name: String, expectedSize: Int? = nil, maximumSize: Int? = nil) throws -> [UInt8]? {
         let fullName = prefix + name
         let index = zip_name_locate(archive, fullName, ZIP_FL_ENC_RAW)
         guard index >= 0 else { return nil }
@@ -82,6 +94,9 @@ final class ZipContainer {
         }
         if let expectedSize, Int(size) != expectedSize {
             throw failure(fullName, "holds \(size) bytes where \(expectedSize) are expected")
+        }
+        if let maximumSize, size > UInt64(maximumSize) {
+            throw failure(fullName, "declares \(size) bytes, more than the \(maximumSize) allowed")
         }
         guard let handle = zip_fopen_index(archive, UInt64(index), 0) else {
             throw failure(fullName, String(cString: zip_error_strerror(zip_get_error(archive))))

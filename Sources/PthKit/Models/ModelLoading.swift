@@ -94,18 +94,41 @@ extension ModelZoo {
     }
 
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
+    /// The hash is computed on another core while the file is parsed, and is checked first: a
+    /// damaged download is reported as such, not as whatever parse error the damage causes.
     static func readCheckpoint(_ url: URL) throws -> Checkpoint {
         let bytes = try Checkpoint.fileBytes(url)
-        if let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
-           let prefix = official.weights.sha256Prefix {
-            let digest = SHA256.hexDigest(bytes)
-            guard digest.hasPrefix(prefix) else {
-                throw CheckpointError(
-                    file: url.path, part: "",
-                    problem: .container("its name is the official \(official.weights.file) but its sha256 is \(digest.prefix(16))..., "
-                        + "not \(prefix)...; the download is damaged or the file was renamed"))
-            }
+        guard let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
+              let prefix = official.weights.sha256Prefix
+        else { return try Checkpoint(bytes: bytes, file: url.path) }
+        let hashing = BackgroundDigest(bytes)
+        let parsed = Result { try Checkpoint(bytes: bytes, file: url.path) }
+        let digest = hashing.wait()
+        guard digest.hasPrefix(prefix) else {
+            throw CheckpointError(
+                file: url.path, part: "",
+                problem: .container("its name is the official \(official.weights.file) but its sha256 is \(digest.prefix(16))..., "
+                    + "not \(prefix)...; the download is damaged or the file was renamed"))
         }
-        return try Checkpoint(bytes: bytes, file: url.path)
+        return try parsed.get()
+    }
+}
+
+/// The SHA-256 of a byte array, computed on a background thread until `wait()` collects it.
+private final class BackgroundDigest: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var digest = ""
+
+    init(_ bytes: [UInt8]) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.digest = SHA256.hexDigest(bytes)
+            self.done.signal()
+        }
+    }
+
+    /// The digest; the semaphore orders the background write before this read.
+    func wait() -> String {
+        done.wait()
+        return digest
     }
 }

@@ -57,7 +57,7 @@ extension Module {
     public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws -> LoadReport {
         var report = LoadReport()
         var mismatches: [ShapeMismatch] = []
-        var assignments: [(Parameter, Tensor)] = []
+        var assignments: [(parameter: Parameter, tensor: TensorData, shape: [Int])] = []
         var byKey: [String: TensorData] = [:]
         for entry in stateDict.entries { byKey[entry.key] = entry.tensor }
         let keys = Self.uniqueKeysInOrder(stateDict.entries.map(\.key))
@@ -78,19 +78,16 @@ extension Module {
                     continue
                 }
                 let modelShape = parameter.shape
-                var values = tensor.floatValues()
                 var shape = tensor.shape
-                // torch's backward compatibility: a 1-d checkpoint value loads into a 0-d parameter.
-                if modelShape.isEmpty, shape.count == 1, let first = values.first {
-                    values = [first]
-                    shape = []
-                }
+                // torch's backward compatibility: a 1-d checkpoint value loads into a 0-d parameter
+                // (its first element; the conversion below writes only as many values as fit).
+                if modelShape.isEmpty, shape.count == 1, tensor.elementCount > 0 { shape = [] }
                 guard shape == modelShape else {
                     mismatches.append(ShapeMismatch(key: key, checkpointShape: tensor.shape, modelShape: modelShape))
                     continue
                 }
                 if tensor.dtype != parameter.dtype, tensor.dtype.isFloatingPoint { report.converted.append((key, tensor.dtype)) }
-                assignments.append((parameter, Tensor(shape: shape, storage: values)))
+                assignments.append((parameter, tensor, shape))
                 report.loaded.append(key)
             }
             let localNames = Set(local.map(\.0))
@@ -111,7 +108,22 @@ extension Module {
                 modelName: typeName, missingKeys: strict ? report.missingKeys : [],
                 unexpectedKeys: strict ? report.unexpectedKeys : [], sizeMismatches: mismatches)
         }
-        for (parameter, value) in assignments { parameter.value = value }
+        // Each tensor is converted once, straight into its parameter's storage, spread over the
+        // compute threads. int64 buffers also keep their exact values for saveStateDict.
+        let work = assignments
+        Kernels.forEachChunk(of: work.count, work: work.reduce(0) { $0 + $1.tensor.elementCount }) { range in
+            for (parameter, tensor, shape) in work[range] {
+                let count = shape.reduce(1, *)
+                let integers = parameter.dtype == .int64 ? tensor.integerValues().map { Array($0.prefix(count)) } : nil
+                parameter.overwrite(shape: shape, integers: integers) { buffer in
+                    tensor.writeFloatValues(into: buffer)
+                    // Only a malformed TensorData (fewer bytes than its shape) leaves a tail unwritten.
+                    if tensor.elementCount < buffer.count {
+                        buffer.baseAddress.map { ($0 + tensor.elementCount).update(repeating: 0, count: buffer.count - tensor.elementCount) }
+                    }
+                }
+            }
+        }
         return report
     }
 

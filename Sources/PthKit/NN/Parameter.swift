@@ -4,10 +4,11 @@ import Foundation
 /// a head or replacing a layer reaches the one place the forward pass reads from.
 public final class Parameter: @unchecked Sendable {
     /// What `state_dict()` reports as the dtype: float32 for weights, int64 for counters such as
-    /// `num_batches_tracked` (kept as exact small integers in the float storage).
+    /// `num_batches_tracked`.
     public let dtype: DType
     private let lock = NSLock()
     private var storedValue: Tensor
+    private var storedIntegers: [Int64]?
     private var storedVersion: UInt64
 
     public init(_ value: Tensor, dtype: DType = .float32) {
@@ -16,13 +17,46 @@ public final class Parameter: @unchecked Sendable {
         storedVersion = ParameterVersion.next()
     }
 
+    /// The values the forward pass reads. Setting it forgets `integerValues`.
     public var value: Tensor {
         get { lock.withLock { storedValue } }
-        set {
-            lock.withLock {
-                storedValue = newValue
-                storedVersion = ParameterVersion.next()
+        set { store(newValue, integers: nil) }
+    }
+
+    /// An int64 parameter's exact values as they were loaded (float32 holds integers exactly only up
+    /// to 2^24), so `saveStateDict` writes back what was read; nil when `value` was set otherwise.
+    public var integerValues: [Int64]? { lock.withLock { storedIntegers } }
+
+    /// Sets an int64 parameter from exact integers; `value` holds them as float32 for the forward pass.
+    public func setIntegers(_ integers: [Int64], shape: [Int]) {
+        store(Tensor(shape: shape, storage: integers.map { Float($0) }), integers: integers)
+    }
+
+    /// Loads new values of `shape` by letting `fill` write them into the storage: the parameter's
+    /// own buffer when its element count is unchanged and nothing else shares it (so loading a
+    /// checkpoint converts each tensor once, into memory the model already holds), a new one otherwise.
+    public func overwrite(shape: [Int], integers: [Int64]? = nil, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        lock.withLock {
+            let count = shape.reduce(1, *)
+            if storedValue.storage.count == count {
+                storedValue.storage.withUnsafeMutableBufferPointer { buffer in fill(buffer) }
+                if storedValue.shape != shape { storedValue = Tensor(shape: shape, storage: storedValue.storage) }
+            } else {
+                storedValue = Tensor(shape: shape, storage: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    fill(buffer)
+                    initialized = count
+                })
             }
+            storedIntegers = integers
+            storedVersion = ParameterVersion.next()
+        }
+    }
+
+    private func store(_ newValue: Tensor, integers: [Int64]?) {
+        lock.withLock {
+            storedValue = newValue
+            storedIntegers = integers
+            storedVersion = ParameterVersion.next()
         }
     }
 

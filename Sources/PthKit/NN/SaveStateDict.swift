@@ -6,6 +6,11 @@ extension Module {
         try CheckpointWriter.write(stateDictForSaving().checkpointValue, to: url)
     }
 
+    /// safetensors.torch.save_file(model.state_dict(), url, {"format": "pt"}).
+    public func saveStateDictAsSafetensors(to url: URL) throws {
+        try SafetensorsWriter.write(stateDictForSaving().entries, to: url)
+    }
+
     /// The values `state_dict()` would return now, as tensors in their PyTorch dtypes.
     func stateDictForSaving() -> StateDict {
         StateDict(
@@ -13,17 +18,16 @@ extension Module {
             metadata: stateDictMetadata().mapValues { Optional($0) })
     }
 
-    /// Counters such as `num_batches_tracked` live as exact small integers in float storage, and go
-    /// back to int64 as PyTorch keeps them.
+    /// Counters such as `num_batches_tracked` go back to int64 as PyTorch keeps them: the exact values
+    /// they were loaded with, or the float32 values rounded when they were set otherwise.
     private static func tensorData(_ parameter: Parameter) -> TensorData {
         let value = parameter.value
         let bytes: [UInt8]
         switch parameter.dtype {
         case .int64:
-            bytes = value.storage.flatMap { number in
-                let count = number.isFinite && abs(number) < 0x1p62 ? Int64(number) : 0
-                return withUnsafeBytes(of: count.littleEndian) { Array($0) }
-            }
+            let integers = parameter.integerValues.flatMap { $0.count == value.storage.count ? $0 : nil }
+                ?? value.storage.map { $0.isFinite && abs($0) < 0x1p62 ? Int64($0) : 0 }
+            bytes = integers.flatMap { number in withUnsafeBytes(of: number.littleEndian) { Array($0) } }
         default:
             bytes = value.storage.withUnsafeBytes { Array($0) }
         }

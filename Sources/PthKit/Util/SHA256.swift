@@ -1,108 +1,33 @@
-/// SHA-256 (FIPS 180-4), for the digests `pthkit inspect --json` prints and for checking official
-/// weight files. Small enough to keep here rather than pull in a cryptography package.
-public struct SHA256 {
-    private var state: [UInt32] = [
-        0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
-    ]
-    private var pending: [UInt8] = []
-    private var totalBytes: UInt64 = 0
+import CLibCrypto
 
-    public init() {}
+/// SHA-256 by OpenSSL's libcrypto (SHA-NI or AVX2 code paths chosen at run time), for the digests
+/// `pthkit inspect --json` prints and for checking official weight files.
+public enum SHA256 {
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { digest($0) }
+    }
+
+    public static func digest(_ buffer: UnsafeRawBufferPointer) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        // EVP_Digest fails only when out of memory for its context; the all-zero result then
+        // matches no real digest, so a check against it fails rather than passes.
+        _ = output.withUnsafeMutableBufferPointer { out in
+            EVP_Digest(buffer.baseAddress, buffer.count, out.baseAddress, &length, EVP_sha256(), nil)
+        }
+        return output
+    }
 
     public static func hexDigest(_ bytes: [UInt8]) -> String {
-        var hasher = SHA256()
-        hasher.update(bytes)
-        return hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        hex(digest(bytes))
     }
 
-    public mutating func update(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { update($0) }
+    public static func hexDigest(_ buffer: UnsafeRawBufferPointer) -> String {
+        hex(digest(buffer))
     }
 
-    public mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
-        totalBytes &+= UInt64(buffer.count)
-        var index = 0
-        if !pending.isEmpty {
-            let needed = min(64 - pending.count, buffer.count)
-            pending.append(contentsOf: buffer[0..<needed])
-            index = needed
-            if pending.count == 64 {
-                pending.withUnsafeBufferPointer { compress($0, at: 0) }
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        while buffer.count - index >= 64 {
-            compress(buffer, at: index)
-            index += 64
-        }
-        pending.append(contentsOf: buffer[index...])
-    }
-
-    public mutating func finalize() -> [UInt8] {
-        let bitLength = totalBytes &* 8
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        tail.withUnsafeBufferPointer { buffer in
-            for start in stride(from: 0, to: buffer.count, by: 64) { compress(buffer, at: start) }
-        }
-        pending.removeAll()
-        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) } }
-    }
-
-    private static let roundConstants: [UInt32] = [
-        0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
-        0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
-        0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
-        0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
-        0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
-        0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
-        0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
-        0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
-    ]
-
-    private mutating func compress(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int) {
-        @inline(__always) func rotr(_ value: UInt32, _ count: UInt32) -> UInt32 { (value >> count) | (value << (32 - count)) }
-        // Stack scratch: hashing a large tensor runs this once per 64 bytes.
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { words in
-            schedule(buffer, at: start, into: words)
-            mix(words)
-        }
-    }
-
-    private func schedule(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int, into words: UnsafeMutableBufferPointer<UInt32>) {
-        @inline(__always) func rotr(_ value: UInt32, _ count: UInt32) -> UInt32 { (value >> count) | (value << (32 - count)) }
-        for index in 0..<16 {
-            let base = start + index * 4
-            words[index] = UInt32(buffer[base]) << 24 | UInt32(buffer[base + 1]) << 16
-                | UInt32(buffer[base + 2]) << 8 | UInt32(buffer[base + 3])
-        }
-        for index in 16..<64 {
-            let s0 = rotr(words[index - 15], 7) ^ rotr(words[index - 15], 18) ^ (words[index - 15] >> 3)
-            let s1 = rotr(words[index - 2], 17) ^ rotr(words[index - 2], 19) ^ (words[index - 2] >> 10)
-            words[index] = words[index - 16] &+ s0 &+ words[index - 7] &+ s1
-        }
-    }
-
-    private mutating func mix(_ words: UnsafeMutableBufferPointer<UInt32>) {
-        @inline(__always) func rotr(_ value: UInt32, _ count: UInt32) -> UInt32 { (value >> count) | (value << (32 - count)) }
-        var a = state[0], b = state[1], c = state[2], d = state[3]
-        var e = state[4], f = state[5], g = state[6], h = state[7]
-        for index in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let choice = (e & f) ^ (~e & g)
-            let temp1 = h &+ s1 &+ choice &+ Self.roundConstants[index] &+ words[index]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let majority = (a & b) ^ (a & c) ^ (b & c)
-            let temp2 = s0 &+ majority
-            h = g; g = f; f = e; e = d &+ temp1
-            d = c; c = b; b = a; a = temp1 &+ temp2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
+    private static func hex(_ digest: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import PthKit
 import Testing
 
-/// One file from Scripts/make_checkpoint_fixtures.py and what torch.load made of it.
+/// One file from Scripts/make_checkpoint_fixtures.py (or make_format_fixtures.py) and what torch.load
+/// (or torch.jit.load, or the safetensors package) made of it.
 struct CheckpointCase: Sendable, CustomTestStringConvertible {
     struct ListedTensor: Sendable, Equatable {
         let key: String
@@ -20,12 +21,14 @@ struct CheckpointCase: Sendable, CustomTestStringConvertible {
     let forbiddenFile: String?
     /// Dotted path of a dict -> module path -> `_metadata` version.
     let metadata: [String: [String: Int]]
+    /// A safetensors file's `__metadata__`.
+    let safetensorsMetadata: [String: String]?
 
     var testDescription: String { file }
 
     static let folder = Fixtures.url("checkpoints")
 
-    static func all() -> [CheckpointCase] {
+    static func all(in folder: URL = folder) -> [CheckpointCase] {
         guard let object = try? Fixtures.json(folder.appendingPathComponent("manifest.json")),
               let cases = object["cases"] as? [[String: Any]] else { return [] }
         return cases.compactMap { entry in
@@ -48,7 +51,7 @@ struct CheckpointCase: Sendable, CustomTestStringConvertible {
                 file: file, expectOK: expect == "ok", format: listing?["format"] as? String,
                 byteOrder: listing?["byteorder"] as? String, tensors: tensors,
                 errorWords: entry["error_contains"] as? [String] ?? [], forbiddenFile: entry["must_not_create"] as? String,
-                metadata: metadata)
+                metadata: metadata, safetensorsMetadata: listing?["metadata"] as? [String: String])
         }
     }
 }
@@ -63,8 +66,13 @@ struct CheckpointFixtureTests {
 
     @Test(arguments: cases)
     func matchesTorchLoad(_ fixture: CheckpointCase) throws {
+        try Self.check(fixture, in: CheckpointCase.folder)
+    }
+
+    /// Reads the fixture's file and compares it with the listing (or the error) the oracle recorded.
+    static func check(_ fixture: CheckpointCase, in folder: URL) throws {
         if let forbidden = fixture.forbiddenFile { try? FileManager.default.removeItem(atPath: forbidden) }
-        let url = CheckpointCase.folder.appendingPathComponent(fixture.file)
+        let url = folder.appendingPathComponent(fixture.file)
         defer {
             if let forbidden = fixture.forbiddenFile {
                 #expect(!FileManager.default.fileExists(atPath: forbidden), "loading ran code from the file")
@@ -88,6 +96,7 @@ struct CheckpointFixtureTests {
         }
         #expect(listed.map(\.key) == fixture.tensors.map(\.key))
         for (ours, torch) in zip(listed, fixture.tensors) { #expect(ours == torch) }
+        #expect(checkpoint.safetensorsMetadata == fixture.safetensorsMetadata)
 
         for (path, versions) in fixture.metadata {
             let stateDict = try StateDict(checkpoint: checkpoint, key: path.isEmpty ? nil : path)

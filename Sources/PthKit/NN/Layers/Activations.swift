@@ -12,13 +12,6 @@ public class Activation: Module, @unchecked Sendable {
     public override func forward(_ input: Tensor) throws -> Tensor {
         Kernels.activated(input, kind)
     }
-
-    /// Applies the activation to a tensor the caller owns and will not read again (a residual sum),
-    /// sparing the new buffer `forward` writes.
-    public func callAsFunction(inPlace x: inout Tensor) {
-        Kernels.activate(&x, kind)
-        ForwardTrace.current?.record(self, output: x)
-    }
 }
 
 public final class ReLU: Activation, @unchecked Sendable { public init() { super.init(.relu) } }
