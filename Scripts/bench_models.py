@@ -8,8 +8,8 @@ For every model it measures
 - latency at batch 1 and throughput at batch 8 (median of timed runs after warm-up);
 - the first result: PthKit loading a state_dict file, building, compiling and running once, against
   ONNX Runtime creating a session from the exported model and running once, each in a fresh process;
-- peak resident memory of those batch-1 processes (ONNX Runtime's counted from after its imports,
-  so the Python interpreter is not held against it);
+- peak resident memory of those batch-1 processes (Linux's VmHWM; ONNX Runtime's counted from
+  after its imports, so the Python interpreter is not held against it);
 - GFLOP/s each engine reaches (FLOPs counted by torch.utils.flop_counter), next to the peak of one
   large OpenBLAS sgemm measured in the same run through numpy.
 Prints Markdown tables; progress goes to stderr.
@@ -59,14 +59,8 @@ def timed(action, runs, warmup):
 def pthkit(name, weights, batch, runs, warmup):
     command = [PTHKIT, "bench", name, "--weights", weights, "--batch", str(batch), "--runs", str(runs),
                "--warmup", str(warmup), "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    out, err = process.stdout.read(), process.stderr.read()
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"pthkit bench {name} failed: {err.strip()}")
-    result = json.loads(out)
-    result["peak_mb"] = usage.ru_maxrss / 1024
-    return result
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(result.stdout)
 
 
 def ort_child(onnx_path, shape, runs, warmup):
@@ -161,7 +155,7 @@ def main():
         ours, ort = r["ours1"], r["ort1"]
         print(f"| {r['name']} | {ours['first_result_ms']:.0f} ms | {ours.get('compile_ms') or 0:.0f} ms "
               f"| {ort['first_result_ms']:.0f} ms | {ours['first_result_ms'] / ort['first_result_ms']:.2f}x "
-              f"| {ours['peak_mb']:.0f} MB | {ort['peak_mb']:.0f} MB |")
+              f"| {ours['peak_rss_mb']:.0f} MB | {ort['peak_mb']:.0f} MB |")
 
 
 if __name__ == "__main__":

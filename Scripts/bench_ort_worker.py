@@ -7,7 +7,6 @@ Prints JSON: first_result_ms (session creation + first run), median_ms of the ti
 peak_mb, the peak resident memory this process reached above what it held after its imports.
 """
 import json
-import resource
 import statistics
 import sys
 import time
@@ -16,10 +15,11 @@ import numpy as np
 import onnxruntime
 
 
-def resident_mb():
+def status_mb(field):
+    """VmRSS or VmHWM from /proc/self/status (VmHWM starts afresh at exec, unlike ru_maxrss)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -27,7 +27,7 @@ def resident_mb():
 def main():
     path, shape, runs, warmup = sys.argv[1], [int(d) for d in sys.argv[2].split(",")], int(sys.argv[3]), int(sys.argv[4])
     feed_values = np.random.rand(*shape).astype(np.float32)
-    baseline = resident_mb()
+    baseline = status_mb("VmRSS")
     start = time.perf_counter()
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: feed_values}
@@ -40,7 +40,7 @@ def main():
         start = time.perf_counter()
         session.run(None, feed)
         times.append((time.perf_counter() - start) * 1000)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mb("VmHWM")
     print(json.dumps(dict(first_result_ms=first, median_ms=statistics.median(times), peak_mb=peak - baseline)))
 
 

@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
     var reference = false
 
-    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, sha256_ms]} as JSON.")
+    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, sha256_ms], peak_rss_mb} as JSON.")
     var json = false
 
     @Flag(name: .customLong("time-sha256"), help: "Also time one SHA-256 of the weight file (sha256_ms): the most the official-name check costs.")
@@ -80,7 +80,8 @@ struct BenchCommand: ParsableCommand {
         let result = BenchResult(
             medianMs: times[times.count / 2], minMs: times[0], p90Ms: times[min(times.count - 1, Int(Double(times.count) * 0.9))],
             loadMs: weights == nil ? nil : loaded.loadMilliseconds, compileMs: reference ? nil : compileMs,
-            firstResultMs: firstResultMs, sha256Ms: timeSHA256 ? try weights.map(Self.hashMilliseconds) : nil)
+            firstResultMs: firstResultMs, peakResidentMB: Self.peakResidentMegabytes(),
+            sha256Ms: timeSHA256 ? try weights.map(Self.hashMilliseconds) : nil)
         if json {
             print(try JSONOutput.string(result))
         } else {
@@ -90,6 +91,17 @@ struct BenchCommand: ParsableCommand {
                 + (result.compileMs.map { String(format: ", compile %.1f ms", $0) } ?? "")
                 + String(format: ", first result %.1f ms", result.firstResultMs))
         }
+    }
+
+    /// The process's peak resident memory so far, from Linux's VmHWM (reset at exec, unlike
+    /// getrusage's maxrss, which keeps the high-water mark of the process that forked us); nil where
+    /// /proc is missing.
+    private static func peakResidentMegabytes() -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes / 1024
     }
 
     private static func milliseconds(since start: UInt64) -> Double {
@@ -112,11 +124,12 @@ struct BenchCommand: ParsableCommand {
         let loadMs: Double?
         let compileMs: Double?
         let firstResultMs: Double
+        let peakResidentMB: Double?
         let sha256Ms: Double?
 
         enum CodingKeys: String, CodingKey {
             case medianMs = "median_ms", minMs = "min_ms", p90Ms = "p90_ms", loadMs = "load_ms"
-            case compileMs = "compile_ms", firstResultMs = "first_result_ms", sha256Ms = "sha256_ms"
+            case compileMs = "compile_ms", firstResultMs = "first_result_ms", peakResidentMB = "peak_rss_mb", sha256Ms = "sha256_ms"
         }
     }
 }

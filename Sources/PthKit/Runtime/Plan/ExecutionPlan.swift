@@ -61,9 +61,15 @@ public final class ExecutionPlan: @unchecked Sendable {
 }
 
 /// The values of one run, and the buffers of finished values kept for the next ones of the same size.
+///
+/// Only as many buffers of a size are kept as a run asked for: values made by reference kernels
+/// release buffers too, and keeping those beyond what the next run will reuse would grow the
+/// workspace run after run.
 final class PlanWorkspace {
     var values: [Tensor?]
     private var spare: [Int: [[Float]]] = [:]
+    /// Buffers of each size asked for during the current run.
+    private var demand: [Int: Int] = [:]
 
     init(valueCount: Int) {
         values = Array(repeating: nil, count: valueCount)
@@ -71,6 +77,7 @@ final class PlanWorkspace {
 
     /// A buffer of `count` values whose contents the caller overwrites entirely.
     func buffer(count: Int) -> [Float] {
+        demand[count, default: 0] += 1
         if let reused = spare[count]?.popLast() { return reused }
         return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
@@ -88,8 +95,14 @@ final class PlanWorkspace {
         return values[value]?.storage
     }
 
+    /// Ends a run: drops its values, and every spare buffer beyond the run's demand for its size.
     func clear() {
         for index in values.indices { values[index] = nil }
+        spare = spare.compactMapValues { buffers in
+            guard let wanted = demand[buffers.first?.count ?? -1], wanted > 0 else { return nil }
+            return Array(buffers.prefix(wanted))
+        }
+        demand.removeAll(keepingCapacity: true)
     }
 }
 
