@@ -42,18 +42,14 @@ def median_ms(action):
 
 
 def pthkit_run(model_name, path, time_sha256=False):
-    """One `pthkit bench` process: its load_ms, its peak resident set (MB) from wait4, and with
-    time_sha256 (a separate run, so the extra read stays out of the peak) its sha256_ms."""
-    process = subprocess.Popen(
+    """One `pthkit bench` process: its load_ms, its peak resident set in MB (peak_rss_mb, Linux's
+    VmHWM: getrusage's maxrss would carry over this Python process's high-water mark through the
+    fork), and with time_sha256 (a separate run, so the extra read stays out of the peak) sha256_ms."""
+    result = subprocess.run(
         [PTHKIT, "bench", model_name, "--weights", path, "--runs", "1", "--warmup", "0", "--input-size", "32,32",
-         "--json"] + (["--time-sha256"] if time_sha256 else []), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"pthkit bench failed on {path}")
-    result = json.loads(output)
-    return result["load_ms"], usage.ru_maxrss / 1024, result.get("sha256_ms")
+         "--json"] + (["--time-sha256"] if time_sha256 else []), check=True, capture_output=True, text=True)
+    result = json.loads(result.stdout)
+    return result["load_ms"], result["peak_rss_mb"], result.get("sha256_ms")
 
 
 def main():
