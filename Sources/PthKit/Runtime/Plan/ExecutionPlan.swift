@@ -34,6 +34,11 @@ public final class ExecutionPlan: @unchecked Sendable {
         }
     }
 
+    /// Buffers kept between runs by the idle workspaces: bounded by what one run asks for.
+    var spareBufferCount: Int {
+        lock.withLock { idleWorkspaces.reduce(0) { $0 + $1.spareBufferCount } }
+    }
+
     /// The steps in order, one line each: what a person debugging a plan wants to read.
     public var summary: [String] { steps.map(\.description) }
 
@@ -94,6 +99,8 @@ final class PlanWorkspace {
         defer { values[value] = nil }
         return values[value]?.storage
     }
+
+    var spareBufferCount: Int { spare.values.reduce(0) { $0 + $1.count } }
 
     /// Ends a run: drops its values, and every spare buffer beyond the run's demand for its size.
     func clear() {
