@@ -42,7 +42,7 @@ static inline void scatter4_portable(float *const *targets, const float *o) {
 #define PK_WT_SCATTER4(targets, o) scatter4_portable(targets, o)
 #include "WinogradTransforms.h"
 
-enum { POINTS = 36, LANES = PK_NR, KC_MAX = 256, TASKS_PER_THREAD = 6, MIN_PANELS_PER_TASK = 4 };
+enum { POINTS = 36, LANES = PK_NR, KC_MAX = 256, MIN_PANELS_PER_TASK = 8 };
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -167,12 +167,14 @@ void pk_conv2d_run_winograd(const pk_conv2d_shape *s, const float *input, const 
     job.k_blocks = ceil_div(s->in_channels, KC_MAX);
     job.kc = ceil_div(s->in_channels, job.k_blocks);
 
-    // As the implicit GEMM does: split output channels when there are too few strips for the threads.
+    // Split output channels only until every thread has a task: each share of the channels repeats
+    // the strip's whole input transform (all input channels), so late layers with one or two strips
+    // per image get one share per thread rather than the implicit GEMM's several.
     int threads = pk_thread_count();
-    long base_tasks = (long)s->batch * job.strips, wanted = (long)threads * TASKS_PER_THREAD;
+    long base_tasks = (long)s->batch * job.strips;
     int chunks = 1;
-    if (threads > 1 && base_tasks < wanted) {
-        chunks = (int)((wanted + base_tasks - 1) / base_tasks);
+    if (threads > 1 && base_tasks < threads) {
+        chunks = (int)((threads + base_tasks - 1) / base_tasks);
         int most = job.panels / MIN_PANELS_PER_TASK < 1 ? 1 : job.panels / MIN_PANELS_PER_TASK;
         if (chunks > most) chunks = most;
     }
