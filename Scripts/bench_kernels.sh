@@ -3,7 +3,7 @@
 #   Scripts/bench_kernels.sh check            correctness of every path; exits 1 on a mismatch
 #   Scripts/bench_kernels.sh [bench options]  conv layers of resnet18/50, mobilenet_v2, efficientnet_b0
 #                                            (Scripts/kernel_harness/layers.txt) vs OpenBLAS im2col+sgemm;
-#                                            options: --threads N --reps N --isa portable|avx2-fma --model M --layers --cpu-time --best
+#                                            options: --threads N --reps N --isa portable|avx2-fma --model M --layers --cpu-time --best --batch 1|8
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/.build/kernel_harness"

@@ -370,7 +370,8 @@ static pk_activation model_activation(const char *model) {
     return PK_ACTIVATION_RELU;
 }
 
-static int run_bench(const char *layers_path, int threads, int reps, int verbose, const char *only_model) {
+static int run_bench(const char *layers_path, int threads, int reps, int verbose, const char *only_model,
+                     int only_batch) {
     layer *layers;
     int count = read_layers(layers_path, &layers);
     pk_set_thread_count(threads);
@@ -381,6 +382,7 @@ static int run_bench(const char *layers_path, int threads, int reps, int verbose
            peak_sgemm_gflops());
     int batches[] = {1, 8};
     for (int bi = 0; bi < 2; bi++) {
+        if (only_batch && batches[bi] != only_batch) continue;
         for (int first = 0; first < count;) {
             int last = first;
             while (last < count && strcmp(layers[last].model, layers[first].model) == 0) last++;
@@ -422,7 +424,7 @@ static int run_bench(const char *layers_path, int threads, int reps, int verbose
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "check") == 0) return run_checks();
     if (argc >= 3 && strcmp(argv[1], "bench") == 0) {
-        int threads = 2, reps = 5, verbose = 0;
+        int threads = 2, reps = 5, verbose = 0, batch = 0;
         const char *isa = NULL, *model = NULL;
         for (int i = 3; i < argc; i++) {
             if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
@@ -432,12 +434,13 @@ int main(int argc, char **argv) {
             else if (strcmp(argv[i], "--layers") == 0) verbose = 1;
             else if (strcmp(argv[i], "--cpu-time") == 0) timing_clock = CLOCK_PROCESS_CPUTIME_ID;
             else if (strcmp(argv[i], "--best") == 0) report_best = 1;
+            else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = atoi(argv[++i]);
             else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
         }
         if (reps < 1 || reps > 63) reps = 5;
         if (isa && !pk_kernels_select_isa(isa)) { fprintf(stderr, "isa %s is not available here\n", isa); return 2; }
-        return run_bench(argv[2], threads, reps, verbose, model);
+        return run_bench(argv[2], threads, reps, verbose, model, batch);
     }
-    fprintf(stderr, "usage: harness check\n       harness bench LAYERS.txt [--threads N] [--reps N] [--isa portable|avx2-fma] [--model NAME] [--layers] [--cpu-time] [--best]\n");
+    fprintf(stderr, "usage: harness check\n       harness bench LAYERS.txt [--threads N] [--reps N] [--isa portable|avx2-fma] [--model NAME] [--layers] [--cpu-time] [--best] [--batch 1|8]\n");
     return 2;
 }
