@@ -12,11 +12,13 @@
 
 #include <string.h>
 
-// Cache blocking: K blocks up to 256 deep keep one A panel (kc x 6 floats, 6 KB) in L1 and B's
-// whole block (kc x nc, about 128 KB) in L2. Measured on Zen 3, 256 and 384 were within the
-// machine's noise.
+// Cache blocking (BLIS's): K blocks up to 256 deep make one B strip (kc x 16 floats, 16 KB) fit L1
+// beside the A stream; B's whole block (kc x nc, about 128 KB) and a block of 16 A panels
+// (96 x kc, 96 KB) stay in L2. Measured on Zen 3, 256 and 384 were within the machine's noise.
+// Blocks at most PANEL_FIRST_DEPTH deep run panel first (see gemm_task).
 enum {
-    KC_MAX = 256, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = PK_PANEL_PIXELS_MAX, TASKS_PER_THREAD = 6,
+    KC_MAX = 256, PANEL_BLOCK = 16, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = PK_PANEL_PIXELS_MAX,
+    TASKS_PER_THREAD = 6, PANEL_FIRST_DEPTH = 32,
 };
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -93,18 +95,24 @@ static void gemm_task(void *context, size_t task) {
         int k0 = kb * job->kc, kc = d->depth - k0 < job->kc ? d->depth - k0 : job->kc;
         pk_im2col_panel(s, image_group, k0, kc, p0, np, panel);
         pk_tile_epilogue epilogue = {NULL, NULL, job->activation, kb == 0, kb == job->k_blocks - 1};
-        // Panel first: one A panel (kc x 6, at most 6 KB) stays in L1 while the block's B strips stream
-        // from L2, and each tile writes its 6 output rows further along the same rows. BLIS's order
-        // (one B strip in L1 against 16 A panels) wrote 96 output rows, a row stride apart, per strip:
-        // measured on Zen 3, mobilenet_v2's 16 -> 96 1x1 at 112x112 (K = 16) took 1.35 ms that way
-        // and 0.80 ms this way (OpenBLAS 1.28 ms); layers with K >= 24 were within the noise.
-        for (int p = panel_begin; p < panel_end; p++) {
-            const float *a = job->packed + ((size_t)g * d->panels + p) * PK_MR * (size_t)d->depth + (size_t)k0 * PK_MR;
-            int channel = p * PK_MR, m = d->group_outputs - channel < PK_MR ? d->group_outputs - channel : PK_MR;
-            epilogue.bias = job->bias ? job->bias + (size_t)g * d->group_outputs + channel : NULL;
-            for (int j = 0; j < np; j += PK_NR) {
-                int n = np - j < PK_NR ? np - j : PK_NR;
+        // Two tile orders, by depth. Deep blocks take BLIS's: one B strip (kc x 16) stays in L1 while
+        // a block of 16 A panels streams from L2, 24 bytes per k against the strip's 64. Shallow
+        // blocks take panel first: one A panel stays in L1 and the B strips stream, so each tile
+        // writes its 6 output rows further along the same rows; in BLIS's order a K = 16 block
+        // wrote 96 output rows a row stride apart per strip, and its tiles are too short to hide that.
+        // Measured on Zen 3 (least CPU time): mobilenet_v2's 16 -> 96 1x1 at 112x112 1.35 ms BLIS's
+        // way, 0.80 ms panel first (OpenBLAS 1.28); its 384 -> 96 1x1 at 14x14 0.20 ms BLIS's way,
+        // 0.24 ms panel first; K 24-64 layers within the noise either way.
+        int strips = ceil_div(np, PK_NR), panel_first = kc <= PANEL_FIRST_DEPTH;
+        for (int block = panel_begin; block < panel_end; block += PANEL_BLOCK) {
+            int panels = panel_end - block < PANEL_BLOCK ? panel_end - block : PANEL_BLOCK;
+            for (int t = 0; t < panels * strips; t++) {
+                int p = block + (panel_first ? t / strips : t % panels);
+                int j = (panel_first ? t % strips : t / panels) * PK_NR, n = np - j < PK_NR ? np - j : PK_NR;
+                const float *a = job->packed + ((size_t)g * d->panels + p) * PK_MR * (size_t)d->depth + (size_t)k0 * PK_MR;
+                int channel = p * PK_MR, m = d->group_outputs - channel < PK_MR ? d->group_outputs - channel : PK_MR;
                 size_t row = (first_channel + (size_t)channel) * pixels + (size_t)p0 + (size_t)j;
+                epilogue.bias = job->bias ? job->bias + (size_t)g * d->group_outputs + channel : NULL;
                 epilogue.residual = job->residual ? job->residual + row : NULL;
                 job->tile(kc, a, panel + (size_t)j * (size_t)kc, PK_NR, job->output + row, pixels, m, n, &epilogue);
             }
