@@ -32,6 +32,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Run the plain module-by-module forward pass instead of the compiled plan (for debugging).")
     var reference = false
 
+    @Flag(help: "Skip the SHA-256 check of a file named like an official weight file (a notice says so). Files verified once and unchanged since are not hashed again anyway.")
+    var noVerify = false
+
     func parsedArguments() throws -> ModelArguments {
         try ModelArguments(parsing: arguments)
     }
@@ -39,7 +42,7 @@ struct ModelOptions: ParsableArguments {
     func loadOptions() throws -> LoadOptions {
         LoadOptions(
             key: key, stripPrefixes: stripPrefix, renames: try rename.map(RenameRule.init(parsing:)),
-            strict: !nonStrict, dropMismatched: dropMismatched)
+            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify)
     }
 
     /// The model with its weights loaded (notes go to stderr), or freshly initialized without --weights.

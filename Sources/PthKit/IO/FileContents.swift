@@ -11,6 +11,17 @@ public final class FileContents: @unchecked Sendable {
     /// Immutable after `init`; valid until `deinit`.
     let bytes: UnsafeRawBufferPointer
     private let isMapped: Bool
+    /// The mapped file as `fstat` saw it when it was opened; nil for bytes not mapped from a file.
+    public private(set) var identity: FileIdentity?
+
+    /// What tells one version of a file from another without reading it: device, inode, size and
+    /// modification time. A file with the same identity is taken to hold the same bytes.
+    public struct FileIdentity: Codable, Equatable, Sendable {
+        public let device: UInt64
+        public let inode: UInt64
+        public let size: Int64
+        public let modifiedNanoseconds: Int64
+    }
 
     /// Maps `url` (or reads it where it cannot be mapped).
     public static func read(_ url: URL) throws -> FileContents {
@@ -28,7 +39,15 @@ public final class FileContents: @unchecked Sendable {
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), Int(bitPattern: address) != -1 else {
             return FileContents(copying: try FileReading.bytes(of: url))
         }
-        return FileContents(mapped: UnsafeRawBufferPointer(start: address, count: size))
+        let contents = FileContents(mapped: UnsafeRawBufferPointer(start: address, count: size))
+        #if os(Linux)
+        let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+        #else
+        let modified = Int64(status.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(status.st_mtimespec.tv_nsec)
+        #endif
+        contents.identity = FileIdentity(
+            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size), modifiedNanoseconds: modified)
+        return contents
     }
 
     public init(copying source: [UInt8]) {

@@ -10,16 +10,20 @@ public struct LoadOptions: Sendable {
     public var strict: Bool
     /// Drop tensors whose shapes differ from the model's, then load non-strictly (transfer learning).
     public var dropMismatched: Bool
+    /// Check the SHA-256 of a file that carries an official weight file's name (on by default;
+    /// `--no-verify` turns it off, with a notice).
+    public var verifyOfficialFiles: Bool
 
     public init(
         key: String? = nil, stripPrefixes: [String] = [], renames: [RenameRule] = [], strict: Bool = true,
-        dropMismatched: Bool = false
+        dropMismatched: Bool = false, verifyOfficialFiles: Bool = true
     ) {
         self.key = key
         self.stripPrefixes = stripPrefixes
         self.renames = renames
         self.strict = strict
         self.dropMismatched = dropMismatched
+        self.verifyOfficialFiles = verifyOfficialFiles
     }
 }
 
@@ -62,7 +66,7 @@ extension ModelZoo {
         }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
-        let checkpoint = try readCheckpoint(weights)
+        let checkpoint = try readCheckpoint(weights, verify: options.verifyOfficialFiles, notes: &notes)
         var key = options.key
         if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
             key = automatic
@@ -95,12 +99,24 @@ extension ModelZoo {
 
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
     /// The hash is computed on another core while the file is parsed, and is checked first: a
-    /// damaged download is reported as such, not as whatever parse error the damage causes.
-    static func readCheckpoint(_ url: URL) throws -> Checkpoint {
+    /// damaged download is reported as such, not as whatever parse error the damage causes. A file
+    /// verified before and unchanged since (`VerifiedFiles`) is not hashed again.
+    static func readCheckpoint(
+        _ url: URL, verify: Bool = true, verifiedFiles: VerifiedFiles = .standard, notes: inout [String]
+    ) throws -> Checkpoint {
         let contents = try Checkpoint.fileContents(url)
         guard let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
               let prefix = official.weights.sha256Prefix
         else { return try Checkpoint(contents: contents, file: url.path) }
+        guard verify else {
+            notes.append("not checking the sha256 of \(official.weights.file) against its official hash (--no-verify)")
+            return try Checkpoint(contents: contents, file: url.path)
+        }
+        let path = url.standardizedFileURL.path
+        if let identity = contents.identity,
+           verifiedFiles.verifiedDigest(path: path, identity: identity, prefix: prefix) != nil {
+            return try Checkpoint(contents: contents, file: url.path)
+        }
         let hashing = BackgroundDigest(contents)
         let parsed = Result { try Checkpoint(contents: contents, file: url.path) }
         let digest = hashing.wait()
@@ -109,6 +125,9 @@ extension ModelZoo {
                 file: url.path, part: "",
                 problem: .container("its name is the official \(official.weights.file) but its sha256 is \(digest.prefix(16))..., "
                     + "not \(prefix)...; the download is damaged or the file was renamed"))
+        }
+        if let identity = contents.identity {
+            verifiedFiles.remember(.init(path: path, identity: identity, sha256: digest))
         }
         return try parsed.get()
     }
