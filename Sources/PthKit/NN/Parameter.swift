@@ -26,8 +26,11 @@ public final class Parameter: @unchecked Sendable {
     /// same whenever they are drawn and `Initialization.withSeed` scopes them as it would eager ones.
     public static func randomUniform(shape: [Int], bound: Float) -> Parameter {
         let count = shape.reduce(1, *)
-        // Never read before `materializePendingDraw` fills it.
-        let storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        // Never read before `materializePendingDraw` fills it (or a load overwrites it).
+        let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
         let parameter = Parameter(Tensor(shape: shape, storage: storage))
         parameter.pendingDraw = Initialization.pendingUniformDraw(bound: bound)
         return parameter
