@@ -14,12 +14,11 @@ register("squeezenet1_1@num_classes=10", _torchvision("squeezenet1_1", num_class
 # DenseNet: every layer reads the concatenation of all earlier ones in its block.
 for _name in ["densenet121", "densenet169", "densenet201"]:
     register(_name, _torchvision(_name), input=(3, 64, 64))
-register("densenet121@growth_rate=12,block_config=3-6-12-8",
-         _torchvision("densenet121", growth_rate=12, block_config=(3, 6, 12, 8), num_init_features=32, bn_size=2,
-                      drop_rate=0.2, memory_efficient=True, num_classes=10),
+# torchvision's densenet builders fix growth_rate, block_config and num_init_features (passing them raises).
+register("densenet121@bn_size=2,num_classes=10",
+         _torchvision("densenet121", bn_size=2, drop_rate=0.2, memory_efficient=True, num_classes=10),
          input=(3, 72, 56),
-         args={"growth_rate": "12", "block_config": "(3, 6, 12, 8)", "num_init_features": "32", "bn_size": "2",
-               "drop_rate": "0.2", "memory_efficient": "True", "num_classes": "10"})
+         args={"bn_size": "2", "drop_rate": "0.2", "memory_efficient": "True", "num_classes": "10"})
 
 # MNASNet: `_version` 2, so the stem scales with alpha too.
 for _name in ["mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"]:

@@ -99,22 +99,6 @@ public final class DenseNet: Module, @unchecked Sendable {
         let out = Kernels.activated(try features(input), .relu)  // `F.relu(features, inplace=True)`
         return try classifier(Kernels.flatten(Kernels.adaptiveAvgPool2d(out, outputSize: (1, 1)), startDim: 1))
     }
-
-    /// Parameters of the convolutions a configuration asks for, to refuse absurd ones before allocating.
-    static func convolutionParameters(growthRate: Int, blockConfig: [Int], numInitFeatures: Int, bnSize: Int) -> Double {
-        var total = Double(3 * 49 * numInitFeatures)
-        var features = Double(numInitFeatures)
-        let (growth, bottleneck) = (Double(growthRate), Double(bnSize * growthRate))
-        for numLayers in blockConfig {
-            for _ in 0..<numLayers {
-                total += features * bottleneck + bottleneck * growth * 9
-                features += growth
-            }
-            total += features * (features / 2)
-            features = (features / 2).rounded(.down)
-        }
-        return total
-    }
 }
 
 extension ModelZoo {
@@ -128,22 +112,13 @@ extension ModelZoo {
 
     static let densenetBuilders: [String: Builder] = densenetConfigurations.mapValues { configuration in
         { arguments in
-            let growthRate = try arguments.int("growth_rate", default: configuration.0, in: 1...4096)
-            let blockConfig = try arguments.ints("block_config", default: configuration.1)
-            guard (1...16).contains(blockConfig.count), blockConfig.allSatisfy({ (1...1024).contains($0) }) else {
-                throw ModelError.badArgument(name: "block_config", reason: "expected 1 to 16 block sizes of 1...1024 layers")
-            }
-            let numInitFeatures = try arguments.int("num_init_features", default: configuration.2, in: 1...65536)
-            let bnSize = try arguments.int("bn_size", default: 4, in: 1...256)
+            // torchvision's builders pass growth_rate, block_config and num_init_features themselves:
+            // given again, torch raises "got multiple values", and so they are unknown arguments here.
+            let (growthRate, blockConfig, numInitFeatures) = configuration
+            let bnSize = try arguments.int("bn_size", default: 4, in: 1...64)
             // Dropout after each layer and gradient checkpointing: training only.
             _ = try arguments.double("drop_rate", default: 0, in: 0...1)
             _ = try arguments.bool("memory_efficient", default: false)
-            let parameters = DenseNet.convolutionParameters(
-                growthRate: growthRate, blockConfig: blockConfig, numInitFeatures: numInitFeatures, bnSize: bnSize)
-            // regnet_y_128gf, the largest torchvision network, has 644M parameters.
-            guard parameters <= Double(1 << 30) else {
-                throw ModelError.invalidConfiguration("this DenseNet configuration has over 2^30 convolution parameters")
-            }
             return try DenseNet(
                 growthRate: growthRate, blockConfig: blockConfig, numInitFeatures: numInitFeatures, bnSize: bnSize,
                 numClasses: try arguments.numClasses())

@@ -125,6 +125,13 @@ struct PlanStep: CustomStringConvertible {
         case add(inPlace: Bool)
         case linear(weight: Tensor, bias: [Float]?)
         case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
+        /// Copies the input into `slice` of the output, a concatenation's buffer of `rootShape`,
+        /// allocating the buffer when this is the first of its inputs to arrive.
+        case place(BlockSlice, rootShape: [Int])
+        /// The leading `slice` of the input buffer as a tensor of `shape` (a shorter concatenation).
+        case gather(BlockSlice, shape: [Int])
+        /// Batch norm and activation of the leading `slice` of the input buffer, read in place.
+        case scaleShiftSlice(BlockSlice, shape: [Int], scale: [Float], shift: [Float], activation: Kernels.Activation?)
     }
 
     let operation: Operation
@@ -170,6 +177,18 @@ struct PlanStep: CustomStringConvertible {
         case .reference(_, let run):
             let results = try run(inputs.map { try value($0, workspace) })
             for (value, result) in zip(outputs, results) { workspace.values[value] = result }
+        case let .place(slice, rootShape):
+            let part = try value(inputs[0], workspace)
+            // Taken out of the workspace while written, so the buffer has one owner and is not copied.
+            var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
+            Kernels.place(part.storage, into: &buffer, at: slice)
+            workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
+        case let .gather(slice, shape):
+            workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage))
+        case let .scaleShiftSlice(slice, shape, scale, shift, activation):
+            let storage = Kernels.scaleShift(
+                slice, of: try value(inputs[0], workspace).storage, scale: scale, shift: shift, activation: activation)
+            workspace.values[outputs[0]] = Tensor(shape: shape, storage: storage)
         }
         for value in releases { workspace.release(value) }
     }
@@ -194,6 +213,10 @@ struct PlanStep: CustomStringConvertible {
         case .add: name = "add"
         case .linear: name = "linear"
         case .reference(let reference, _): name = reference
+        case .place(let slice, _): name = "place at \(slice.offset)/\(slice.stride)"
+        case .gather(let slice, _): name = "slice \(slice.length)/\(slice.stride)"
+        case let .scaleShiftSlice(slice, _, _, _, activation):
+            name = "batch_norm of slice \(slice.length)/\(slice.stride)" + (activation.map { " +\($0)" } ?? "")
         }
         return "\(name) \(inputs) -> \(outputs)"
     }
