@@ -15,6 +15,9 @@ struct PlanTests {
         ("googlenet_nobn", [1, 3, 224, 224]), ("mobilenet_v1", [1, 3, 224, 224]), ("vgg16_flat", [1, 3, 224, 224]),
         ("nin", [2, 3, 32, 32]), ("googlenet_lesson", [1, 3, 224, 224]), ("resnet18_lesson", [1, 3, 224, 224]),
         ("efficientnet_b0_lettered", [1, 3, 224, 224]), ("efficientnet_b0_same", [1, 3, 224, 224]),
+        ("squeezenet1_0", [2, 3, 67, 61]), ("densenet121", [2, 3, 64, 64]), ("mnasnet0_5", [2, 3, 64, 64]),
+        ("regnet_y_400mf", [2, 3, 64, 64]), ("regnet_x_400mf", [1, 3, 64, 64]), ("inception_v3", [1, 3, 79, 75]),
+        ("efficientnet_v2_s", [1, 3, 64, 64]),
     ]
 
     static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
@@ -85,6 +88,31 @@ struct PlanTests {
             #expect(!line.hasPrefix("batch_norm") && !line.hasPrefix("add") && !line.hasPrefix("relu"), "\(line)")
         }
         #expect(plan.summary.filter { $0.contains("+residual +relu") }.count == 8)
+    }
+
+    /// DenseNet concatenates all earlier feature maps of a block before every layer: each map is
+    /// placed into the block's buffer once, and each layer's batch norm reads the leading slice.
+    @Test func denseNetConcatenationsAreWrittenOnce() throws {
+        let plan = try ModelZoo.build("densenet121").compiled(for: [2, 3, 64, 64])
+        let layers = 6 + 12 + 24 + 16
+        #expect(!plan.summary.contains { $0.hasPrefix("cat") || $0.hasPrefix("slice") }, "\(plan.summary)")
+        // Each block's input and each layer's new features, placed once.
+        #expect(plan.summary.filter { $0.hasPrefix("place") }.count == layers + 4)
+        #expect(plan.summary.filter { $0.hasPrefix("batch_norm of slice") && $0.contains("+relu") }.count == layers)
+        // conv0 and every layer's conv1 absorb the batch norm and ReLU after them.
+        #expect(plan.convolutionCount == 1 + 2 * layers + 3)
+        #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains("+relu") }.count == 1 + layers)
+    }
+
+    /// Inception v3's and RegNet's batch norms, residual adds and ReLUs all go into convolutions.
+    @Test(arguments: [("inception_v3", [1, 3, 79, 75]), ("regnet_y_400mf", [1, 3, 64, 64])])
+    func batchNormsAndActivationsFold(_ name: String, _ shape: [Int]) throws {
+        let plan = try ModelZoo.build(name).compiled(for: shape)
+        #expect(!plan.summary.contains { $0.hasPrefix("batch_norm") || $0.hasPrefix("add") || $0.hasPrefix("relu") }, "\(plan.summary)")
+        if name.hasPrefix("regnet") {
+            let blocks = plan.summary.filter { $0.contains("+residual +relu") }.count
+            #expect(blocks == 1 + 3 + 6 + 6, "one residual sum per block (depths 1, 3, 6, 6)")
+        }
     }
 
     @Test func mobileBlocksFuseTheirActivations() throws {
