@@ -29,8 +29,10 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// How many of the steps run a packed convolution (with whatever it absorbed).
     public var convolutionCount: Int {
         steps.reduce(0) { count, step in
-            if case .convolution = step.operation { return count + 1 }
-            return count
+            switch step.operation {
+            case .convolution, .convolutionIntoSlice: return count + 1
+            default: return count
+            }
         }
     }
 
@@ -128,6 +130,9 @@ struct PlanStep: CustomStringConvertible {
         /// Copies the input into `slice` of the output, a concatenation's buffer of `rootShape`,
         /// allocating the buffer when this is the first of its inputs to arrive.
         case place(BlockSlice, rootShape: [Int])
+        /// A packed convolution (no residual) writing straight into `slice` of the output, a
+        /// concatenation's buffer of `rootShape`: `place` without the copy.
+        case convolutionIntoSlice(PackedConvolution, BlockSlice, rootShape: [Int])
         /// The leading `slice` of the input buffer as a tensor of `shape` (a shorter concatenation).
         case gather(BlockSlice, shape: [Int])
         /// Batch norm and activation of the leading `slice` of the input buffer, read in place.
@@ -183,6 +188,11 @@ struct PlanStep: CustomStringConvertible {
             var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
             Kernels.place(part.storage, into: &buffer, at: slice)
             workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
+        case let .convolutionIntoSlice(convolution, slice, rootShape):
+            let input = try value(inputs[0], workspace)
+            var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
+            convolution.run(input, into: &buffer, at: slice)
+            workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
         case let .gather(slice, shape):
             workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage))
         case let .scaleShiftSlice(slice, shape, scale, shift, activation):
@@ -205,10 +215,11 @@ struct PlanStep: CustomStringConvertible {
         switch operation {
         case .constant: name = "constant"
         case let .convolution(convolution, residual, _):
-            let s = convolution.shape
-            name = "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
-                + (s.groups > 1 ? " groups \(s.groups)" : "") + (residual == nil ? "" : " +residual")
+            name = convolution.description + (residual == nil ? "" : " +residual")
                 + (convolution.activation.map { " +\($0)" } ?? "")
+        case let .convolutionIntoSlice(convolution, slice, _):
+            name = convolution.description + (convolution.activation.map { " +\($0)" } ?? "")
+                + " into \(slice.offset)/\(slice.stride)"
         case .activation(let activation, _): name = "\(activation)"
         case .add: name = "add"
         case .linear: name = "linear"

@@ -92,9 +92,23 @@ enum PlanCompiler {
             fusedAt[last] = .scaleShiftSlice(view.slice, shape: view.shape, scale: scale, shift: shift, activation: activation)
             fusedInputs[last] = ([view.root], value)
         }
+        // A convolution whose output is read only as part of one concatenation writes it there itself.
+        var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
+        for (last, (_, value)) in fusedInputs {
+            guard case .convolution(let convolution, nil, _) = fusedAt[last], value != outputValue,
+                let placements = concatenations.placements[value], placements.count == 1, let placement = placements.first,
+                placement.slice.blocks == convolution.outputShape[0],
+                placement.slice.length * placement.slice.blocks == convolution.outputShape.reduce(1, *),
+                needed.allSatisfy({ index in
+                    !nodes[index].inputs.contains(value) || concatenations.views[index]?.root == placement.root
+                        || (concatenations.roots.contains(index) && nodes[index].outputs[0] == placement.root)
+                })
+            else { continue }
+            writtenInPlace[value] = placement
+        }
         // Copies of each value into the concatenation buffers it is part of, once it is computed.
         func placements(of values: [Int]) -> [PlanStep] {
-            values.flatMap { value in
+            values.filter { writtenInPlace[$0] == nil }.flatMap { value in
                 (concatenations.placements[value] ?? []).map { placement in
                     PlanStep(
                         operation: .place(placement.slice, rootShape: placement.rootShape), inputs: [value],
@@ -106,6 +120,12 @@ enum PlanCompiler {
         var steps: [PlanStep] = []
         for index in needed {
             if let operation = fusedAt[index], let (inputs, output) = fusedInputs[index] {
+                if case .convolution(let convolution, _, _) = operation, let placement = writtenInPlace[output] {
+                    steps.append(PlanStep(
+                        operation: .convolutionIntoSlice(convolution, placement.slice, rootShape: placement.rootShape),
+                        inputs: inputs, outputs: [placement.root], releases: []))
+                    continue
+                }
                 steps.append(PlanStep(operation: operation, inputs: inputs, outputs: [output], releases: []))
                 steps += placements(of: [output])
                 continue
