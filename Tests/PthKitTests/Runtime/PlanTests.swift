@@ -106,6 +106,36 @@ struct PlanTests {
         #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains("+relu") }.count == 1 + layers)
     }
 
+    /// Concatenations the DenseNet pattern does not cover: along the width, a prefix read by an add
+    /// (copied out of the buffer), and a part that is a convolution's output but not whole images.
+    final class PrefixConcatenations: Module, @unchecked Sendable {
+        let conv1 = Conv2d(3, 4, kernelSize: 1), conv2 = Conv2d(4, 4, kernelSize: 3, padding: 1)
+
+        override func forward(_ x: Tensor) throws -> Tensor {
+            let a = try conv1(x)
+            let b = Kernels.activated(a, .sigmoid)
+            let c = try conv2(b)
+            let ab = try Kernels.concatenate([a, b], dim: -1)
+            let abc = try Kernels.concatenate([a, b, c], dim: 3)
+            let doubled = try ab + ab
+            return try Kernels.concatenate(
+                [Kernels.flatten(doubled, startDim: 1), Kernels.flatten(abc, startDim: 1), Kernels.flatten(a, startDim: 1)],
+                dim: 1)
+        }
+    }
+
+    @Test func prefixConcatenationsMatchTheReferencePath() throws {
+        let model = PrefixConcatenations()
+        let input = Self.randomInput([2, 3, 5, 7], seed: 5)
+        let plan = try model.compiled(for: input.shape)
+        #expect(plan.summary.contains { $0.hasPrefix("slice") }, "\(plan.summary)")
+        #expect(!plan.summary.contains { $0.hasPrefix("cat") }, "\(plan.summary)")
+        let (compiled, reference) = (try plan.run(input), try model.referenceForward(input))
+        #expect(compiled.shape == reference.shape)
+        // The packed convolutions sum in another order than the reference kernel: rounding only.
+        #expect(Self.relativeError(compiled, reference) <= 1e-6, "\(Self.relativeError(compiled, reference))")
+    }
+
     /// Inception v3's and RegNet's batch norms, residual adds and ReLUs all go into convolutions.
     @Test(arguments: [("inception_v3", [1, 3, 79, 75]), ("regnet_y_400mf", [1, 3, 64, 64])])
     func batchNormsAndActivationsFold(_ name: String, _ shape: [Int]) throws {
