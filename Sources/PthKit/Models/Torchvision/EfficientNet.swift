@@ -105,6 +105,7 @@ extension EfficientNet {
     /// The V2 builders' dropout and `_efficientnet_conf`: expand ratio, kernel, stride, input channels,
     /// output channels, layers; the first stages fuse expansion and depthwise convolution into one.
     static let v2Configurations: [String: (dropout: Double, setting: [MBConvConfig])] = {
+        // `FusedMBConvConfig` skips the width adjustment; every V2 width is a multiple of 8, which it keeps.
         func fused(_ t: Double, _ k: Int, _ s: Int, _ i: Int, _ o: Int, _ n: Int) -> MBConvConfig {
             MBConvConfig(t, k, s, i, o, n, block: .fusedMBConv)
         }
