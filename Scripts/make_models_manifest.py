@@ -30,6 +30,16 @@ TORCHVISION = {
     "shufflenet_v2": (["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
                       {"num_classes": 1000}),
     "efficientnet": ([f"efficientnet_b{i}" for i in range(8)], {"num_classes": 1000}),
+    "squeezenet": (["squeezenet1_0", "squeezenet1_1"], {"num_classes": 1000, "dropout": 0.5}),
+    "densenet": (["densenet121", "densenet161", "densenet169", "densenet201"],
+                 {"num_classes": 1000, "bn_size": 4, "drop_rate": 0.0, "memory_efficient": False}),
+    "mnasnet": (["mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3"], {"num_classes": 1000, "dropout": 0.2}),
+    "regnet": ([f"regnet_x_{size}" for size in ["400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf"]]
+               + [f"regnet_y_{size}" for size in ["400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf"]],
+               {"num_classes": 1000, "stem_width": 32}),
+    "inception_v3": (["inception_v3"], {"num_classes": 1000, "aux_logits": True, "transform_input": False,
+                                        "dropout": 0.5}),
+    "efficientnet_v2": ([f"efficientnet_v2_{size}" for size in "sml"], {"num_classes": 1000}),
 }
 
 EFFICIENTNET_RESOLUTIONS = [224, 240, 260, 300, 380, 456, 528, 600]

@@ -2262,6 +2262,2141 @@ let embeddedModelsManifest = #"""
    ]
   },
   {
+   "name": "squeezenet1_0",
+   "family": "squeezenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "squeezenet1_0-b66bff10.pth",
+     "url": "https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth",
+     "sha256_prefix": "b66bff10",
+     "acc1": 58.092,
+     "acc5": 80.42,
+     "num_params": 1248424,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "squeezenet1_1",
+   "family": "squeezenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "squeezenet1_1-b8a52dc0.pth",
+     "url": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+     "sha256_prefix": "b8a52dc0",
+     "acc1": 58.178,
+     "acc5": 80.624,
+     "num_params": 1235496,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "densenet121",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "densenet121-a639ec97.pth",
+     "url": "https://download.pytorch.org/models/densenet121-a639ec97.pth",
+     "sha256_prefix": "a639ec97",
+     "acc1": 74.434,
+     "acc5": 91.972,
+     "num_params": 7978856,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "densenet161",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "densenet161-8d451a50.pth",
+     "url": "https://download.pytorch.org/models/densenet161-8d451a50.pth",
+     "sha256_prefix": "8d451a50",
+     "acc1": 77.138,
+     "acc5": 93.56,
+     "num_params": 28681000,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "densenet169",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "densenet169-b2777c0a.pth",
+     "url": "https://download.pytorch.org/models/densenet169-b2777c0a.pth",
+     "sha256_prefix": "b2777c0a",
+     "acc1": 75.6,
+     "acc5": 92.806,
+     "num_params": 14149480,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "densenet201",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "densenet201-c1103571.pth",
+     "url": "https://download.pytorch.org/models/densenet201-c1103571.pth",
+     "sha256_prefix": "c1103571",
+     "acc1": 76.896,
+     "acc5": 93.37,
+     "num_params": 20013928,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "mnasnet0_5",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "mnasnet0.5_top1_67.823-3ffadce67e.pth",
+     "url": "https://download.pytorch.org/models/mnasnet0.5_top1_67.823-3ffadce67e.pth",
+     "sha256_prefix": "3ffadce67e",
+     "acc1": 67.734,
+     "acc5": 87.49,
+     "num_params": 2218512,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "mnasnet0_75",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "mnasnet0_75-7090bc5f.pth",
+     "url": "https://download.pytorch.org/models/mnasnet0_75-7090bc5f.pth",
+     "sha256_prefix": "7090bc5f",
+     "acc1": 71.18,
+     "acc5": 90.496,
+     "num_params": 3170208,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "mnasnet1_0",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "mnasnet1.0_top1_73.512-f206786ef8.pth",
+     "url": "https://download.pytorch.org/models/mnasnet1.0_top1_73.512-f206786ef8.pth",
+     "sha256_prefix": "f206786ef8",
+     "acc1": 73.456,
+     "acc5": 91.51,
+     "num_params": 4383312,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "mnasnet1_3",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "mnasnet1_3-a4c69d6f.pth",
+     "url": "https://download.pytorch.org/models/mnasnet1_3-a4c69d6f.pth",
+     "sha256_prefix": "a4c69d6f",
+     "acc1": 76.506,
+     "acc5": 93.522,
+     "num_params": 6282256,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_400mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_400mf-adf1edd5.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_400mf-adf1edd5.pth",
+     "sha256_prefix": "adf1edd5",
+     "acc1": 72.834,
+     "acc5": 90.95,
+     "num_params": 5495976,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_400mf-62229a5f.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_400mf-62229a5f.pth",
+     "sha256_prefix": "62229a5f",
+     "acc1": 74.864,
+     "acc5": 92.322,
+     "num_params": 5495976,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_800mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_800mf-ad17e45c.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_800mf-ad17e45c.pth",
+     "sha256_prefix": "ad17e45c",
+     "acc1": 75.212,
+     "acc5": 92.348,
+     "num_params": 7259656,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_800mf-94a99ebd.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_800mf-94a99ebd.pth",
+     "sha256_prefix": "94a99ebd",
+     "acc1": 77.522,
+     "acc5": 93.826,
+     "num_params": 7259656,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_1_6gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_1_6gf-e3633e7f.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_1_6gf-e3633e7f.pth",
+     "sha256_prefix": "e3633e7f",
+     "acc1": 77.04,
+     "acc5": 93.44,
+     "num_params": 9190136,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_1_6gf-a12f2b72.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_1_6gf-a12f2b72.pth",
+     "sha256_prefix": "a12f2b72",
+     "acc1": 79.668,
+     "acc5": 94.922,
+     "num_params": 9190136,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_3_2gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_3_2gf-f342aeae.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_3_2gf-f342aeae.pth",
+     "sha256_prefix": "f342aeae",
+     "acc1": 78.364,
+     "acc5": 93.992,
+     "num_params": 15296552,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_3_2gf-7071aa85.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_3_2gf-7071aa85.pth",
+     "sha256_prefix": "7071aa85",
+     "acc1": 81.196,
+     "acc5": 95.43,
+     "num_params": 15296552,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_8gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_8gf-03ceed89.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_8gf-03ceed89.pth",
+     "sha256_prefix": "03ceed89",
+     "acc1": 79.344,
+     "acc5": 94.686,
+     "num_params": 39572648,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_8gf-2b70d774.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_8gf-2b70d774.pth",
+     "sha256_prefix": "2b70d774",
+     "acc1": 81.682,
+     "acc5": 95.678,
+     "num_params": 39572648,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_16gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_16gf-2007eb11.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_16gf-2007eb11.pth",
+     "sha256_prefix": "2007eb11",
+     "acc1": 80.058,
+     "acc5": 94.944,
+     "num_params": 54278536,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_16gf-ba3796d7.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_16gf-ba3796d7.pth",
+     "sha256_prefix": "ba3796d7",
+     "acc1": 82.716,
+     "acc5": 96.196,
+     "num_params": 54278536,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_x_32gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_x_32gf-9d47f8d0.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_32gf-9d47f8d0.pth",
+     "sha256_prefix": "9d47f8d0",
+     "acc1": 80.622,
+     "acc5": 95.248,
+     "num_params": 107811560,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_x_32gf-6eb8fdc6.pth",
+     "url": "https://download.pytorch.org/models/regnet_x_32gf-6eb8fdc6.pth",
+     "sha256_prefix": "6eb8fdc6",
+     "acc1": 83.014,
+     "acc5": 96.288,
+     "num_params": 107811560,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_400mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_400mf-c65dace8.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_400mf-c65dace8.pth",
+     "sha256_prefix": "c65dace8",
+     "acc1": 74.046,
+     "acc5": 91.716,
+     "num_params": 4344144,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_400mf-e6988f5f.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_400mf-e6988f5f.pth",
+     "sha256_prefix": "e6988f5f",
+     "acc1": 75.804,
+     "acc5": 92.742,
+     "num_params": 4344144,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_800mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_800mf-1b27b58c.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_800mf-1b27b58c.pth",
+     "sha256_prefix": "1b27b58c",
+     "acc1": 76.42,
+     "acc5": 93.136,
+     "num_params": 6432512,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_800mf-58fc7688.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_800mf-58fc7688.pth",
+     "sha256_prefix": "58fc7688",
+     "acc1": 78.828,
+     "acc5": 94.502,
+     "num_params": 6432512,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_1_6gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_1_6gf-b11a554e.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_1_6gf-b11a554e.pth",
+     "sha256_prefix": "b11a554e",
+     "acc1": 77.95,
+     "acc5": 93.966,
+     "num_params": 11202430,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_1_6gf-0d7bc02a.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_1_6gf-0d7bc02a.pth",
+     "sha256_prefix": "0d7bc02a",
+     "acc1": 80.876,
+     "acc5": 95.444,
+     "num_params": 11202430,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_3_2gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_3_2gf-b5a9779c.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_3_2gf-b5a9779c.pth",
+     "sha256_prefix": "b5a9779c",
+     "acc1": 78.948,
+     "acc5": 94.576,
+     "num_params": 19436338,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_3_2gf-9180c971.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_3_2gf-9180c971.pth",
+     "sha256_prefix": "9180c971",
+     "acc1": 81.982,
+     "acc5": 95.972,
+     "num_params": 19436338,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_8gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_8gf-d0d0e4a8.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_8gf-d0d0e4a8.pth",
+     "sha256_prefix": "d0d0e4a8",
+     "acc1": 80.032,
+     "acc5": 95.048,
+     "num_params": 39381472,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_8gf-dc2b1b54.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_8gf-dc2b1b54.pth",
+     "sha256_prefix": "dc2b1b54",
+     "acc1": 82.828,
+     "acc5": 96.33,
+     "num_params": 39381472,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_16gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_16gf-9e6ed7dd.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_16gf-9e6ed7dd.pth",
+     "sha256_prefix": "9e6ed7dd",
+     "acc1": 80.424,
+     "acc5": 95.24,
+     "num_params": 83590140,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_16gf-3e4a00f9.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_16gf-3e4a00f9.pth",
+     "sha256_prefix": "3e4a00f9",
+     "acc1": 82.886,
+     "acc5": 96.328,
+     "num_params": 83590140,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "regnet_y_16gf_swag-43afe44d.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_16gf_swag-43afe44d.pth",
+     "sha256_prefix": "43afe44d",
+     "acc1": 86.012,
+     "acc5": 98.054,
+     "num_params": 83590140,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 384,
+      "crop_size": 384,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "regnet_y_16gf_lc_swag-f3ec0043.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_16gf_lc_swag-f3ec0043.pth",
+     "sha256_prefix": "f3ec0043",
+     "acc1": 83.976,
+     "acc5": 97.244,
+     "num_params": 83590140,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_32gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "regnet_y_32gf-4dee3f7a.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_32gf-4dee3f7a.pth",
+     "sha256_prefix": "4dee3f7a",
+     "acc1": 80.878,
+     "acc5": 95.34,
+     "num_params": 145046770,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_V2",
+     "file": "regnet_y_32gf-8db6d4b5.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_32gf-8db6d4b5.pth",
+     "sha256_prefix": "8db6d4b5",
+     "acc1": 83.368,
+     "acc5": 96.498,
+     "num_params": 145046770,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "regnet_y_32gf_swag-04fdfa75.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_32gf_swag-04fdfa75.pth",
+     "sha256_prefix": "04fdfa75",
+     "acc1": 86.838,
+     "acc5": 98.362,
+     "num_params": 145046770,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 384,
+      "crop_size": 384,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "regnet_y_32gf_lc_swag-e1583746.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_32gf_lc_swag-e1583746.pth",
+     "sha256_prefix": "e1583746",
+     "acc1": 84.622,
+     "acc5": 97.48,
+     "num_params": 145046770,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "regnet_y_128gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    384,
+    384
+   ],
+   "preprocessing": {
+    "resize_size": 384,
+    "crop_size": 384,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "regnet_y_128gf_swag-c8ce3e52.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_128gf_swag-c8ce3e52.pth",
+     "sha256_prefix": "c8ce3e52",
+     "acc1": 88.228,
+     "acc5": 98.682,
+     "num_params": 644812894,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 384,
+      "crop_size": 384,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "regnet_y_128gf_lc_swag-cbe8ce12.pth",
+     "url": "https://download.pytorch.org/models/regnet_y_128gf_lc_swag-cbe8ce12.pth",
+     "sha256_prefix": "cbe8ce12",
+     "acc1": 86.068,
+     "acc5": 97.844,
+     "num_params": 644812894,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "inception_v3",
+   "family": "inception_v3",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "aux_logits": true,
+    "transform_input": false,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    299,
+    299
+   ],
+   "preprocessing": {
+    "resize_size": 342,
+    "crop_size": 299,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "inception_v3_google-0cc3c7bd.pth",
+     "url": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+     "sha256_prefix": "0cc3c7bd",
+     "acc1": 77.294,
+     "acc5": 93.45,
+     "num_params": 27161264,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 342,
+      "crop_size": 299,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "efficientnet_v2_s",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    384,
+    384
+   ],
+   "preprocessing": {
+    "resize_size": 384,
+    "crop_size": 384,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "efficientnet_v2_s-dd5fe13b.pth",
+     "url": "https://download.pytorch.org/models/efficientnet_v2_s-dd5fe13b.pth",
+     "sha256_prefix": "dd5fe13b",
+     "acc1": 84.228,
+     "acc5": 96.878,
+     "num_params": 21458488,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 384,
+      "crop_size": 384,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "efficientnet_v2_m",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    480,
+    480
+   ],
+   "preprocessing": {
+    "resize_size": 480,
+    "crop_size": 480,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "efficientnet_v2_m-dc08266a.pth",
+     "url": "https://download.pytorch.org/models/efficientnet_v2_m-dc08266a.pth",
+     "sha256_prefix": "dc08266a",
+     "acc1": 85.112,
+     "acc5": 97.156,
+     "num_params": 54139356,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 480,
+      "crop_size": 480,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "efficientnet_v2_l",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    480,
+    480
+   ],
+   "preprocessing": {
+    "resize_size": 480,
+    "crop_size": 480,
+    "interpolation": "bicubic",
+    "mean": [
+     0.5,
+     0.5,
+     0.5
+    ],
+    "std": [
+     0.5,
+     0.5,
+     0.5
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "efficientnet_v2_l-59c71312.pth",
+     "url": "https://download.pytorch.org/models/efficientnet_v2_l-59c71312.pth",
+     "sha256_prefix": "59c71312",
+     "acc1": 85.808,
+     "acc5": 97.788,
+     "num_params": 118515272,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 480,
+      "crop_size": 480,
+      "interpolation": "bicubic",
+      "mean": [
+       0.5,
+       0.5,
+       0.5
+      ],
+      "std": [
+       0.5,
+       0.5,
+       0.5
+      ]
+     }
+    }
+   ]
+  },
+  {
    "name": "lenet5",
    "family": "lenet5",
    "source": "design-docs/pytorch-models-notebook.md",

@@ -9,6 +9,8 @@ public enum ModelZoo {
         alexnetBuilders, vggBuilders, googlenetBuilders, shufflenetBuilders,
         pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
         efficientNetSamePaddingBuilders, lesson16Builders,
+        squeezenetBuilders, densenetBuilders, mnasnetBuilders, regnetBuilders, inceptionBuilders,
+        efficientnetV2Builders,
     ]
 
     static let builders: [String: Builder] = families.reduce(into: [:]) { all, family in
