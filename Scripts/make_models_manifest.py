@@ -30,6 +30,14 @@ TORCHVISION = {
     "shufflenet_v2": (["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"],
                       {"num_classes": 1000}),
     "efficientnet": ([f"efficientnet_b{i}" for i in range(8)], {"num_classes": 1000}),
+    "convnext": (["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
+                 {"num_classes": 1000, "layer_scale": 1e-6}),
+    "vision_transformer": (["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"],
+                           {"num_classes": 1000, "image_size": 224, "dropout": 0.0, "attention_dropout": 0.0}),
+    "swin_transformer": (["swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"],
+                         {"num_classes": 1000, "mlp_ratio": 4.0, "dropout": 0.0, "attention_dropout": 0.0}),
+    "maxvit": (["maxvit_t"], {"num_classes": 1000, "input_size": "224,224", "squeeze_ratio": 0.25,
+                              "expansion_ratio": 4, "mlp_ratio": 4, "mlp_dropout": 0.0, "attention_dropout": 0.0}),
 }
 
 EFFICIENTNET_RESOLUTIONS = [224, 240, 260, 300, 380, 456, 528, 600]

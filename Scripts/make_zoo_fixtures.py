@@ -104,12 +104,7 @@ def main():
                           parameters=sum(p.numel() for p in model.parameters())))
         print(f"{name}: output {tuple(y32.shape)}, torch float32 error {error:.3g}", file=sys.stderr)
         del model
-    index = os.path.join(options.out, "cases.json")
-    if options.only and os.path.exists(index):  # --only adds to the cases already there
-        with open(index) as handle:
-            made = {case["name"] for case in cases}
-            cases = [case for case in json.load(handle)["cases"] if case["name"] not in made] + cases
-    with open(index, "w") as handle:
+    with open(os.path.join(options.out, "cases.json"), "w") as handle:
         json.dump(dict(cases=cases), handle, indent=1)
 
 
