@@ -119,6 +119,28 @@ def torchvision_entry(name, family, defaults):
     return entry
 
 
+# Builder arguments torchvision's builders override from a weight's meta (`_ovewrite_named_param`), beyond
+# num_classes: ViT's image_size and MaxViT's input_size are set to the weight's min_size.
+SIZE_ARGUMENT = {"vision_transformer": ("image_size", lambda size: size[0]),
+                 "maxvit": ("input_size", lambda size: f"{size[0]},{size[1]}")}
+
+
+def builder_arguments_for_weights(entry):
+    """Records on each weight the builder arguments torchvision builds it with, where they differ from the
+    entry's defaults, and makes the entry's input_size the one its default arguments take."""
+    if entry["family"] not in SIZE_ARGUMENT:
+        return
+    argument, value = SIZE_ARGUMENT[entry["family"]]
+    default = entry["arguments"][argument]
+    weights = torchvision.models.get_model_weights(entry["name"])
+    for weight in entry["weights"]:
+        size = weights[weight["name"]].meta["min_size"]
+        if value(size) != default:
+            weight["arguments"] = {argument: value(size)}
+    side = default if isinstance(default, int) else int(default.split(",")[0])
+    entry["input_size"] = [3, side, side]
+
+
 def main():
     models = []
     for family, (names, defaults) in TORCHVISION.items():
@@ -129,6 +151,8 @@ def main():
         if preprocessing:
             entry["preprocessing"] = preprocessing
         models.append(entry)
+    for entry in models:
+        builder_arguments_for_weights(entry)
     categories = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
     manifest = dict(models=models, label_sets={"imagenet-1k": categories})
     text = json.dumps(manifest, indent=1, ensure_ascii=False, allow_nan=False) + "\n"

@@ -2569,6 +2569,9 @@ let embeddedModelsManifest = #"""
        0.224,
        0.225
       ]
+     },
+     "arguments": {
+      "image_size": 384
      }
     },
     {
@@ -2737,6 +2740,9 @@ let embeddedModelsManifest = #"""
        0.224,
        0.225
       ]
+     },
+     "arguments": {
+      "image_size": 512
      }
     },
     {
@@ -2837,8 +2843,8 @@ let embeddedModelsManifest = #"""
    },
    "input_size": [
     3,
-    518,
-    518
+    224,
+    224
    ],
    "preprocessing": {
     "resize_size": 518,
@@ -2880,6 +2886,9 @@ let embeddedModelsManifest = #"""
        0.224,
        0.225
       ]
+     },
+     "arguments": {
+      "image_size": 518
      }
     },
     {
