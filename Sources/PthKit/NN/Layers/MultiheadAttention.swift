@@ -14,11 +14,12 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
         }
         self.embedDim = embedDim
         self.numHeads = numHeads
-        let bound = Initialization.defaultLayerBound(fanIn: embedDim)
-        inProjWeight = Parameter(Tensor(
-            shape: [3 * embedDim, embedDim], storage: Initialization.uniform(count: 3 * embedDim * embedDim, bound: bound)))
+        // torch's `_reset_parameters`: xavier_uniform_ in_proj (fan in E, fan out 3E), zero biases.
+        let bound = Float((6.0 / Double(4 * embedDim)).squareRoot())
+        inProjWeight = Parameter.randomUniform(shape: [3 * embedDim, embedDim], bound: bound)
         inProjBias = bias ? Parameter(Tensor(zeros: [3 * embedDim])) : nil
         outProj = Linear(embedDim, embedDim, bias: bias)
+        outProj.bias?.value = Tensor(zeros: [embedDim])
         super.init()
         registerParameter("in_proj_weight", inProjWeight)
         if let inProjBias { registerParameter("in_proj_bias", inProjBias) }
