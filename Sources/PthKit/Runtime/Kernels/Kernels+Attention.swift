@@ -138,29 +138,4 @@ extension Kernels {
         let total = Float(sum)
         for j in 0..<count { row[j] /= total }
     }
-
-    /// `table[index]` (`torch.index_select(table, 0, index)`): rows of `table` [R, ...] picked by
-    /// `index` of any shape, giving index.shape + table.shape[1...]. The index values come from a
-    /// checkpoint's buffer, so each is checked against the table.
-    public static func indexSelect(_ table: Tensor, index: Tensor) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("index_select", [table, index]) { [try indexSelect($0[0], index: $0[1])] }[0]
-        }
-        let op = "indexSelect"
-        try requireConsistent(table, op, "table")
-        try requireConsistent(index, op, "index")
-        guard let rows = table.shape.first else {
-            throw RuntimeError.shapeMismatch(operation: op, expected: "table of rank >= 1", found: "a 0-d tensor")
-        }
-        let width = rows == 0 ? 0 : table.count / rows
-        var output = [Float]()
-        output.reserveCapacity(index.count * width)
-        for value in index.storage {
-            guard let row = Int(exactly: value), row >= 0, row < rows else {
-                throw RuntimeError.invalidArgument(operation: op, reason: "index \(value) outside a table of \(rows) rows")
-            }
-            output.append(contentsOf: table.storage[(row * width)..<((row + 1) * width)])
-        }
-        return Tensor(shape: try resultShape(index.shape + table.shape.dropFirst(), op), storage: output)
-    }
 }

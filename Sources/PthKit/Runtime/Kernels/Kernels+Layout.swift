@@ -1,5 +1,5 @@
-/// Kernels that only move values: the permutes, rolls, pads, slices and broadcasts the transformer
-/// models write between their layers (torch's views made contiguous).
+/// Kernels that only move values: the permutes, rolls, pads, slices, broadcasts and table lookups
+/// the transformer models write between their layers (torch's views made contiguous).
 extension Kernels {
     /// `x.permute(dims)` made contiguous: dimension `i` of the result is dimension `dims[i]` of `x`.
     public static func permute(_ x: Tensor, _ dims: [Int]) throws -> Tensor {
@@ -84,6 +84,31 @@ extension Kernels {
         try requireConsistent(x, op)
         let strides = try broadcastStrides(x.shape, to: shape, op)
         return Tensor(shape: try resultShape(shape, op), storage: gather(x.storage, shape: shape, sourceStrides: strides))
+    }
+
+    /// `table[index]` (`torch.index_select(table, 0, index)`): rows of `table` [R, ...] picked by
+    /// `index` of any shape, giving index.shape + table.shape[1...]. The index values come from a
+    /// checkpoint's buffer, so each is checked against the table.
+    public static func indexSelect(_ table: Tensor, index: Tensor) throws -> Tensor {
+        if PlanTracer.recording != nil {
+            return try traced("index_select", [table, index]) { [try indexSelect($0[0], index: $0[1])] }[0]
+        }
+        let op = "indexSelect"
+        try requireConsistent(table, op, "table")
+        try requireConsistent(index, op, "index")
+        guard let rows = table.shape.first else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "table of rank >= 1", found: "a 0-d tensor")
+        }
+        let width = rows == 0 ? 0 : table.count / rows
+        var output = [Float]()
+        output.reserveCapacity(index.count * width)
+        for value in index.storage {
+            guard let row = Int(exactly: value), row >= 0, row < rows else {
+                throw RuntimeError.invalidArgument(operation: op, reason: "index \(value) outside a table of \(rows) rows")
+            }
+            output.append(contentsOf: table.storage[(row * width)..<((row + 1) * width)])
+        }
+        return Tensor(shape: try resultShape(index.shape + table.shape.dropFirst(), op), storage: output)
     }
 
     /// The strides that read `shape` from a contiguous tensor of `source` shape broadcast to it
