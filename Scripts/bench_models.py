@@ -2,7 +2,7 @@
 """PthKit next to PyTorch eager and ONNX Runtime on CPU: same machine, one run, each engine in its
 own block at its default settings (all cores), random weights.
 
-    Scripts/bench_models.sh [MODEL ...]
+    Scripts/bench_models.sh [MODEL ...]   (e.g. the OPTIONAL_MODELS: convnext_tiny vit_b_16 swin_t)
 
 For every model it measures
 - latency at batch 1 and throughput at batch 8 (median of timed runs after warm-up);
