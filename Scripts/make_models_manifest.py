@@ -40,6 +40,14 @@ TORCHVISION = {
     "inception_v3": (["inception_v3"], {"num_classes": 1000, "aux_logits": True, "transform_input": False,
                                         "dropout": 0.5}),
     "efficientnet_v2": ([f"efficientnet_v2_{size}" for size in "sml"], {"num_classes": 1000}),
+    "convnext": (["convnext_tiny", "convnext_small", "convnext_base", "convnext_large"],
+                 {"num_classes": 1000, "layer_scale": 1e-6}),
+    "vision_transformer": (["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"],
+                           {"num_classes": 1000, "image_size": 224, "dropout": 0.0, "attention_dropout": 0.0}),
+    "swin_transformer": (["swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"],
+                         {"num_classes": 1000, "mlp_ratio": 4.0, "dropout": 0.0, "attention_dropout": 0.0}),
+    "maxvit": (["maxvit_t"], {"num_classes": 1000, "input_size": "224,224", "squeeze_ratio": 0.25,
+                              "expansion_ratio": 4, "mlp_ratio": 4, "mlp_dropout": 0.0, "attention_dropout": 0.0}),
 }
 
 EFFICIENTNET_RESOLUTIONS = [224, 240, 260, 300, 380, 456, 528, 600]
@@ -121,6 +129,28 @@ def torchvision_entry(name, family, defaults):
     return entry
 
 
+# Builder arguments torchvision's builders override from a weight's meta (`_ovewrite_named_param`), beyond
+# num_classes: ViT's image_size and MaxViT's input_size are set to the weight's min_size.
+SIZE_ARGUMENT = {"vision_transformer": ("image_size", lambda size: size[0]),
+                 "maxvit": ("input_size", lambda size: f"{size[0]},{size[1]}")}
+
+
+def builder_arguments_for_weights(entry):
+    """Records on each weight the builder arguments torchvision builds it with, where they differ from the
+    entry's defaults, and makes the entry's input_size the one its default arguments take."""
+    if entry["family"] not in SIZE_ARGUMENT:
+        return
+    argument, value = SIZE_ARGUMENT[entry["family"]]
+    default = entry["arguments"][argument]
+    weights = torchvision.models.get_model_weights(entry["name"])
+    for weight in entry["weights"]:
+        size = weights[weight["name"]].meta["min_size"]
+        if value(size) != default:
+            weight["arguments"] = {argument: value(size)}
+    side = default if isinstance(default, int) else int(default.split(",")[0])
+    entry["input_size"] = [3, side, side]
+
+
 def main():
     models = []
     for family, (names, defaults) in TORCHVISION.items():
@@ -131,6 +161,8 @@ def main():
         if preprocessing:
             entry["preprocessing"] = preprocessing
         models.append(entry)
+    for entry in models:
+        builder_arguments_for_weights(entry)
     categories = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
     manifest = dict(models=models, label_sets={"imagenet-1k": categories})
     text = json.dumps(manifest, indent=1, ensure_ascii=False, allow_nan=False) + "\n"

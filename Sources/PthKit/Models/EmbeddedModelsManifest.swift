@@ -4397,6 +4397,1079 @@ let embeddedModelsManifest = #"""
    ]
   },
   {
+   "name": "convnext_tiny",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 236,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "convnext_tiny-983f1562.pth",
+     "url": "https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
+     "sha256_prefix": "983f1562",
+     "acc1": 82.52,
+     "acc5": 96.146,
+     "num_params": 28589128,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 236,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "convnext_small",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 230,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "convnext_small-0c510722.pth",
+     "url": "https://download.pytorch.org/models/convnext_small-0c510722.pth",
+     "sha256_prefix": "0c510722",
+     "acc1": 83.616,
+     "acc5": 96.65,
+     "num_params": 50223688,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 230,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "convnext_base",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "convnext_base-6075fbad.pth",
+     "url": "https://download.pytorch.org/models/convnext_base-6075fbad.pth",
+     "sha256_prefix": "6075fbad",
+     "acc1": 84.062,
+     "acc5": 96.87,
+     "num_params": 88591464,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "convnext_large",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "convnext_large-ea097f82.pth",
+     "url": "https://download.pytorch.org/models/convnext_large-ea097f82.pth",
+     "sha256_prefix": "ea097f82",
+     "acc1": 84.414,
+     "acc5": 96.976,
+     "num_params": 197767336,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "vit_b_16",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "vit_b_16-c867db91.pth",
+     "url": "https://download.pytorch.org/models/vit_b_16-c867db91.pth",
+     "sha256_prefix": "c867db91",
+     "acc1": 81.072,
+     "acc5": 95.318,
+     "num_params": 86567656,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "vit_b_16_swag-9ac1b537.pth",
+     "url": "https://download.pytorch.org/models/vit_b_16_swag-9ac1b537.pth",
+     "sha256_prefix": "9ac1b537",
+     "acc1": 85.304,
+     "acc5": 97.65,
+     "num_params": 86859496,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 384,
+      "crop_size": 384,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     },
+     "arguments": {
+      "image_size": 384
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "vit_b_16_lc_swag-4e70ced5.pth",
+     "url": "https://download.pytorch.org/models/vit_b_16_lc_swag-4e70ced5.pth",
+     "sha256_prefix": "4e70ced5",
+     "acc1": 81.886,
+     "acc5": 96.18,
+     "num_params": 86567656,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "vit_b_32",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "vit_b_32-d86f8d99.pth",
+     "url": "https://download.pytorch.org/models/vit_b_32-d86f8d99.pth",
+     "sha256_prefix": "d86f8d99",
+     "acc1": 75.912,
+     "acc5": 92.466,
+     "num_params": 88224232,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "vit_l_16",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 242,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "vit_l_16-852ce7e3.pth",
+     "url": "https://download.pytorch.org/models/vit_l_16-852ce7e3.pth",
+     "sha256_prefix": "852ce7e3",
+     "acc1": 79.662,
+     "acc5": 94.638,
+     "num_params": 304326632,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 242,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "vit_l_16_swag-4f3808c9.pth",
+     "url": "https://download.pytorch.org/models/vit_l_16_swag-4f3808c9.pth",
+     "sha256_prefix": "4f3808c9",
+     "acc1": 88.064,
+     "acc5": 98.512,
+     "num_params": 305174504,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 512,
+      "crop_size": 512,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     },
+     "arguments": {
+      "image_size": 512
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "vit_l_16_lc_swag-4d563306.pth",
+     "url": "https://download.pytorch.org/models/vit_l_16_lc_swag-4d563306.pth",
+     "sha256_prefix": "4d563306",
+     "acc1": 85.146,
+     "acc5": 97.422,
+     "num_params": 304326632,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "vit_l_32",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "vit_l_32-c7638314.pth",
+     "url": "https://download.pytorch.org/models/vit_l_32-c7638314.pth",
+     "sha256_prefix": "c7638314",
+     "acc1": 76.972,
+     "acc5": 93.07,
+     "num_params": 306535400,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 256,
+      "crop_size": 224,
+      "interpolation": "bilinear",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "vit_h_14",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 518,
+    "crop_size": 518,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_SWAG_E2E_V1",
+     "file": "vit_h_14_swag-80465313.pth",
+     "url": "https://download.pytorch.org/models/vit_h_14_swag-80465313.pth",
+     "sha256_prefix": "80465313",
+     "acc1": 88.552,
+     "acc5": 98.694,
+     "num_params": 633470440,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 518,
+      "crop_size": 518,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     },
+     "arguments": {
+      "image_size": 518
+     }
+    },
+    {
+     "name": "IMAGENET1K_SWAG_LINEAR_V1",
+     "file": "vit_h_14_lc_swag-c1eb923e.pth",
+     "url": "https://download.pytorch.org/models/vit_h_14_lc_swag-c1eb923e.pth",
+     "sha256_prefix": "c1eb923e",
+     "acc1": 85.708,
+     "acc5": 97.73,
+     "num_params": 632045800,
+     "default": false,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_t",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_t-704ceda3.pth",
+     "url": "https://download.pytorch.org/models/swin_t-704ceda3.pth",
+     "sha256_prefix": "704ceda3",
+     "acc1": 81.474,
+     "acc5": 95.776,
+     "num_params": 28288354,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 232,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_s",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 246,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_s-5e29d889.pth",
+     "url": "https://download.pytorch.org/models/swin_s-5e29d889.pth",
+     "sha256_prefix": "5e29d889",
+     "acc1": 83.196,
+     "acc5": 96.36,
+     "num_params": 49606258,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 246,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_b",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 238,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_b-68c6b09e.pth",
+     "url": "https://download.pytorch.org/models/swin_b-68c6b09e.pth",
+     "sha256_prefix": "68c6b09e",
+     "acc1": 83.582,
+     "acc5": 96.64,
+     "num_params": 87768224,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 238,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_v2_t",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 260,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_v2_t-b137f0e2.pth",
+     "url": "https://download.pytorch.org/models/swin_v2_t-b137f0e2.pth",
+     "sha256_prefix": "b137f0e2",
+     "acc1": 82.072,
+     "acc5": 96.132,
+     "num_params": 28351570,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 260,
+      "crop_size": 256,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_v2_s",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 260,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_v2_s-637d8ceb.pth",
+     "url": "https://download.pytorch.org/models/swin_v2_s-637d8ceb.pth",
+     "sha256_prefix": "637d8ceb",
+     "acc1": 83.712,
+     "acc5": 96.816,
+     "num_params": 49737442,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 260,
+      "crop_size": 256,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "swin_v2_b",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 272,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "swin_v2_b-781e5279.pth",
+     "url": "https://download.pytorch.org/models/swin_v2_b-781e5279.pth",
+     "sha256_prefix": "781e5279",
+     "acc1": 84.112,
+     "acc5": 96.864,
+     "num_params": 87930848,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 272,
+      "crop_size": 256,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
+   "name": "maxvit_t",
+   "family": "maxvit",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "input_size": "224,224",
+    "squeeze_ratio": 0.25,
+    "expansion_ratio": 4,
+    "mlp_ratio": 4,
+    "mlp_dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 224,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k",
+   "weights": [
+    {
+     "name": "IMAGENET1K_V1",
+     "file": "maxvit_t-bc5ab103.pth",
+     "url": "https://download.pytorch.org/models/maxvit_t-bc5ab103.pth",
+     "sha256_prefix": "bc5ab103",
+     "acc1": 83.7,
+     "acc5": 96.722,
+     "num_params": 30919624,
+     "default": true,
+     "preprocessing": {
+      "resize_size": 224,
+      "crop_size": 224,
+      "interpolation": "bicubic",
+      "mean": [
+       0.485,
+       0.456,
+       0.406
+      ],
+      "std": [
+       0.229,
+       0.224,
+       0.225
+      ]
+     }
+    }
+   ]
+  },
+  {
    "name": "lenet5",
    "family": "lenet5",
    "source": "design-docs/pytorch-models-notebook.md",

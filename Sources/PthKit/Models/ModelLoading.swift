@@ -64,6 +64,17 @@ extension ModelZoo {
             arguments = arguments.setting(classCount, to: String(classNames.count))
             notes.append("\(classNames.count) classes from \(ClassNamesFile.url(forWeights: weights).lastPathComponent) (\(classCount)=\(classNames.count))")
         }
+        // torchvision builds some models for their weights (`_ovewrite_named_param`): vit_h_14's
+        // default file holds a position embedding for 518x518 images.
+        if let official = try ModelsManifest.embedded.officialWeights(fileName: weights.lastPathComponent),
+            official.model.name == name
+        {
+            for (argument, value) in (official.weights.arguments ?? [:]).sorted(by: { $0.key < $1.key })
+            where !arguments.contains(argument) {
+                arguments = arguments.setting(argument, to: value.description)
+                notes.append("\(argument)=\(value) as torchvision builds \(name) for \(official.weights.name)")
+            }
+        }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
         let checkpoint = try readCheckpoint(weights, verify: options.verifyOfficialFiles, notes: &notes)

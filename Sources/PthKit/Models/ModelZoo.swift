@@ -6,6 +6,7 @@ public enum ModelZoo {
     static let families: [[String: Builder]] = [
         resnetBuilders,
         mobilenetV2Builders, mobilenetV3Builders, efficientnetBuilders,
+        convnextBuilders, visionTransformerBuilders, swinBuilders, maxvitBuilders,
         alexnetBuilders, vggBuilders, googlenetBuilders, shufflenetBuilders,
         pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
         efficientNetSamePaddingBuilders, lesson16Builders,

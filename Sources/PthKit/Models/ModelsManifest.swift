@@ -30,9 +30,12 @@ public struct ModelsManifest: Decodable, Sendable {
         public let numParams: Int
         public let isDefault: Bool
         public let preprocessing: PreprocessingSettings
+        /// Builder arguments torchvision sets when it builds the model for these weights
+        /// (`image_size` of the ViT SWAG files); nil when the defaults fit.
+        public let arguments: [String: ArgumentValue]?
 
         enum CodingKeys: String, CodingKey {
-            case name, file, url, acc1, acc5, preprocessing
+            case name, file, url, acc1, acc5, preprocessing, arguments
             case sha256Prefix = "sha256_prefix"
             case numParams = "num_params"
             case isDefault = "default"

@@ -32,4 +32,14 @@ public final class Linear: Module, @unchecked Sendable {
     public override func forward(_ input: Tensor) throws -> Tensor {
         try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage)
     }
+
+    /// Zeros of the output's shape, the input checked as the kernel checks it: a plan needs no
+    /// values, and a transformer's products would make compiling cost a forward pass.
+    override func tracedOutput(_ input: Tensor) throws -> Tensor {
+        let shape = weight.shape
+        guard shape.count == 2, input.shape.last == shape[1], bias.map({ $0.shape == [shape[0]] }) ?? true else {
+            return try forward(input)  // the kernel reports what does not fit
+        }
+        return Tensor(zeros: try Kernels.resultShape(input.shape.dropLast() + [shape[0]], "linear"))
+    }
 }

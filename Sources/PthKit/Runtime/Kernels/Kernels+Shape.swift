@@ -71,7 +71,7 @@ extension Kernels {
     }
 
     /// The part of `x` with indices `range` along `axis` (both already validated).
-    private static func slice(_ x: Tensor, axis: Int, _ range: Range<Int>) -> Tensor {
+    static func slice(_ x: Tensor, axis: Int, _ range: Range<Int>) -> Tensor {
         var shape = x.shape
         shape[axis] = range.count
         guard x.count > 0 else { return Tensor(zeros: shape) }
