@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes ModelsManifest.json: every model name PthKit builds, with its family, builder defaults,
-default input size, preprocessing and, for torchvision architectures, the official weight files,
-all read from torchvision's own weight metadata. Also writes the Swift file that embeds it.
+default input size and preprocessing; and every official weight file of every torchvision
+classification model (all of `get_model_weights(name)` for each name of `list_models`, whether PthKit
+builds that model yet or not), keyed by model name, each with its own `transforms()` settings, all read
+from torchvision's own weight metadata, plus the older official files the design documents link to.
+Also writes the Swift file that embeds it.
 
     make_models_manifest.py            # rewrites ModelsManifest.json and its embedded copy
 """
@@ -11,10 +14,12 @@ import os
 import re
 
 import torchvision
+from torch.hub import HASH_REGEX
 from torchvision.transforms import InterpolationMode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+IMAGENET_CATEGORIES = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
 
 # torchvision names by family, with the builder arguments PthKit accepts and their defaults.
 TORCHVISION = {
@@ -40,13 +45,14 @@ LETTERED = [(1.0, 1.0, 0.2), (1.0, 1.1, 0.2), (1.1, 1.2, 0.3), (1.2, 1.4, 0.3), 
 
 def imagenet_preprocessing(size, resize=None, interpolation="bilinear"):
     return dict(resize_size=resize or int(round(size * 256 / 224)), crop_size=size, interpolation=interpolation,
-                mean=IMAGENET_MEAN, std=IMAGENET_STD)
+                antialias=True, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
 # The design documents' own networks: family, document, builder defaults, input size, preprocessing.
 DESIGN_DOCS = [
     ("lenet5", "lenet5", "pytorch-models-notebook.md", {}, [1, 28, 28],
-     dict(resize_size=28, crop_size=28, interpolation="bilinear", mean=[0.5], std=[0.5], grayscale=True)),
+     dict(resize_size=28, crop_size=28, interpolation="bilinear", antialias=True, mean=[0.5], std=[0.5],
+          grayscale=True)),
     ("alexnet_half", "alexnet_half", "pytorch-models-notebook.md", {"num_classes": 1000, "init_weights": False},
      [3, 224, 224],
      imagenet_preprocessing(224)),
@@ -78,6 +84,8 @@ DESIGN_DOCS = [
 
 
 def interpolation_name(mode):
+    """torchvision's InterpolationMode as the manifest spells it; a mode PthKit has no name for is an
+    error here rather than a wrong resize later."""
     return {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic",
             InterpolationMode.NEAREST: "nearest"}[mode]
 
@@ -87,28 +95,78 @@ def finite(value):
     return None if math.isnan(value) else value
 
 
+def weight_preprocessing(transforms):
+    """A weight's `transforms()` (torchvision's ImageClassification preset), field for field."""
+    assert type(transforms).__name__ == "ImageClassification", transforms
+    assert len(transforms.resize_size) == 1 and len(transforms.crop_size) == 1, transforms
+    return dict(resize_size=transforms.resize_size[0], crop_size=transforms.crop_size[0],
+                interpolation=interpolation_name(transforms.interpolation), antialias=transforms.antialias,
+                mean=list(transforms.mean), std=list(transforms.std))
+
+
+def sha256_prefix(file):
+    """The hash in an official file name, found as torch.hub's check_hash finds it."""
+    match = HASH_REGEX.search(file)
+    return match.group(1) if match and match.group(1) else None
+
+
+def label_set(weight):
+    categories = weight.meta["categories"]
+    if categories is None:  # vgg16's IMAGENET1K_FEATURES: only the features are meaningful
+        return None
+    assert categories == IMAGENET_CATEGORIES, f"{weight}: categories other than ImageNet-1k's"
+    return "imagenet-1k"
+
+
+def official_weight(weight, default):
+    file = weight.url.rsplit("/", 1)[-1]
+    metrics = weight.meta["_metrics"]["ImageNet-1K"]
+    return dict(
+        name=weight.name, file=file, url=weight.url, sha256_prefix=sha256_prefix(file), source="torchvision",
+        default=weight == default, num_params=weight.meta["num_params"], min_size=list(weight.meta["min_size"]),
+        labels=label_set(weight), acc1=finite(metrics["acc@1"]), acc5=finite(metrics["acc@5"]),
+        preprocessing=weight_preprocessing(weight.transforms()))
+
+
+# Official files the design documents link to that torchvision's enums no longer list: the original
+# ResNet uploads, saved by torch < 1.6 (legacy format) and replaced by re-saved copies in torchvision 0.13.
+# Same architecture and training recipe as the model's IMAGENET1K_V1; only the name's hash is known here.
+DESIGN_DOC_FILES = [
+    ("resnet34", "resnet34-333f7ec4.pth", "pytorch-models-notebook.md"),
+    ("resnet50", "resnet50-19c8e357.pth", "pytorch-models-notebook.md"),
+    ("resnet101", "resnet101-5d3b4d8f.pth", "pytorch-models-notebook.md"),
+]
+
+
+def design_doc_weight(model, file, document):
+    v1 = torchvision.models.get_model_weights(model).IMAGENET1K_V1
+    return dict(
+        name="PRE_1_6_ORIGINAL", file=file, url=f"https://download.pytorch.org/models/{file}",
+        sha256_prefix=sha256_prefix(file), source=f"design-docs/{document}", default=False,
+        num_params=v1.meta["num_params"], min_size=list(v1.meta["min_size"]), labels=label_set(v1), acc1=None,
+        acc5=None, preprocessing=weight_preprocessing(v1.transforms()))
+
+
+def official_weights():
+    """Every weight enum entry of every torchvision classification model, keyed by model name, whether
+    PthKit builds the model yet or not, plus the design documents' older files."""
+    table = {}
+    for name in torchvision.models.list_models(module=torchvision.models):
+        weights = torchvision.models.get_model_weights(name)
+        table[name] = [official_weight(weight, weights.DEFAULT) for weight in weights]
+    for model, file, document in DESIGN_DOC_FILES:
+        assert all(w["file"] != file for w in table[model]), f"{file} is in torchvision's enums after all"
+        table[model].append(design_doc_weight(model, file, document))
+    files = [w["file"] for entries in table.values() for w in entries]
+    assert len(files) == len(set(files)), "an official file name is listed twice"
+    return table
+
+
 def torchvision_entry(name, family, defaults):
-    weights = torchvision.models.get_model_weights(name)
-    default = weights.DEFAULT
-    transforms = default.transforms()
-    crop = transforms.crop_size[0]
-    entry = dict(name=name, family=family, source="torchvision", arguments=defaults, input_size=[3, crop, crop],
-                 preprocessing=dict(resize_size=transforms.resize_size[0], crop_size=crop,
-                                    interpolation=interpolation_name(transforms.interpolation),
-                                    mean=list(transforms.mean), std=list(transforms.std)),
-                 labels="imagenet-1k", weights=[])
-    for weight in weights:
-        file = weight.url.rsplit("/", 1)[-1]
-        match = re.search(r"-([0-9a-f]{8,})\.pth$", file)
-        t = weight.transforms()
-        metrics = weight.meta["_metrics"]["ImageNet-1K"]
-        entry["weights"].append(dict(
-            name=weight.name, file=file, url=weight.url, sha256_prefix=match.group(1) if match else None,
-            acc1=finite(metrics["acc@1"]), acc5=finite(metrics["acc@5"]), num_params=weight.meta["num_params"],
-            default=weight == default,
-            preprocessing=dict(resize_size=t.resize_size[0], crop_size=t.crop_size[0],
-                               interpolation=interpolation_name(t.interpolation), mean=list(t.mean), std=list(t.std))))
-    return entry
+    default = torchvision.models.get_model_weights(name).DEFAULT
+    crop = default.transforms().crop_size[0]
+    return dict(name=name, family=family, source="torchvision", arguments=defaults, input_size=[3, crop, crop],
+                preprocessing=weight_preprocessing(default.transforms()), labels=label_set(default))
 
 
 def main():
@@ -121,8 +179,8 @@ def main():
         if preprocessing:
             entry["preprocessing"] = preprocessing
         models.append(entry)
-    categories = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
-    manifest = dict(models=models, label_sets={"imagenet-1k": categories})
+    manifest = dict(models=models, official_weights=official_weights(),
+                    label_sets={"imagenet-1k": IMAGENET_CATEGORIES})
     text = json.dumps(manifest, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     with open(os.path.join(ROOT, "ModelsManifest.json"), "w") as handle:
         handle.write(text)

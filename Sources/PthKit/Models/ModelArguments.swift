@@ -109,6 +109,8 @@ extension ModelArguments {
 
 public enum ModelError: Error, CustomStringConvertible {
     case unknownModel(String, known: [String])
+    /// A torchvision model whose official files the manifest lists but which PthKit cannot build yet.
+    case notBuiltYet(String, officialFiles: [String])
     case badArgument(name: String, reason: String)
     case unknownArguments(model: String, names: [String])
     case invalidConfiguration(String)
@@ -118,6 +120,9 @@ public enum ModelError: Error, CustomStringConvertible {
         case let .unknownModel(name, known):
             let close = known.filter { $0.hasPrefix(String(name.prefix(3))) }.prefix(8)
             return "unknown model \"\(name)\"" + (close.isEmpty ? "; see `pthkit models`" : "; did you mean \(close.joined(separator: ", "))?")
+        case let .notBuiltYet(name, files):
+            return "\(name) is a torchvision model whose official weights (\(files.joined(separator: ", "))) PthKit "
+                + "recognises, but PthKit does not build \(name) yet; see `pthkit models` for the models it builds"
         case let .badArgument(name, reason):
             return "argument \(name): \(reason)"
         case let .unknownArguments(model, names):

@@ -60,6 +60,11 @@ extension ModelZoo {
             arguments = arguments.setting(classCount, to: String(classNames.count))
             notes.append("\(classNames.count) classes from \(ClassNamesFile.url(forWeights: weights).lastPathComponent) (\(classCount)=\(classNames.count))")
         }
+        if let official = try ModelsManifest.embedded.officialWeights(fileName: weights.lastPathComponent),
+           official.model != name, builders[official.model] == nil {
+            // The file's name says which model it is for; a key-by-key mismatch report would hide that.
+            throw ModelError.notBuiltYet(official.model, officialFiles: [official.weights.file])
+        }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
         let checkpoint = try readCheckpoint(weights)

@@ -19,7 +19,11 @@ public enum ModelZoo {
 
     /// Builds `name` with builder arguments such as `num_classes` (freshly initialized weights).
     public static func build(_ name: String, arguments: ModelArguments = ModelArguments()) throws -> Module {
-        guard let builder = builders[name] else { throw ModelError.unknownModel(name, known: names) }
+        guard let builder = builders[name] else {
+            let files = try ModelsManifest.embedded.weights(for: name).map(\.file)
+            if !files.isEmpty { throw ModelError.notBuiltYet(name, officialFiles: files) }
+            throw ModelError.unknownModel(name, known: names)
+        }
         var arguments = arguments
         let model = try builder(&arguments)
         try arguments.requireAllRead(model: name)

@@ -20,7 +20,7 @@ struct ModelsManifestTests {
     @Test func officialWeightFilesAreFoundByName() throws {
         let manifest = try ModelsManifest.decodeEmbedded()
         let found = manifest.officialWeights(fileName: "resnet18-f37072fd.pth")
-        #expect(found?.model.name == "resnet18")
+        #expect(found?.model == "resnet18")
         #expect(found?.weights.sha256Prefix == "f37072fd")
     }
 }
