@@ -8,12 +8,12 @@ public final class Linear: Module, @unchecked Sendable {
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Parameter(Tensor(zeros: [outFeatures, inFeatures]))
-        self.bias = bias ? Parameter(Tensor(zeros: [outFeatures])) : nil
+        let bound = Initialization.defaultLayerBound(fanIn: inFeatures)
+        weight = Parameter.randomUniform(shape: [outFeatures, inFeatures], bound: bound)
+        self.bias = bias ? Parameter.randomUniform(shape: [outFeatures], bound: bound) : nil
         super.init()
         registerParameter("weight", weight)
         if let bias = self.bias { registerParameter("bias", bias) }
-        resetParameters(outFeatures: outFeatures)
     }
 
     /// Fresh PyTorch-default weights for `outFeatures` outputs: how a classifier head is replaced
@@ -21,9 +21,8 @@ public final class Linear: Module, @unchecked Sendable {
     public func resetParameters(outFeatures: Int) {
         self.outFeatures = outFeatures
         let bound = Initialization.defaultLayerBound(fanIn: inFeatures)
-        weight.value = Tensor(
-            shape: [outFeatures, inFeatures], storage: Initialization.uniform(count: outFeatures * inFeatures, bound: bound))
-        bias?.value = Tensor(shape: [outFeatures], storage: Initialization.uniform(count: outFeatures, bound: bound))
+        weight.resetToRandomUniform(shape: [outFeatures, inFeatures], bound: bound)
+        bias?.resetToRandomUniform(shape: [outFeatures], bound: bound)
     }
 
     override var tracedOperation: TracedOperation? {
