@@ -83,6 +83,15 @@ DESIGN_DOCS = [
 ]
 
 
+# Builder arguments that come from a design document rather than torchvision, per torchvision name.
+NOTEBOOK = "design-docs/pytorch-models-notebook.md"
+DOCUMENT_ARGUMENTS = {
+    "mobilenet_v2": {"alpha": NOTEBOOK},
+    **{name: {"include_top": NOTEBOOK}
+       for name in ["resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x8d"]},
+}
+
+
 def interpolation_name(mode):
     """torchvision's InterpolationMode as the manifest spells it; a mode PthKit has no name for is an
     error here rather than a wrong resize later."""
@@ -165,8 +174,11 @@ def official_weights():
 def torchvision_entry(name, family, defaults):
     default = torchvision.models.get_model_weights(name).DEFAULT
     crop = default.transforms().crop_size[0]
-    return dict(name=name, family=family, source="torchvision", arguments=defaults, input_size=[3, crop, crop],
-                preprocessing=weight_preprocessing(default.transforms()), labels=label_set(default))
+    entry = dict(name=name, family=family, source="torchvision", arguments=defaults, input_size=[3, crop, crop],
+                 preprocessing=weight_preprocessing(default.transforms()), labels=label_set(default))
+    if name in DOCUMENT_ARGUMENTS:
+        entry["document_arguments"] = DOCUMENT_ARGUMENTS[name]
+    return entry
 
 
 def main():

@@ -373,7 +373,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet50",
@@ -403,7 +406,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet101",
@@ -433,7 +439,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet152",
@@ -493,7 +502,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnext101_32x8d",
@@ -523,7 +535,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnext101_64x4d",
@@ -646,7 +661,10 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k"
+   "labels": "imagenet-1k",
+   "document_arguments": {
+    "alpha": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "mobilenet_v3_large",
