@@ -23,4 +23,52 @@ struct ModelsManifestTests {
         #expect(found?.model == "resnet18")
         #expect(found?.weights.sha256Prefix == "f37072fd")
     }
+
+    /// The notebook's links to the original ResNet uploads (torch < 1.6): listed for their model, with
+    /// the name's hash prefix as the only check, applied as to any official name.
+    @Test func theNotebooksPre16FilesAreOfficialAndHashChecked() throws {
+        let manifest = try ModelsManifest.decodeEmbedded()
+        for (model, file, prefix) in [("resnet34", "resnet34-333f7ec4.pth", "333f7ec4"),
+                                      ("resnet50", "resnet50-19c8e357.pth", "19c8e357"),
+                                      ("resnet101", "resnet101-5d3b4d8f.pth", "5d3b4d8f")] {
+            let found = try #require(manifest.officialWeights(fileName: file))
+            #expect(found.model == model)
+            #expect(found.weights.sha256Prefix == prefix)
+            #expect(found.weights.source == "design-docs/pytorch-models-notebook.md")
+            #expect(found.weights.url == "https://download.pytorch.org/models/\(file)")
+        }
+        let folder = try TemporaryFolder()
+        let renamed = folder.file("resnet50-19c8e357.pth")
+        try Data([0x80, 0x02, 0x8a, 0x0a]).write(to: renamed)
+        let error = #expect(throws: CheckpointError.self) { try ModelZoo.load("resnet50", weights: renamed) }
+        #expect(error.map(String.init(describing:))?.contains("its name is the official resnet50-19c8e357.pth but its sha256 is") == true)
+    }
+
+    /// A torchvision model PthKit cannot build yet is named as such, by name or by its file's name.
+    @Test(.enabled(if: !ModelStructureTests.notBuiltYet.isEmpty))
+    func officialFilesOfUnbuiltModelsAreExplained() throws {
+        let manifest = try ModelsManifest.decodeEmbedded()
+        let name = try #require(ModelStructureTests.notBuiltYet.sorted().first)
+        let file = try #require(manifest.weights(for: name).first?.file)
+        func explained(_ error: ModelError?) -> Bool {
+            if case .notBuiltYet(let model, let files)? = error { return model == name && files.contains(file) }
+            return false
+        }
+        #expect(explained(#expect(throws: ModelError.self) { try ModelZoo.build(name) }))
+        let folder = try TemporaryFolder()
+        #expect(explained(#expect(throws: ModelError.self) { try ModelZoo.load("resnet18", weights: folder.file(file)) }))
+        #expect(manifest.entry(name) == nil)
+        #expect(try manifest.preprocessing(model: name, weightsFile: file).cropSize != nil)
+    }
+
+    /// The notebook's arguments are accepted where the notebook defines them and nowhere else.
+    @Test func notebookArgumentsBelongToTheNotebooksNames() throws {
+        #expect(throws: ModelError.self) { try ModelZoo.build("resnet18", arguments: ModelArguments(["include_top": "False"])) }
+        #expect(throws: ModelError.self) { try ModelZoo.build("resnet152", arguments: ModelArguments(["include_top": "False"])) }
+        #expect(throws: ModelError.self) {
+            try ModelZoo.build("mobilenet_v2", arguments: ModelArguments(["alpha": "0.5", "width_mult": "0.5"]))
+        }
+        let headless = try ModelZoo.build("resnet50", arguments: ModelArguments(["include_top": "False"]))
+        #expect(!headless.stateDict().contains { $0.key.hasPrefix("fc.") })
+    }
 }
