@@ -71,4 +71,22 @@ struct ModelsManifestTests {
         let headless = try ModelZoo.build("resnet50", arguments: ModelArguments(["include_top": "False"]))
         #expect(!headless.stateDict().contains { $0.key.hasPrefix("fc.") })
     }
+
+    /// PthKit resizes as torchvision resizes PIL images, where Pillow always antialiases: a weight asking
+    /// for `antialias=False` (torchvision's tensor path) is refused, not served something else.
+    @Test func antialiasFalseIsRefused() throws {
+        func manifest(antialias: Bool) throws -> ModelsManifest {
+            let json = """
+                {"models": [], "label_sets": {}, "official_weights": {"m": [{"name": "V1", "file": "m-0123abcd.pth",
+                 "url": "https://example.com/m-0123abcd.pth", "sha256_prefix": "0123abcd", "source": "torchvision",
+                 "default": true, "num_params": 1, "min_size": [1, 1], "labels": null, "acc1": null, "acc5": null,
+                 "preprocessing": {"resize_size": 232, "crop_size": 224, "interpolation": "bicubic",
+                 "antialias": \(antialias), "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}]}}
+                """
+            return try JSONDecoder().decode(ModelsManifest.self, from: Data(json.utf8))
+        }
+        let accepted = try manifest(antialias: true).preprocessing(model: "m", weightsFile: "m-0123abcd.pth")
+        #expect(accepted == Preprocessing(resizeSize: 232, cropSize: 224, interpolation: .bicubic, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]))
+        #expect(throws: RuntimeError.self) { try manifest(antialias: false).preprocessing(model: "m", weightsFile: "m-0123abcd.pth") }
+    }
 }
