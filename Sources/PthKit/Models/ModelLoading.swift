@@ -102,12 +102,12 @@ extension ModelZoo {
     /// The hash is computed on another core while the file is parsed, and is checked first: a
     /// damaged download is reported as such, not as whatever parse error the damage causes.
     static func readCheckpoint(_ url: URL) throws -> Checkpoint {
-        let bytes = try Checkpoint.fileBytes(url)
+        let contents = try Checkpoint.fileContents(url)
         guard let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
               let prefix = official.weights.sha256Prefix
-        else { return try Checkpoint(bytes: bytes, file: url.path) }
-        let hashing = BackgroundDigest(bytes)
-        let parsed = Result { try Checkpoint(bytes: bytes, file: url.path) }
+        else { return try Checkpoint(contents: contents, file: url.path) }
+        let hashing = BackgroundDigest(contents)
+        let parsed = Result { try Checkpoint(contents: contents, file: url.path) }
         let digest = hashing.wait()
         guard digest.hasPrefix(prefix) else {
             throw CheckpointError(
@@ -119,14 +119,16 @@ extension ModelZoo {
     }
 }
 
-/// The SHA-256 of a byte array, computed on a background thread until `wait()` collects it.
+/// The SHA-256 of a file, computed on a background thread until `wait()` collects it.
 private final class BackgroundDigest: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var digest = ""
 
-    init(_ bytes: [UInt8]) {
+    init(_ contents: FileContents) {
         DispatchQueue.global(qos: .userInitiated).async {
-            self.digest = SHA256.hexDigest(bytes)
+            let stream = SHA256.Stream()
+            contents.forEachChunk(of: 0..<contents.count) { stream.update($0) }
+            self.digest = stream.hexDigest()
             self.done.signal()
         }
     }
