@@ -11,7 +11,6 @@ Also writes the Swift file that embeds it.
 import json
 import math
 import os
-import re
 
 import torchvision
 from torch.hub import HASH_REGEX

@@ -22,7 +22,8 @@ public struct ModelsManifest: Decodable, Sendable {
     /// One official weight file: a torchvision weight enum entry (`ResNet50_Weights.IMAGENET1K_V2`), or an
     /// older file a design document links to (`source` names the document).
     public struct OfficialWeights: Decodable, Sendable {
-        /// The enum entry's name (`IMAGENET1K_SWAG_E2E_V1`).
+        /// The enum entry's name (`IMAGENET1K_SWAG_E2E_V1`); `PRE_1_6_ORIGINAL` for a design document's
+        /// older upload.
         public let name: String
         public let file: String
         public let url: String
