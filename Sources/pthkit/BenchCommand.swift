@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     var threads: Int?
 
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
-    var reference = false
+    var uncompiled = false
 
     @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, sha256_ms], load_peak_rss_mb, peak_rss_mb} as JSON.")
     var json = false
@@ -64,9 +64,9 @@ struct BenchCommand: ParsableCommand {
         } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         // VmHWM only grows: read now, it is the peak of reading, building and loading alone.
         let loadPeakResidentMB = Self.peakResidentMegabytes()
-        let forward = { reference ? try loaded.model.referenceForward(input) : try loaded.model(input) }
+        let forward = { uncompiled ? try loaded.model.referenceForward(input) : try loaded.model(input) }
         let compileStart = DispatchTime.now().uptimeNanoseconds
-        if !reference { _ = try loaded.model.compiled(for: shape) }
+        if !uncompiled { _ = try loaded.model.compiled(for: shape) }
         let compileMs = Self.milliseconds(since: compileStart)
         _ = try forward()
         let firstResultMs = Self.milliseconds(since: firstStart)
@@ -81,7 +81,7 @@ struct BenchCommand: ParsableCommand {
         times.sort()
         let result = BenchResult(
             medianMs: times[times.count / 2], minMs: times[0], p90Ms: times[min(times.count - 1, Int(Double(times.count) * 0.9))],
-            loadMs: weights == nil ? nil : loaded.loadMilliseconds, compileMs: reference ? nil : compileMs,
+            loadMs: weights == nil ? nil : loaded.loadMilliseconds, compileMs: uncompiled ? nil : compileMs,
             firstResultMs: firstResultMs, loadPeakResidentMB: loadPeakResidentMB, peakResidentMB: Self.peakResidentMegabytes(),
             sha256Ms: timeSHA256 ? try weights.map(Self.hashMilliseconds) : nil)
         if json {

@@ -64,15 +64,16 @@ extension ModelZoo {
             arguments = arguments.setting(classCount, to: String(classNames.count))
             notes.append("\(classNames.count) classes from \(ClassNamesFile.url(forWeights: weights).lastPathComponent) (\(classCount)=\(classNames.count))")
         }
+        let official = try ModelsManifest.embedded.officialWeights(fileName: weights.lastPathComponent)
         // torchvision builds some models for their weights (`_ovewrite_named_param`): vit_h_14's
-        // default file holds a position embedding for 518x518 images.
-        if let official = try ModelsManifest.embedded.officialWeights(fileName: weights.lastPathComponent),
-            official.model.name == name
-        {
-            for (argument, value) in (official.weights.arguments ?? [:]).sorted(by: { $0.key < $1.key })
+        // default file holds a position embedding for 518x518 images, GoogLeNet's and Inception v3's
+        // files expect transform_input.
+        let ownOfficialFile = official.flatMap { $0.model == name ? $0.weights : nil }
+        if let ownOfficialFile {
+            for (argument, value) in (ownOfficialFile.arguments ?? [:]).sorted(by: { $0.key < $1.key })
             where !arguments.contains(argument) {
                 arguments = arguments.setting(argument, to: value.description)
-                notes.append("\(argument)=\(value) as torchvision builds \(name) for \(official.weights.name)")
+                notes.append("\(argument)=\(value) as torchvision builds \(name) for \(ownOfficialFile.name)")
             }
         }
         let model = try build(name, arguments: arguments)
@@ -85,6 +86,10 @@ extension ModelZoo {
         }
         var stateDict = try StateDict(checkpoint: checkpoint, key: key)
         for prefix in options.stripPrefixes { stateDict = stateDict.strippingPrefix(prefix) }
+        if let renames = ownOfficialFile?.keyRenames, !renames.isEmpty {
+            stateDict = stateDict.renamed(by: try renames.map(RenameRule.init(parsing:)))
+            notes.append("renamed the keys of \(weights.lastPathComponent) as torchvision's builder does when it loads them")
+        }
         if !options.renames.isEmpty { stateDict = stateDict.renamed(by: options.renames) }
         let report = options.dropMismatched
             ? try model.loadStateDictDroppingMismatched(stateDict)
