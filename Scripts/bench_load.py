@@ -9,8 +9,9 @@ medians over several runs, the file in the page cache for every reader:
   torch mmap read   torch.load(mmap=True, weights_only=True) (zip only)
   torch + load      the read plus model.load_state_dict
   PthKit            `pthkit bench --weights` load_ms: read the file and load it into the built model
-  PthKit peak RSS   the whole pthkit process's peak resident memory (model build included), against
-                    the model's float32 parameter bytes
+  PthKit peak RSS   the pthkit process's peak resident memory from start to the end of the load
+                    (model build included, before any forward pass), against the model's float32
+                    parameter bytes
   sha256            PthKit hashing the whole file once (`bench` sha256_ms): what the official-name
                     check costs at most, as a share of PthKit's load
 """
@@ -42,14 +43,14 @@ def median_ms(action):
 
 
 def pthkit_run(model_name, path, time_sha256=False):
-    """One `pthkit bench` process: its load_ms, its peak resident set in MB (peak_rss_mb, Linux's
-    VmHWM: getrusage's maxrss would carry over this Python process's high-water mark through the
+    """One `pthkit bench` process: its load_ms, its peak resident set in MB up to the end of the load
+    (load_peak_rss_mb, Linux's VmHWM read before the plan is compiled: getrusage's maxrss would carry over this Python process's high-water mark through the
     fork), and with time_sha256 (a separate run, so the extra read stays out of the peak) sha256_ms."""
     result = subprocess.run(
         [PTHKIT, "bench", model_name, "--weights", path, "--runs", "1", "--warmup", "0", "--input-size", "32,32",
          "--json"] + (["--time-sha256"] if time_sha256 else []), check=True, capture_output=True, text=True)
     result = json.loads(result.stdout)
-    return result["load_ms"], result["peak_rss_mb"], result.get("sha256_ms")
+    return result["load_ms"], result["load_peak_rss_mb"], result.get("sha256_ms")
 
 
 def main():

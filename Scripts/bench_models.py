@@ -2,7 +2,9 @@
 """PthKit next to PyTorch eager and ONNX Runtime on CPU: same machine, one run, each engine in its
 own block at its default settings (all cores), random weights.
 
-    Scripts/bench_models.sh [MODEL ...]
+# Benchmarked when named, or with `all`: one member of each family issue 11 added.
+OPTIONAL_MODELS = ["squeezenet1_1", "densenet121", "efficientnet_v2_s", "inception_v3", "regnet_y_800mf",
+                   "convnext_tiny", "vit_b_16", "swin_t"]
 
 For every model it measures
 - latency at batch 1 and throughput at batch 8 (median of timed runs after warm-up);
@@ -35,6 +37,9 @@ import zoo  # noqa: E402
 PTHKIT = os.environ.get("PTHKIT", ".build/release/pthkit")
 DEFAULT_MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "mobilenet_v3_large",
                   "efficientnet_b0", "shufflenet_v2_x1_0", "googlenet", "vgg16", "alexnet"]
+# Benchmarked when named, or with `all`: one member of each family issue 11 added.
+OPTIONAL_MODELS = ["squeezenet1_1", "densenet121", "efficientnet_v2_s", "inception_v3", "regnet_y_800mf",
+                   "convnext_tiny", "vit_b_16", "swin_t"]
 RUNS, WARMUP = 20, 3
 BATCH8_RUNS, BATCH8_WARMUP = 6, 1
 
@@ -91,13 +96,16 @@ def flops(model, shape):
 
 def main():
     names = sys.argv[1:] or DEFAULT_MODELS
+    if names == ["all"]:
+        names = DEFAULT_MODELS + OPTIONAL_MODELS
     folder = tempfile.mkdtemp()
     peak = sgemm_peak_gflops()
     rows = []
     for name in names:
         shape = [1] + input_size(name)
         shape8 = [8] + input_size(name)
-        model = zoo.MODELS[name]["build"]().eval()
+        # Parity cases may exist only with other arguments (vit_b_16@image_size=64): then torchvision's default.
+        model = (zoo.MODELS[name]["build"] if name in zoo.MODELS else zoo._torchvision(name))().eval()
         weights = os.path.join(folder, f"{name}.pth")
         torch.save(model.state_dict(), weights)
         gflop = flops(model, shape) / 1e9

@@ -226,6 +226,73 @@ def elementwise_and_shape_cases(w):
         w.case(f"flatten_start{start}", "flatten", {"start_dim": start}, {"input": x}, torch.flatten(x, start))
 
 
+def transformer_cases(w):
+    """The transformer models' kernels. Written after every other case so their random draws stay as they were."""
+    for name, shape, eps, affine in [
+        ("layernorm_last", (2, 5, 16), 1e-6, True), ("layernorm_offset_rows", (3, 7), 1e-5, True),
+        ("layernorm_no_affine", (2, 3, 4, 9), 1e-5, False),
+    ]:
+        x = randn(*shape, scale=3) + 5
+        weight, bias = (randn(shape[-1]), randn(shape[-1])) if affine else (None, None)
+        w.case(name, "layer_norm", {"eps": eps}, {"input": x, "weight": weight, "bias": bias},
+               F.layer_norm(x, (shape[-1],), weight, bias, eps))
+    x, weight, bias = randn(2, 6, 3, 5, scale=2) - 1, randn(6), randn(6)
+    y = F.layer_norm(x.permute(0, 2, 3, 1), (6,), weight, bias, 1e-6).permute(0, 3, 1, 2)
+    w.case("layernorm2d_channels", "layer_norm2d", {"eps": 1e-6}, {"input": x, "weight": weight, "bias": bias}, y)
+
+    x = randn(2, 3, 4, 5)
+    w.case("permute_0231", "permute", {"dims": [0, 2, 3, 1]}, {"input": x}, x.permute(0, 2, 3, 1))
+    w.case("permute_negative", "permute", {"dims": [-1, 0, -2, 1]}, {"input": x}, x.permute(-1, 0, -2, 1))
+    x = randn(2, 7, 6, 3)
+    w.case("roll_hw", "roll", {"shifts": [-3, 2], "dims": [1, 2]}, {"input": x}, torch.roll(x, (-3, 2), (1, 2)))
+    w.case("roll_beyond_size", "roll", {"shifts": [9], "dims": [-2]}, {"input": x}, torch.roll(x, 9, -2))
+    w.case("pad_channels_last", "pad", {"pad": [0, 0, 0, 3, 1, 2]}, {"input": x}, F.pad(x, (0, 0, 0, 3, 1, 2)))
+    w.case("pad_negative_crops", "pad", {"pad": [0, 0, 0, -2, 0, -3]}, {"input": x}, F.pad(x, (0, 0, 0, -2, 0, -3)))
+    w.case("narrow_tokens", "narrow", {"dim": 1, "start": 2, "length": 3}, {"input": x}, x.narrow(1, 2, 3))
+    small = randn(1, 1, 3)
+    w.case("expand_batch", "expand", {"shape": [4, 5, 3]}, {"input": small}, small.expand(4, 5, 3))
+    scale = randn(6, 1, 1)
+    x = randn(2, 6, 3, 4)
+    w.case("multiply_broadcast", "multiply", {}, {"a": scale, "b": x}, scale * x)
+    table, index = randn(9, 4), torch.randint(0, 9, (3, 3))
+    w.case("index_select_rows", "index_select", {}, {"table": table, "index": index.float()}, table[index])
+
+    # Multi-head attention on packed [N, L, 3E] projections, as torch computes it per head.
+    def reference(qkv, heads, scale, bias=None, mask=None, logit_scale=None):
+        n, length, packed = qkv.shape
+        q, k, v = qkv.reshape(n, length, 3, heads, packed // 3 // heads).permute(2, 0, 3, 1, 4)
+        if logit_scale is not None:
+            attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1) * logit_scale.view(1, heads, 1, 1)
+        else:
+            attn = (q @ k.transpose(-2, -1)) * scale
+        if bias is not None:
+            attn = attn + bias.unsqueeze(0)
+        if mask is not None:
+            windows = mask.shape[0]
+            attn = (attn.view(n // windows, windows, heads, length, length) + mask.unsqueeze(1).unsqueeze(0)).view(
+                n, heads, length, length)
+        return (attn.softmax(-1) @ v).transpose(1, 2).reshape(n, length, packed // 3)
+
+    qkv = randn(2, 5, 3 * 8, scale=2)
+    w.case("attention_plain", "attention", {"heads": 2, "scale": 0.5}, {"qkv": qkv}, reference(qkv, 2, 0.5))
+    # nn.MultiheadAttention itself: in_proj, the packed attention, out_proj.
+    x = randn(2, 5, 8)
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    torch.nn.init.normal_(mha.in_proj_bias)
+    torch.nn.init.normal_(mha.out_proj.bias)
+    w.case("multihead_attention", "multihead_attention", {"heads": 2},
+           {"input": x, "in_proj_weight": mha.in_proj_weight, "in_proj_bias": mha.in_proj_bias,
+            "out_proj_weight": mha.out_proj.weight, "out_proj_bias": mha.out_proj.bias},
+           mha(x, x, x, need_weights=False)[0])
+    qkv, bias = randn(6, 4, 3 * 6, scale=2), randn(3, 4, 4)
+    mask = torch.where(torch.rand(3, 4, 4) > 0.5, -100.0, 0.0)
+    w.case("attention_bias_mask", "attention", {"heads": 3, "scale": 0.7},
+           {"qkv": qkv, "bias": bias, "mask": mask}, reference(qkv, 3, 0.7, bias, mask))
+    logit_scale = torch.tensor([10.0, 3.0, 60.0])
+    w.case("attention_cosine", "attention", {"heads": 3, "scale": 1.0, "logit_scale": logit_scale.tolist()},
+           {"qkv": qkv, "bias": bias}, reference(qkv, 3, 1.0, bias, logit_scale=logit_scale))
+
+
 def npy_cases(w):
     """Files in other dtypes and versions, each with its float32 value (as numpy converts it)."""
     os.makedirs(os.path.join(w.out, "npy"), exist_ok=True)
@@ -289,6 +356,7 @@ def main():
         pool_cases(w)
         activation_cases(w)
         elementwise_and_shape_cases(w)
+        transformer_cases(w)
         npy = npy_cases(w)
 
     with open(os.path.join(out, "cases.json"), "w") as f:

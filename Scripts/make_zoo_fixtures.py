@@ -6,7 +6,11 @@ non-trivial running statistics), an input batch, PyTorch's float32 output and it
 
 DIR/<name>/{model.pth, input.npy, output_f32.npy, output_f64.npy} and DIR/cases.json listing each case
 with its builder arguments and PyTorch's own float32 error (max |f32 - f64|), the yardstick PthKit's
-error is held to.
+error is held to. With --only, the named cases are regenerated and merged into the cases.json already
+in DIR; every other case keeps its entry.
+
+Files are written beside their target and renamed into place: a fixture folder may be a hard-linked copy
+of another checkout's, which writing in place would change too.
 """
 import argparse
 import json
@@ -69,6 +73,34 @@ def randomize_batch_norms(model, generator):
                 module.num_batches_tracked.fill_(7)
 
 
+def write_replacing(path, write):
+    """`write(temporary_path)`, then the result renamed over `path`: a new file, never a write into a
+    file another directory may share through a hard link."""
+    temporary = path + ".partial"
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def save_npy(path, array):
+    # Through a handle: np.save given a name would append ".npy" to the temporary one.
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+
+
+def merged_cases(out, generated):
+    """`generated` merged into DIR/cases.json: regenerated names replace their entries, others are kept,
+    in the order zoo.MODELS lists them (unknown names last)."""
+    try:
+        with open(os.path.join(out, "cases.json")) as handle:
+            existing = json.load(handle)["cases"]
+    except FileNotFoundError:
+        existing = []
+    by_name = {case["name"]: case for case in existing}
+    by_name.update({case["name"]: case for case in generated})
+    order = {name: index for index, name in enumerate(zoo.MODELS)}
+    return sorted(by_name.values(), key=lambda case: order.get(case["name"], len(order)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -90,22 +122,27 @@ def main():
         normalize_layer_outputs(model, x)
         folder = os.path.join(options.out, name)
         os.makedirs(folder, exist_ok=True)
-        torch.save(model.state_dict(), os.path.join(folder, "model.pth"))
+        write_replacing(os.path.join(folder, "model.pth"), lambda path: torch.save(model.state_dict(), path))
         with torch.no_grad():
             y32 = model(x)
             y64 = model.double()(x.double())
         if isinstance(y32, tuple):  # GoogLeNet-style outputs in eval mode are plain tensors; be safe
             y32, y64 = y32[0], y64[0]
-        np.save(os.path.join(folder, "input.npy"), x.numpy().astype(np.float32))
-        np.save(os.path.join(folder, "output_f32.npy"), y32.numpy().astype(np.float32))
-        np.save(os.path.join(folder, "output_f64.npy"), y64.numpy())
+        for file, array in [("input.npy", x.numpy().astype(np.float32)),
+                            ("output_f32.npy", y32.numpy().astype(np.float32)), ("output_f64.npy", y64.numpy())]:
+            write_replacing(os.path.join(folder, file), lambda path: save_npy(path, array))
         error = float((y32.double() - y64).abs().max())
         cases.append(dict(name=name, model=name.split("@")[0], args=spec["args"], torch_f32_error=error,
                           parameters=sum(p.numel() for p in model.parameters())))
         print(f"{name}: output {tuple(y32.shape)}, torch float32 error {error:.3g}", file=sys.stderr)
         del model
-    with open(os.path.join(options.out, "cases.json"), "w") as handle:
-        json.dump(dict(cases=cases), handle, indent=1)
+    if options.only:
+        cases = merged_cases(options.out, cases)
+
+    def write_cases(path):
+        with open(path, "w") as handle:
+            json.dump(dict(cases=cases), handle, indent=1)
+    write_replacing(os.path.join(options.out, "cases.json"), write_cases)
 
 
 if __name__ == "__main__":

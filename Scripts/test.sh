@@ -32,6 +32,9 @@ refresh Tests/Fixtures/hostile Scripts/make_hostile_fixtures.py
 refresh Tests/Fixtures/generated/loading Scripts/make_loading_fixtures.py
 refresh Tests/Fixtures/generated/formats Scripts/make_format_fixtures.py Scripts/make_checkpoint_fixtures.py \
     Scripts/requirements-formats.txt
+refresh Tests/Fixtures/generated/structure Scripts/make_structure_fixtures.py \
+    Scripts/oracle/design_docs/pytorch_models_notebook_cells/*.py
+refresh Tests/Fixtures/generated/weight-transforms Scripts/make_weight_transform_fixtures.py ModelsManifest.json
 refresh Tests/Fixtures/generated/efficientnet-same-load Scripts/make_efficientnet_load_fixtures.py \
     Scripts/oracle/design_docs/efficientnet_same_padding.py
 

@@ -26,4 +26,6 @@ register("resnet18@num_classes=7", _torchvision("resnet18", num_classes=7), inpu
 # Other families register themselves on import.
 from zoo_torchvision import *  # noqa: E402,F401,F403
 from zoo_torchvision_mobile import *  # noqa: E402,F401,F403
+from zoo_torchvision_cnn import *  # noqa: E402,F401,F403
+from zoo_torchvision_transformers import *  # noqa: E402,F401,F403
 from design_docs import *  # noqa: E402,F401,F403

@@ -65,7 +65,7 @@ struct ConvertCommand: ParsableCommand {
             try CheckpointWriter.write(value, to: outputURL)
         }
         let tensors = value.flattenedTensors()
-        let bytes = tensors.reduce(0) { $0 + $1.tensor.bytes.count }
+        let bytes = tensors.reduce(0) { $0 + $1.tensor.byteCount }
         let source = "\(checkpoint.format.rawValue) \(checkpoint.byteOrder.rawValue)-endian"
         print("wrote \(output): \(tensors.count) tensors, \(ByteCountText.describe(bytes)) from \(source) \(input)"
             + (changes.isEmpty ? "" : "; " + changes.joined(separator: "; ")))

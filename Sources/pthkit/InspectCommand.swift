@@ -21,21 +21,19 @@ struct InspectCommand: ParsableCommand {
         let tensors = checkpoint.tensors
         if json {
             // A tensor reachable under several keys (tied weights, shared references) is hashed once.
-            var digests: [UnsafeRawPointer: String] = [:]
-            func digest(_ bytes: [UInt8]) -> String {
-                guard let address = bytes.withUnsafeBytes({ $0.baseAddress }), !bytes.isEmpty else {
-                    return SHA256.hexDigest(bytes)
-                }
-                if let known = digests[address] { return known }
-                let computed = SHA256.hexDigest(bytes)
-                digests[address] = computed
+            var digests: [TensorBytes.Identity: String] = [:]
+            func digest(_ bytes: TensorBytes) -> String {
+                guard let identity = bytes.identity else { return bytes.withUnsafeBytes { SHA256.hexDigest($0) } }
+                if let known = digests[identity] { return known }
+                let computed = bytes.withUnsafeBytes { SHA256.hexDigest($0) }
+                digests[identity] = computed
                 return computed
             }
             let listing = Listing(
                 format: checkpoint.format.rawValue, byteorder: checkpoint.byteOrder.rawValue,
                 tensors: tensors.map {
                     .init(key: $0.key, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
-                          sha256: digest($0.tensor.bytes))
+                          sha256: digest($0.tensor.storage))
                 },
                 metadata: checkpoint.safetensorsMetadata)
             print(try JSONOutput.string(listing))
@@ -48,9 +46,9 @@ struct InspectCommand: ParsableCommand {
             print(
                 (key.isEmpty ? "\"\"" : key).padding(toLength: keyWidth, withPad: " ", startingAt: 0) + "  "
                     + tensor.dtype.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + "  "
-                    + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + "  " + String(tensor.bytes.count))
+                    + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + "  " + String(tensor.byteCount))
         }
-        let totalBytes = tensors.reduce(0) { $0 + $1.tensor.bytes.count }
+        let totalBytes = tensors.reduce(0) { $0 + $1.tensor.byteCount }
         if let metadata = checkpoint.safetensorsMetadata {
             print("\nmetadata: " + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
         }

@@ -29,8 +29,12 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Drop tensors whose shapes differ from the model (e.g. a 1000-class head), then load non-strictly.")
     var dropMismatched = false
 
+    // Not `--reference`: `compare` takes `--reference FILE` for PyTorch's logits.
     @Flag(help: "Run the plain module-by-module forward pass instead of the compiled plan (for debugging).")
-    var reference = false
+    var uncompiled = false
+
+    @Flag(help: "Skip the SHA-256 check of a file named like an official weight file (a notice says so). Files verified once and unchanged since are not hashed again anyway.")
+    var noVerify = false
 
     func parsedArguments() throws -> ModelArguments {
         try ModelArguments(parsing: arguments)
@@ -39,7 +43,7 @@ struct ModelOptions: ParsableArguments {
     func loadOptions() throws -> LoadOptions {
         LoadOptions(
             key: key, stripPrefixes: stripPrefix, renames: try rename.map(RenameRule.init(parsing:)),
-            strict: !nonStrict, dropMismatched: dropMismatched)
+            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify)
     }
 
     /// The model with its weights loaded (notes go to stderr), or freshly initialized without --weights.
@@ -59,7 +63,7 @@ struct ModelOptions: ParsableArguments {
 extension ModelOptions {
     /// The logits, or with `features` the input of the classifier head, on the path asked for.
     func forward(_ model: Module, _ input: Tensor, features: Bool = false) throws -> Tensor {
-        switch (features, reference) {
+        switch (features, uncompiled) {
         case (false, false): return try model(input)
         case (false, true): return try model.referenceForward(input)
         case (true, false): return try model.headInput(input)

@@ -17,7 +17,7 @@ struct ModelsCommand: ParsableCommand {
         print("name".padding(toLength: 28, withPad: " ", startingAt: 0) + "family".padding(toLength: 24, withPad: " ", startingAt: 0)
             + "input        official weights")
         for entry in manifest.models {
-            let weights = entry.weights.map { "\($0.file)" + ($0.acc1.map { " (acc@1 \($0))" } ?? "") }.joined(separator: ", ")
+            let weights = manifest.weights(for: entry.name).map { "\($0.file)" + ($0.acc1.map { " (acc@1 \($0))" } ?? "") }.joined(separator: ", ")
             let input = entry.inputSize.map(String.init).joined(separator: "x")
             print(entry.name.padding(toLength: 28, withPad: " ", startingAt: 0)
                 + entry.family.padding(toLength: 24, withPad: " ", startingAt: 0)

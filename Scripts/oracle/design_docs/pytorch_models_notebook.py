@@ -3,10 +3,10 @@ transcribed cell for cell with the notebook's own comments. The notebook's Effic
 the same code as efficientnet-v1-notes.md (their syntax trees are equal once the string-literal comments
 are dropped), so it is transcribed once, in efficientnet_v1_notes.py.
 
-The VGG, ResNet/ResNeXt, MobileNetV2/V3 and ShuffleNetV2 cells are not transcribed: their state dicts
-have torchvision's keys, order and shapes, and torchvision's models loaded with them give the same outputs,
-except that the notebook's VGG has no adaptive pool (224 px only), ResNet(include_top=False) has no `fc`,
-and MobileNetV2(alpha < 1) narrows the last conv to 1280 * alpha where torchvision keeps 1280.
+The VGG, ResNet/ResNeXt, MobileNetV2/V3 and ShuffleNetV2 cells are in pytorch_models_notebook_cells/:
+their state dicts have torchvision's keys, order and shapes, except that ResNet(include_top=False) has no
+`fc` and MobileNetV2(alpha < 1) narrows the last conv to 1280 * alpha where torchvision keeps 1280 (the
+notebook's VGG also has no adaptive pool, so it takes 224 px only).
 """
 import torch
 import torch.nn as nn

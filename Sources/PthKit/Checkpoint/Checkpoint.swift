@@ -36,33 +36,39 @@ public struct Checkpoint: Sendable {
     public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
 
     public static func load(contentsOf url: URL, limits: CheckpointLimits = .default) throws -> Checkpoint {
-        try Checkpoint(bytes: fileBytes(url), file: url.path, limits: limits)
+        try Checkpoint(contents: fileContents(url), file: url.path, limits: limits)
     }
 
-    /// The whole file, or an error naming it: shared with loaders that look at the bytes first.
-    static func fileBytes(_ url: URL) throws -> [UInt8] {
+    /// The whole file (mapped), or an error naming it: shared with loaders that look at the bytes first.
+    static func fileContents(_ url: URL) throws -> FileContents {
         do {
-            return try FileReading.bytes(of: url)
+            return try FileContents.read(url)
         } catch {
             throw CheckpointError(file: url.path, part: "", problem: .container("cannot read the file: \(error)"))
         }
     }
 
     public init(bytes: [UInt8], file: String, limits: CheckpointLimits = .default) throws {
+        try self.init(contents: FileContents(copying: bytes), file: file, limits: limits)
+    }
+
+    /// Reads a checkpoint from `contents`; its tensors may stay regions of them (`TensorBytes`).
+    public init(contents: FileContents, file: String, limits: CheckpointLimits = .default) throws {
         self.file = file
+        let bytes = contents.bytes
         if SafetensorsFile.looksLikeSafetensors(bytes), !Self.isZip(bytes) {
-            let contents = try SafetensorsFile.read(bytes, file: file)
-            (format, byteOrder, root, safetensorsMetadata) = (.safetensors, .little, contents.root, contents.metadata)
+            let read = try SafetensorsFile.read(contents, file: file)
+            (format, byteOrder, root, safetensorsMetadata) = (.safetensors, .little, read.root, read.metadata)
             return
         }
         safetensorsMetadata = nil
         if Self.isZip(bytes) {
-            (format, byteOrder, root) = try Self.readZip(bytes, file: file, limits: limits)
+            (format, byteOrder, root) = try Self.readZip(contents, file: file, limits: limits)
         } else if Self.isTar(bytes) {
             throw CheckpointError(
                 file: file, part: "", problem: .unsupported("tar-format checkpoint (torch < 0.4); resave it with a newer torch"))
         } else if bytes.first == 0x80 || bytes.first == 0x28 {
-            (format, byteOrder, root) = try Self.readLegacy(bytes, file: file, limits: limits)
+            (format, byteOrder, root) = try Self.readLegacy(contents, file: file, limits: limits)
         } else {
             let reason = bytes.isEmpty ? "the file is empty" : "it starts with neither a zip header nor a pickle"
             throw CheckpointError(file: file, part: "", problem: .unrecognizedFormat(reason))
@@ -81,18 +87,18 @@ public struct Checkpoint: Sendable {
 
     // MARK: - Formats
 
-    private static func isZip(_ bytes: [UInt8]) -> Bool {
+    private static func isZip(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 3 || bytes[2] == 5)
     }
 
-    private static func isTar(_ bytes: [UInt8]) -> Bool {
-        bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
+    private static func isTar(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 262 && bytes[257..<262].elementsEqual("ustar".utf8)
     }
 
     private static func readZip(
-        _ bytes: [UInt8], file: String, limits: CheckpointLimits
+        _ contents: FileContents, file: String, limits: CheckpointLimits
     ) throws -> (Format, ByteOrder, CheckpointValue) {
-        let container = try ZipContainer(bytes: bytes, file: file)
+        let container = try ZipContainer(contents: contents, file: file)
         var byteOrder = ByteOrder.little
         if let record = try container.record("byteorder") {
             let text = String(decoding: record, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -107,7 +113,7 @@ public struct Checkpoint: Sendable {
         guard let pickle = try container.record("data.pkl") else {
             throw CheckpointError(file: file, part: part, problem: .container("missing"))
         }
-        let value = try runPickle(pickle, from: 0, file: file, part: part).value
+        let value = try pickle.withUnsafeBytes { try runPickle($0, from: 0, file: file, part: part) }.value
         let source = ZipStorageSource(container: container, bigEndian: byteOrder == .big)
         let isTorchScript = container.hasRecord("constants.pkl") || !container.recordNames(under: "code/").isEmpty
         let root = isTorchScript
@@ -146,8 +152,9 @@ public struct Checkpoint: Sendable {
 
     /// Legacy layout: magic number, protocol version, sys info, main object, storage keys, storages.
     private static func readLegacy(
-        _ bytes: [UInt8], file: String, limits: CheckpointLimits
+        _ contents: FileContents, file: String, limits: CheckpointLimits
     ) throws -> (Format, ByteOrder, CheckpointValue) {
+        let bytes = contents.bytes
         let magic = try runPickle(bytes, from: 0, file: file, part: "magic number")
         guard case .bigInt(let digits) = magic.value, digits == legacyMagicNumber else {
             throw CheckpointError(
@@ -170,8 +177,7 @@ public struct Checkpoint: Sendable {
         let source: LegacyStorageSource
         do {
             let dtypes = try LegacyStorageSource.storageTypes(in: main.value)
-            source = try LegacyStorageSource(
-                bytes: bytes, offset: keyList.end, keys: keys, dtypes: dtypes)
+            source = try LegacyStorageSource(contents: contents, offset: keyList.end, keys: keys, dtypes: dtypes)
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
         }
@@ -189,10 +195,10 @@ public struct Checkpoint: Sendable {
     private static let legacyMagicNumber: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
     private static func runPickle(
-        _ bytes: [UInt8], from offset: Int, file: String, part: String
+        _ bytes: UnsafeRawBufferPointer, from offset: Int, file: String, part: String
     ) throws -> (value: PickleValue, end: Int) {
         do {
-            return try bytes.withUnsafeBytes { try PickleMachine.load($0, from: offset) }
+            return try PickleMachine.load(bytes, from: offset)
         } catch let error as PickleError {
             throw CheckpointError(file: file, part: part, problem: .pickle(error))
         }

@@ -1,12 +1,14 @@
 /// Storages of a legacy (pre-1.6) checkpoint. They follow the pickles in the file, in the order of
 /// the storage-key list, each as an 8-byte little-endian element count and the raw elements; the
-/// element size comes from the dtype the main pickle gave each key. Always little-endian.
+/// element size comes from the dtype the main pickle gave each key. Always little-endian. Each
+/// storage stays a region of the file.
 final class LegacyStorageSource: StorageSource {
-    private var storages: [String: [UInt8]] = [:]
+    private var storages: [String: TensorBytes] = [:]
     let bigEndian = false
 
     /// Reads every storage listed in `keys` from `bytes` starting at `offset`.
-    init(bytes: [UInt8], offset: Int, keys: [String], dtypes: [String: DType]) throws {
+    init(contents: FileContents, offset: Int, keys: [String], dtypes: [String: DType]) throws {
+        let bytes = contents.bytes
         var position = offset
         for key in keys {
             guard let dtype = dtypes[key] else {
@@ -24,12 +26,12 @@ final class LegacyStorageSource: StorageSource {
                     "storage \(SafeText.quoted(key)) declares \(count) elements but only \(available) bytes remain")
             }
             let length = Int(count) * dtype.byteSize
-            storages[key] = Array(bytes[position..<(position + length)])
+            storages[key] = .region(contents, position..<(position + length))
             position += length
         }
     }
 
-    func bytes(for reference: StorageReference) throws -> [UInt8] {
+    func bytes(for reference: StorageReference) throws -> TensorBytes {
         guard let root = storages[reference.key] else {
             throw TorchObjectError("storage \(SafeText.quoted(reference.key)) is missing from the file")
         }
@@ -38,7 +40,7 @@ final class LegacyStorageSource: StorageSource {
         guard view.offset <= root.count / size, view.count <= root.count / size - view.offset else {
             throw TorchObjectError("storage view of \(SafeText.quoted(reference.key)) reaches past its root storage")
         }
-        return Array(root[(view.offset * size)..<((view.offset + view.count) * size)])
+        return root.slice((view.offset * size)..<((view.offset + view.count) * size))
     }
 
     /// Key -> dtype of every storage the main pickle refers to, found without building tensors.

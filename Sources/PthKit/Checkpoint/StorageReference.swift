@@ -47,5 +47,5 @@ struct StorageReference {
 protocol StorageSource: AnyObject {
     /// True when storages hold big-endian values that must be swapped.
     var bigEndian: Bool { get }
-    func bytes(for reference: StorageReference) throws -> [UInt8]
+    func bytes(for reference: StorageReference) throws -> TensorBytes
 }

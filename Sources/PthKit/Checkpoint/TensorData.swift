@@ -1,17 +1,32 @@
 /// A tensor as the checkpoint stores it: its dtype, shape and values as contiguous little-endian
-/// row-major bytes (bool as one byte each). Views (offsets, strides) are already materialized.
+/// row-major bytes (bool as one byte each). Views (offsets, strides) are already materialized; the
+/// bytes of a tensor that is a whole stored record are still the file's (`TensorBytes.region`).
 public struct TensorData: Sendable, Equatable {
     public let dtype: DType
     public let shape: [Int]
-    public let bytes: [UInt8]
+    public let storage: TensorBytes
 
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
-        self.dtype = dtype
-        self.shape = shape
-        self.bytes = bytes
+        self.init(dtype: dtype, shape: shape, storage: .owned(bytes))
     }
 
-    public var elementCount: Int { bytes.count / dtype.byteSize }
+    public init(dtype: DType, shape: [Int], storage: TensorBytes) {
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
+    }
+
+    /// The bytes as an array: a copy when they are still the file's.
+    public var bytes: [UInt8] { storage.array }
+
+    public var byteCount: Int { storage.count }
+
+    public var elementCount: Int { storage.count / dtype.byteSize }
+
+    public static func == (lhs: TensorData, rhs: TensorData) -> Bool {
+        guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape, lhs.byteCount == rhs.byteCount else { return false }
+        return lhs.storage.withUnsafeBytes { left in rhs.storage.withUnsafeBytes { right in left.elementsEqual(right) } }
+    }
 
     /// The values as float32, converting from any dtype the way `tensor.float()` does.
     public func floatValues() -> [Float] {
@@ -25,21 +40,28 @@ public struct TensorData: Sendable, Equatable {
     /// `buffer`, such as a parameter's own storage, so loading converts each tensor once.
     public func writeFloatValues(into buffer: UnsafeMutableBufferPointer<Float>) {
         let count = min(elementCount, buffer.count)
-        bytes.withUnsafeBytes { raw in
-            switch dtype {
-            case .float32:
-                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<(count * 4)])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]))
-            case .float64: Self.convert(raw, count, into: buffer, Double.self) { Float($0) }
-            case .float16: Self.convert(raw, count, into: buffer, UInt16.self) { HalfPrecision.float(fromHalf: $0) }
-            case .bfloat16: Self.convert(raw, count, into: buffer, UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
-            case .int64: Self.convert(raw, count, into: buffer, Int64.self) { Float($0) }
-            case .int32: Self.convert(raw, count, into: buffer, Int32.self) { Float($0) }
-            case .int16: Self.convert(raw, count, into: buffer, Int16.self) { Float($0) }
-            case .int8: Self.convert(raw, count, into: buffer, Int8.self) { Float($0) }
-            case .uint8: Self.convert(raw, count, into: buffer, UInt8.self) { Float($0) }
-            case .bool: Self.convert(raw, count, into: buffer, UInt8.self) { $0 == 0 ? 0 : 1 }
-            }
+        let size = dtype.byteSize
+        storage.forEachChunk(elementSize: size) { first, raw in
+            guard first < count else { return }
+            let chunkCount = min(raw.count / size, count - first)
+            let destination = UnsafeMutableBufferPointer(rebasing: buffer[first..<(first + chunkCount)])
+            Self.convert(UnsafeRawBufferPointer(rebasing: raw[0..<(chunkCount * size)]), dtype, into: destination)
+        }
+    }
+
+    private static func convert(_ raw: UnsafeRawBufferPointer, _ dtype: DType, into buffer: UnsafeMutableBufferPointer<Float>) {
+        let count = buffer.count
+        switch dtype {
+        case .float32: UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+        case .float64: convert(raw, count, into: buffer, Double.self) { Float($0) }
+        case .float16: convert(raw, count, into: buffer, UInt16.self) { HalfPrecision.float(fromHalf: $0) }
+        case .bfloat16: convert(raw, count, into: buffer, UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
+        case .int64: convert(raw, count, into: buffer, Int64.self) { Float($0) }
+        case .int32: convert(raw, count, into: buffer, Int32.self) { Float($0) }
+        case .int16: convert(raw, count, into: buffer, Int16.self) { Float($0) }
+        case .int8: convert(raw, count, into: buffer, Int8.self) { Float($0) }
+        case .uint8: convert(raw, count, into: buffer, UInt8.self) { Float($0) }
+        case .bool: convert(raw, count, into: buffer, UInt8.self) { $0 == 0 ? 0 : 1 }
         }
     }
 
@@ -47,7 +69,7 @@ public struct TensorData: Sendable, Equatable {
     public func integerValues() -> [Int64]? {
         guard !dtype.isFloatingPoint else { return nil }
         let count = elementCount
-        return bytes.withUnsafeBytes { raw in
+        return storage.withUnsafeBytes { raw in
             switch dtype {
             case .int64: return Self.convert(raw, count, Int64.self) { $0 }
             case .int32: return Self.convert(raw, count, Int32.self) { Int64($0) }

@@ -7,10 +7,10 @@ struct TensorView {
     let shape: [Int]
     let strides: [Int]
 
-    /// Copies the logical values out of `storage` as contiguous little-endian bytes. A whole storage
-    /// seen contiguously is shared, not copied; any other view (a slice, a transpose, an expanded
-    /// stride-0 view) is a new allocation and must fit in `budget` first.
-    func materialize(from storage: [UInt8], bigEndian: Bool, budget: ViewCopyBudget) throws -> TensorData {
+    /// The logical values of the view as contiguous little-endian bytes. A contiguous run of the
+    /// storage is shared, not copied (a region of the file where the storage is one); any other view
+    /// (a transpose, an expanded stride-0 view) is a new allocation and must fit in `budget` first.
+    func materialize(from storage: TensorBytes, bigEndian: Bool, budget: ViewCopyBudget) throws -> TensorData {
         let elementSize = dtype.byteSize
         let storageElements = storage.count / elementSize
         guard shape.count == strides.count else {
@@ -40,10 +40,15 @@ struct TensorView {
                     + "of a storage of \(storageElements)")
         }
 
-        // The common case, a whole storage seen contiguously, shares the storage's bytes instead of copying.
+        // The common case, a whole storage (or a contiguous run of it) seen as it lies, shares the
+        // storage's bytes instead of copying.
+        if isContiguous, !(bigEndian && elementSize > 1) {
+            let start = offset * elementSize
+            return TensorData(dtype: dtype, shape: shape, storage: storage.slice(start..<(start + byteCount)))
+        }
         if offset == 0, byteCount == storage.count, isContiguous {
-            var output = storage
-            if bigEndian && elementSize > 1 { Self.swapBytes(&output, elementSize: elementSize) }
+            var output = storage.array
+            Self.swapBytes(&output, elementSize: elementSize)
             return TensorData(dtype: dtype, shape: shape, bytes: output)
         }
         try budget.spend(byteCount, on: self)

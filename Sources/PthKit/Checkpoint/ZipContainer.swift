@@ -1,25 +1,29 @@
 import CLibZip
+import Foundation
 
 /// The zip container torch.save has written since 1.6: `<prefix>/data.pkl`, `<prefix>/data/<key>` per
 /// storage and a few small records (`byteorder`, `version`). libzip handles stored and deflated
 /// entries, zip64 and CRC checks; this type only finds records by name and bounds their sizes.
 final class ZipContainer {
     private let archive: OpaquePointer
-    private let bytes: [UInt8]
+    let contents: FileContents
     private let file: String
+    /// Data ranges of the records stored uncompressed, read in place (`storedRecord`).
+    private let storedRecords: ZipStoredRecords
     /// The folder all records sit in; torch names it after the file, but any name is valid.
     let prefix: String
     /// Bytes of all records read so far, bounded together with each record's size.
     private var extractedBytes: UInt64 = 0
 
-    init(bytes: [UInt8], file: String) throws {
-        self.bytes = bytes
+    init(contents: FileContents, file: String) throws {
+        self.contents = contents
         self.file = file
         var error = zip_error_t()
         zip_error_init(&error)
         defer { zip_error_fini(&error) }
-        // The source borrows `bytes`, which this object keeps alive until the archive is closed.
-        let opened: OpaquePointer? = bytes.withUnsafeBytes { raw in
+        // The source borrows `contents`, which this object keeps alive until the archive is closed.
+        let opened: OpaquePointer? = {
+            let raw = contents.bytes
             guard let base = raw.baseAddress,
                   let source = zip_source_buffer_create(base, UInt64(raw.count), 0, &error) else { return nil }
             guard let archive = zip_open_from_source(source, ZIP_RDONLY, &error) else {
@@ -27,7 +31,7 @@ final class ZipContainer {
                 return nil
             }
             return archive
-        }
+        }()
         guard let opened else {
             throw CheckpointError(
                 file: file, part: "zip archive",
@@ -35,6 +39,7 @@ final class ZipContainer {
         }
         archive = opened
         prefix = try Self.findPrefix(archive, file: file)
+        storedRecords = ZipStoredRecords(contents.bytes)
     }
 
     deinit {
@@ -88,7 +93,7 @@ final class ZipContainer {
         // A deflated record may expand, but never beyond what deflate allows (~1032:1); nor may all
         // records together, which catches central-directory entries that share one compressed stream.
         let size = stat.size
-        let limit = UInt64(bytes.count) &* 1100 &+ 1024
+        let limit = UInt64(contents.count) &* 1100 &+ 1024
         guard size <= UInt64(Int.max), size <= limit, size <= limit - min(limit, extractedBytes) else {
             throw failure(fullName, "declares an impossible size of \(size) bytes")
         }
@@ -114,6 +119,13 @@ final class ZipContainer {
                 }
                 filled += Int(read)
             }
+            // libzip checks a record's CRC-32 when a read reaches its end: ask for one byte more.
+            if filled == buffer.count, failureMessage == nil {
+                var extra: UInt8 = 0
+                if zip_fread(handle, &extra, 1) != 0 {
+                    failureMessage = String(cString: zip_error_strerror(zip_file_get_error(handle)))
+                }
+            }
             // Zero the unread tail so the array is always fully initialized.
             if filled < buffer.count, let base = buffer.baseAddress {
                 (base + filled).initialize(repeating: 0, count: buffer.count - filled)
@@ -124,6 +136,30 @@ final class ZipContainer {
         extractedBytes += size
         return data
     }
+
+    /// The record `<prefix><name>` as a region of the file when it is stored uncompressed with the
+    /// size libzip has for it; nil when the archive has no such record or it must be extracted
+    /// (`record`). Its CRC-32 is checked, as extracting it would.
+    func storedRecord(_ name: String, expectedSize: Int) throws -> Range<Int>? {
+        let fullName = prefix + name
+        let index = zip_name_locate(archive, fullName, ZIP_FL_ENC_RAW)
+        guard index >= 0, let range = storedRecords.dataRanges[fullName] else { return nil }
+        var stat = zip_stat_t()
+        zip_stat_init(&stat)
+        let needed = UInt64(ZIP_STAT_SIZE) | UInt64(ZIP_STAT_COMP_METHOD) | UInt64(ZIP_STAT_CRC)
+        guard zip_stat_index(archive, UInt64(index), 0, &stat) == 0, stat.valid & needed == needed,
+              stat.comp_method == ZIP_CM_STORE, stat.size == UInt64(range.count) else { return nil }
+        guard range.count == expectedSize else {
+            throw failure(fullName, "holds \(range.count) bytes where \(expectedSize) are expected")
+        }
+        let crc = ZipChecksum.crc32(contents, range)
+        guard crc == stat.crc else {
+            throw failure(fullName, "fails its CRC-32 check (\(Self.hex(crc)), the archive says \(Self.hex(stat.crc))): the file is damaged")
+        }
+        return range
+    }
+
+    private static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16) }
 
     private func failure(_ record: String, _ reason: String) -> CheckpointError {
         CheckpointError(file: file, part: "record \(SafeText.name(record))", problem: .container(reason))

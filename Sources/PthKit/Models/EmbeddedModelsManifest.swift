@@ -21,6 +21,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -32,34 +33,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "alexnet-owt-7be5be79.pth",
-     "url": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-     "sha256_prefix": "7be5be79",
-     "acc1": 56.522,
-     "acc5": 79.066,
-     "num_params": 61100840,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg11",
@@ -78,6 +52,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -89,34 +64,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg11-8a719046.pth",
-     "url": "https://download.pytorch.org/models/vgg11-8a719046.pth",
-     "sha256_prefix": "8a719046",
-     "acc1": 69.02,
-     "acc5": 88.628,
-     "num_params": 132863336,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg11_bn",
@@ -135,6 +83,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -146,34 +95,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg11_bn-6002323d.pth",
-     "url": "https://download.pytorch.org/models/vgg11_bn-6002323d.pth",
-     "sha256_prefix": "6002323d",
-     "acc1": 70.37,
-     "acc5": 89.81,
-     "num_params": 132868840,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg13",
@@ -192,6 +114,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -203,34 +126,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg13-19584684.pth",
-     "url": "https://download.pytorch.org/models/vgg13-19584684.pth",
-     "sha256_prefix": "19584684",
-     "acc1": 69.928,
-     "acc5": 89.246,
-     "num_params": 133047848,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg13_bn",
@@ -249,6 +145,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -260,34 +157,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg13_bn-abd245e5.pth",
-     "url": "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth",
-     "sha256_prefix": "abd245e5",
-     "acc1": 71.586,
-     "acc5": 90.374,
-     "num_params": 133053736,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg16",
@@ -306,6 +176,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -317,59 +188,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg16-397923af.pth",
-     "url": "https://download.pytorch.org/models/vgg16-397923af.pth",
-     "sha256_prefix": "397923af",
-     "acc1": 71.592,
-     "acc5": 90.382,
-     "num_params": 138357544,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_FEATURES",
-     "file": "vgg16_features-amdegroot-88682ab5.pth",
-     "url": "https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth",
-     "sha256_prefix": "88682ab5",
-     "acc1": null,
-     "acc5": null,
-     "num_params": 138357544,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.48235,
-       0.45882,
-       0.40784
-      ],
-      "std": [
-       0.00392156862745098,
-       0.00392156862745098,
-       0.00392156862745098
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg16_bn",
@@ -388,6 +207,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -399,34 +219,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg16_bn-6c64b313.pth",
-     "url": "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth",
-     "sha256_prefix": "6c64b313",
-     "acc1": 73.36,
-     "acc5": 91.516,
-     "num_params": 138365992,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg19",
@@ -445,6 +238,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -456,34 +250,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg19-dcbb9e9d.pth",
-     "url": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-     "sha256_prefix": "dcbb9e9d",
-     "acc1": 72.376,
-     "acc5": 90.876,
-     "num_params": 143667240,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "vgg19_bn",
@@ -502,6 +269,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -513,34 +281,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "vgg19_bn-c79401a0.pth",
-     "url": "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth",
-     "sha256_prefix": "c79401a0",
-     "acc1": 74.218,
-     "acc5": 91.842,
-     "num_params": 143678248,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "googlenet",
@@ -560,6 +301,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -571,34 +313,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "googlenet-1378be20.pth",
-     "url": "https://download.pytorch.org/models/googlenet-1378be20.pth",
-     "sha256_prefix": "1378be20",
-     "acc1": 69.778,
-     "acc5": 89.53,
-     "num_params": 6624904,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "resnet18",
@@ -616,6 +331,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -627,34 +343,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnet18-f37072fd.pth",
-     "url": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-     "sha256_prefix": "f37072fd",
-     "acc1": 69.758,
-     "acc5": 89.078,
-     "num_params": 11689512,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "resnet34",
@@ -672,6 +361,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -684,33 +374,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnet34-b627a593.pth",
-     "url": "https://download.pytorch.org/models/resnet34-b627a593.pth",
-     "sha256_prefix": "b627a593",
-     "acc1": 73.314,
-     "acc5": 91.42,
-     "num_params": 21797672,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet50",
@@ -728,6 +394,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -740,58 +407,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnet50-0676ba61.pth",
-     "url": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
-     "sha256_prefix": "0676ba61",
-     "acc1": 76.13,
-     "acc5": 92.862,
-     "num_params": 25557032,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "resnet50-11ad3fa6.pth",
-     "url": "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
-     "sha256_prefix": "11ad3fa6",
-     "acc1": 80.858,
-     "acc5": 95.434,
-     "num_params": 25557032,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet101",
@@ -809,6 +427,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -821,58 +440,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnet101-63fe2227.pth",
-     "url": "https://download.pytorch.org/models/resnet101-63fe2227.pth",
-     "sha256_prefix": "63fe2227",
-     "acc1": 77.374,
-     "acc5": 93.546,
-     "num_params": 44549160,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "resnet101-cd907fc2.pth",
-     "url": "https://download.pytorch.org/models/resnet101-cd907fc2.pth",
-     "sha256_prefix": "cd907fc2",
-     "acc1": 81.886,
-     "acc5": 95.78,
-     "num_params": 44549160,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnet152",
@@ -890,6 +460,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -901,59 +472,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnet152-394f9c45.pth",
-     "url": "https://download.pytorch.org/models/resnet152-394f9c45.pth",
-     "sha256_prefix": "394f9c45",
-     "acc1": 78.312,
-     "acc5": 94.046,
-     "num_params": 60192808,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "resnet152-f82ba261.pth",
-     "url": "https://download.pytorch.org/models/resnet152-f82ba261.pth",
-     "sha256_prefix": "f82ba261",
-     "acc1": 82.284,
-     "acc5": 96.002,
-     "num_params": 60192808,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "resnext50_32x4d",
@@ -971,6 +490,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -983,58 +503,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnext50_32x4d-7cdf4587.pth",
-     "url": "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
-     "sha256_prefix": "7cdf4587",
-     "acc1": 77.618,
-     "acc5": 93.698,
-     "num_params": 25028904,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "resnext50_32x4d-1a0047aa.pth",
-     "url": "https://download.pytorch.org/models/resnext50_32x4d-1a0047aa.pth",
-     "sha256_prefix": "1a0047aa",
-     "acc1": 81.198,
-     "acc5": 95.34,
-     "num_params": 25028904,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnext101_32x8d",
@@ -1052,6 +523,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1064,58 +536,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnext101_32x8d-8ba56ff5.pth",
-     "url": "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth",
-     "sha256_prefix": "8ba56ff5",
-     "acc1": 79.312,
-     "acc5": 94.526,
-     "num_params": 88791336,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "resnext101_32x8d-110c445d.pth",
-     "url": "https://download.pytorch.org/models/resnext101_32x8d-110c445d.pth",
-     "sha256_prefix": "110c445d",
-     "acc1": 82.834,
-     "acc5": 96.228,
-     "num_params": 88791336,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "include_top": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "resnext101_64x4d",
@@ -1133,6 +556,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1144,34 +568,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "resnext101_64x4d-173b62eb.pth",
-     "url": "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth",
-     "sha256_prefix": "173b62eb",
-     "acc1": 83.246,
-     "acc5": 96.454,
-     "num_params": 83455272,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "wide_resnet50_2",
@@ -1189,6 +586,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1200,59 +598,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "wide_resnet50_2-95faca4d.pth",
-     "url": "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth",
-     "sha256_prefix": "95faca4d",
-     "acc1": 78.468,
-     "acc5": 94.086,
-     "num_params": 68883240,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "wide_resnet50_2-9ba9bcbe.pth",
-     "url": "https://download.pytorch.org/models/wide_resnet50_2-9ba9bcbe.pth",
-     "sha256_prefix": "9ba9bcbe",
-     "acc1": 81.602,
-     "acc5": 95.758,
-     "num_params": 68883240,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "wide_resnet101_2",
@@ -1270,6 +616,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1281,59 +628,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "wide_resnet101_2-32ee1156.pth",
-     "url": "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
-     "sha256_prefix": "32ee1156",
-     "acc1": 78.848,
-     "acc5": 94.284,
-     "num_params": 126886696,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "wide_resnet101_2-d733dc28.pth",
-     "url": "https://download.pytorch.org/models/wide_resnet101_2-d733dc28.pth",
-     "sha256_prefix": "d733dc28",
-     "acc1": 82.51,
-     "acc5": 96.02,
-     "num_params": 126886696,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "mobilenet_v2",
@@ -1354,6 +649,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1366,58 +662,9 @@ let embeddedModelsManifest = #"""
     ]
    },
    "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "mobilenet_v2-b0353104.pth",
-     "url": "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
-     "sha256_prefix": "b0353104",
-     "acc1": 71.878,
-     "acc5": 90.286,
-     "num_params": 3504872,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "mobilenet_v2-7ebf99e0.pth",
-     "url": "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
-     "sha256_prefix": "7ebf99e0",
-     "acc1": 72.154,
-     "acc5": 90.822,
-     "num_params": 3504872,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "document_arguments": {
+    "alpha": "design-docs/pytorch-models-notebook.md"
+   }
   },
   {
    "name": "mobilenet_v3_large",
@@ -1439,6 +686,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1450,59 +698,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "mobilenet_v3_large-8738ca79.pth",
-     "url": "https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth",
-     "sha256_prefix": "8738ca79",
-     "acc1": 74.042,
-     "acc5": 91.34,
-     "num_params": 5483032,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "mobilenet_v3_large-5c1a4163.pth",
-     "url": "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth",
-     "sha256_prefix": "5c1a4163",
-     "acc1": 75.274,
-     "acc5": 92.566,
-     "num_params": 5483032,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "mobilenet_v3_small",
@@ -1524,6 +720,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1535,34 +732,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "mobilenet_v3_small-047dcff4.pth",
-     "url": "https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth",
-     "sha256_prefix": "047dcff4",
-     "acc1": 67.668,
-     "acc5": 87.402,
-     "num_params": 2542856,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "shufflenet_v2_x0_5",
@@ -1580,6 +750,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1591,34 +762,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "shufflenetv2_x0.5-f707e7126e.pth",
-     "url": "https://download.pytorch.org/models/shufflenetv2_x0.5-f707e7126e.pth",
-     "sha256_prefix": "f707e7126e",
-     "acc1": 60.552,
-     "acc5": 81.746,
-     "num_params": 1366792,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "shufflenet_v2_x1_0",
@@ -1636,6 +780,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1647,34 +792,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "shufflenetv2_x1-5666bf0f80.pth",
-     "url": "https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth",
-     "sha256_prefix": "5666bf0f80",
-     "acc1": 69.362,
-     "acc5": 88.316,
-     "num_params": 2278604,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "shufflenet_v2_x1_5",
@@ -1692,6 +810,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1703,34 +822,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "shufflenetv2_x1_5-3c479a10.pth",
-     "url": "https://download.pytorch.org/models/shufflenetv2_x1_5-3c479a10.pth",
-     "sha256_prefix": "3c479a10",
-     "acc1": 72.996,
-     "acc5": 91.086,
-     "num_params": 3503624,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "shufflenet_v2_x2_0",
@@ -1748,6 +840,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 232,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1759,34 +852,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "shufflenetv2_x2_0-8be3c8ee.pth",
-     "url": "https://download.pytorch.org/models/shufflenetv2_x2_0-8be3c8ee.pth",
-     "sha256_prefix": "8be3c8ee",
-     "acc1": 76.23,
-     "acc5": 93.006,
-     "num_params": 7393996,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 232,
-      "crop_size": 224,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b0",
@@ -1804,6 +870,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1815,34 +882,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b0_rwightman-7f5810bc.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
-     "sha256_prefix": "7f5810bc",
-     "acc1": 77.692,
-     "acc5": 93.532,
-     "num_params": 5288548,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 224,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b1",
@@ -1860,6 +900,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 255,
     "crop_size": 240,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1871,59 +912,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b1_rwightman-bac287d4.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth",
-     "sha256_prefix": "bac287d4",
-     "acc1": 78.642,
-     "acc5": 94.186,
-     "num_params": 7794184,
-     "default": false,
-     "preprocessing": {
-      "resize_size": 256,
-      "crop_size": 240,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    },
-    {
-     "name": "IMAGENET1K_V2",
-     "file": "efficientnet_b1-c27df63c.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth",
-     "sha256_prefix": "c27df63c",
-     "acc1": 79.838,
-     "acc5": 94.934,
-     "num_params": 7794184,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 255,
-      "crop_size": 240,
-      "interpolation": "bilinear",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b2",
@@ -1941,6 +930,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 288,
     "crop_size": 288,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -1952,34 +942,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b2_rwightman-c35c1473.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b2_rwightman-c35c1473.pth",
-     "sha256_prefix": "c35c1473",
-     "acc1": 80.608,
-     "acc5": 95.31,
-     "num_params": 9109994,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 288,
-      "crop_size": 288,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b3",
@@ -1997,6 +960,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 320,
     "crop_size": 300,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2008,34 +972,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b3_rwightman-b3899882.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b3_rwightman-b3899882.pth",
-     "sha256_prefix": "b3899882",
-     "acc1": 82.008,
-     "acc5": 96.054,
-     "num_params": 12233232,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 320,
-      "crop_size": 300,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b4",
@@ -2053,6 +990,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 384,
     "crop_size": 380,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2064,34 +1002,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b4_rwightman-23ab8bcd.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b4_rwightman-23ab8bcd.pth",
-     "sha256_prefix": "23ab8bcd",
-     "acc1": 83.384,
-     "acc5": 96.594,
-     "num_params": 19341616,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 384,
-      "crop_size": 380,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b5",
@@ -2109,6 +1020,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 456,
     "crop_size": 456,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2120,34 +1032,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b5_lukemelas-1a07897c.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b5_lukemelas-1a07897c.pth",
-     "sha256_prefix": "1a07897c",
-     "acc1": 83.444,
-     "acc5": 96.628,
-     "num_params": 30389784,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 456,
-      "crop_size": 456,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b6",
@@ -2165,6 +1050,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 528,
     "crop_size": 528,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2176,34 +1062,7 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b6_lukemelas-24a108a5.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b6_lukemelas-24a108a5.pth",
-     "sha256_prefix": "24a108a5",
-     "acc1": 84.008,
-     "acc5": 96.916,
-     "num_params": 43040704,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 528,
-      "crop_size": 528,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
   },
   {
    "name": "efficientnet_b7",
@@ -2221,6 +1080,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 600,
     "crop_size": 600,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2232,34 +1092,1436 @@ let embeddedModelsManifest = #"""
      0.225
     ]
    },
-   "labels": "imagenet-1k",
-   "weights": [
-    {
-     "name": "IMAGENET1K_V1",
-     "file": "efficientnet_b7_lukemelas-c5b4e57e.pth",
-     "url": "https://download.pytorch.org/models/efficientnet_b7_lukemelas-c5b4e57e.pth",
-     "sha256_prefix": "c5b4e57e",
-     "acc1": 84.122,
-     "acc5": 96.908,
-     "num_params": 66347960,
-     "default": true,
-     "preprocessing": {
-      "resize_size": 600,
-      "crop_size": 600,
-      "interpolation": "bicubic",
-      "mean": [
-       0.485,
-       0.456,
-       0.406
-      ],
-      "std": [
-       0.229,
-       0.224,
-       0.225
-      ]
-     }
-    }
-   ]
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "squeezenet1_0",
+   "family": "squeezenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "squeezenet1_1",
+   "family": "squeezenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "densenet121",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "densenet161",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "densenet169",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "densenet201",
+   "family": "densenet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "bn_size": 4,
+    "drop_rate": 0.0,
+    "memory_efficient": false
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "mnasnet0_5",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "mnasnet0_75",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "mnasnet1_0",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "mnasnet1_3",
+   "family": "mnasnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "dropout": 0.2
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_400mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_800mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_1_6gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_3_2gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_8gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_16gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_x_32gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_400mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_800mf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_1_6gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_3_2gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_8gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_16gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_32gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "regnet_y_128gf",
+   "family": "regnet",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "stem_width": 32
+   },
+   "input_size": [
+    3,
+    384,
+    384
+   ],
+   "preprocessing": {
+    "resize_size": 384,
+    "crop_size": 384,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "inception_v3",
+   "family": "inception_v3",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "aux_logits": true,
+    "transform_input": false,
+    "dropout": 0.5
+   },
+   "input_size": [
+    3,
+    299,
+    299
+   ],
+   "preprocessing": {
+    "resize_size": 342,
+    "crop_size": 299,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "efficientnet_v2_s",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    384,
+    384
+   ],
+   "preprocessing": {
+    "resize_size": 384,
+    "crop_size": 384,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "efficientnet_v2_m",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    480,
+    480
+   ],
+   "preprocessing": {
+    "resize_size": 480,
+    "crop_size": 480,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "efficientnet_v2_l",
+   "family": "efficientnet_v2",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000
+   },
+   "input_size": [
+    3,
+    480,
+    480
+   ],
+   "preprocessing": {
+    "resize_size": 480,
+    "crop_size": 480,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.5,
+     0.5,
+     0.5
+    ],
+    "std": [
+     0.5,
+     0.5,
+     0.5
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "convnext_tiny",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 236,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "convnext_small",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 230,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "convnext_base",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "convnext_large",
+   "family": "convnext",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "layer_scale": 1e-06
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "vit_b_16",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "vit_b_32",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "vit_l_16",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 242,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "vit_l_32",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 256,
+    "crop_size": 224,
+    "interpolation": "bilinear",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "vit_h_14",
+   "family": "vision_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "image_size": 224,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 518,
+    "crop_size": 518,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_t",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 232,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_s",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 246,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_b",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 238,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_v2_t",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 260,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_v2_s",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 260,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "swin_v2_b",
+   "family": "swin_transformer",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "mlp_ratio": 4.0,
+    "dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    256,
+    256
+   ],
+   "preprocessing": {
+    "resize_size": 272,
+    "crop_size": 256,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
+  },
+  {
+   "name": "maxvit_t",
+   "family": "maxvit",
+   "source": "torchvision",
+   "arguments": {
+    "num_classes": 1000,
+    "input_size": "224,224",
+    "squeeze_ratio": 0.25,
+    "expansion_ratio": 4,
+    "mlp_ratio": 4,
+    "mlp_dropout": 0.0,
+    "attention_dropout": 0.0
+   },
+   "input_size": [
+    3,
+    224,
+    224
+   ],
+   "preprocessing": {
+    "resize_size": 224,
+    "crop_size": 224,
+    "interpolation": "bicubic",
+    "antialias": true,
+    "mean": [
+     0.485,
+     0.456,
+     0.406
+    ],
+    "std": [
+     0.229,
+     0.224,
+     0.225
+    ]
+   },
+   "labels": "imagenet-1k"
   },
   {
    "name": "lenet5",
@@ -2276,6 +2538,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 28,
     "crop_size": 28,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.5
     ],
@@ -2303,6 +2566,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2334,6 +2598,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2364,6 +2629,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2391,6 +2657,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2418,6 +2685,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2459,6 +2727,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2488,6 +2757,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2517,6 +2787,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2546,6 +2817,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2575,6 +2847,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2604,6 +2877,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bilinear",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2637,6 +2911,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2670,6 +2945,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 274,
     "crop_size": 240,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2703,6 +2979,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 297,
     "crop_size": 260,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2736,6 +3013,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 343,
     "crop_size": 300,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2769,6 +3047,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 434,
     "crop_size": 380,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2802,6 +3081,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 521,
     "crop_size": 456,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2835,6 +3115,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 603,
     "crop_size": 528,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2868,6 +3149,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 686,
     "crop_size": 600,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2899,6 +3181,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 256,
     "crop_size": 224,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2930,6 +3213,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 274,
     "crop_size": 240,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2961,6 +3245,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 297,
     "crop_size": 260,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -2992,6 +3277,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 343,
     "crop_size": 300,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -3023,6 +3309,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 434,
     "crop_size": 380,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -3054,6 +3341,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 521,
     "crop_size": 456,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -3085,6 +3373,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 603,
     "crop_size": 528,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -3116,6 +3405,7 @@ let embeddedModelsManifest = #"""
     "resize_size": 686,
     "crop_size": 600,
     "interpolation": "bicubic",
+    "antialias": true,
     "mean": [
      0.485,
      0.456,
@@ -3129,6 +3419,3971 @@ let embeddedModelsManifest = #"""
    }
   }
  ],
+ "official_weights": {
+  "alexnet": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "alexnet-owt-7be5be79.pth",
+    "url": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "sha256_prefix": "7be5be79",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 61100840,
+    "min_size": [
+     63,
+     63
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 56.522,
+    "acc5": 79.066,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "convnext_base": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "convnext_base-6075fbad.pth",
+    "url": "https://download.pytorch.org/models/convnext_base-6075fbad.pth",
+    "sha256_prefix": "6075fbad",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 88591464,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.062,
+    "acc5": 96.87,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "convnext_large": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "convnext_large-ea097f82.pth",
+    "url": "https://download.pytorch.org/models/convnext_large-ea097f82.pth",
+    "sha256_prefix": "ea097f82",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 197767336,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.414,
+    "acc5": 96.976,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "convnext_small": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "convnext_small-0c510722.pth",
+    "url": "https://download.pytorch.org/models/convnext_small-0c510722.pth",
+    "sha256_prefix": "0c510722",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 50223688,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.616,
+    "acc5": 96.65,
+    "preprocessing": {
+     "resize_size": 230,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "convnext_tiny": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "convnext_tiny-983f1562.pth",
+    "url": "https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
+    "sha256_prefix": "983f1562",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 28589128,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.52,
+    "acc5": 96.146,
+    "preprocessing": {
+     "resize_size": 236,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "densenet121": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "densenet121-a639ec97.pth",
+    "url": "https://download.pytorch.org/models/densenet121-a639ec97.pth",
+    "sha256_prefix": "a639ec97",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 7978856,
+    "min_size": [
+     29,
+     29
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 74.434,
+    "acc5": 91.972,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "key_renames": [
+     "re:^(.*denselayer\\d+\\.(?:norm|relu|conv))\\.((?:[12])\\.(?:weight|bias|running_mean|running_var))$=$1$2"
+    ]
+   }
+  ],
+  "densenet161": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "densenet161-8d451a50.pth",
+    "url": "https://download.pytorch.org/models/densenet161-8d451a50.pth",
+    "sha256_prefix": "8d451a50",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 28681000,
+    "min_size": [
+     29,
+     29
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.138,
+    "acc5": 93.56,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "key_renames": [
+     "re:^(.*denselayer\\d+\\.(?:norm|relu|conv))\\.((?:[12])\\.(?:weight|bias|running_mean|running_var))$=$1$2"
+    ]
+   }
+  ],
+  "densenet169": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "densenet169-b2777c0a.pth",
+    "url": "https://download.pytorch.org/models/densenet169-b2777c0a.pth",
+    "sha256_prefix": "b2777c0a",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 14149480,
+    "min_size": [
+     29,
+     29
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 75.6,
+    "acc5": 92.806,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "key_renames": [
+     "re:^(.*denselayer\\d+\\.(?:norm|relu|conv))\\.((?:[12])\\.(?:weight|bias|running_mean|running_var))$=$1$2"
+    ]
+   }
+  ],
+  "densenet201": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "densenet201-c1103571.pth",
+    "url": "https://download.pytorch.org/models/densenet201-c1103571.pth",
+    "sha256_prefix": "c1103571",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 20013928,
+    "min_size": [
+     29,
+     29
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.896,
+    "acc5": 93.37,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "key_renames": [
+     "re:^(.*denselayer\\d+\\.(?:norm|relu|conv))\\.((?:[12])\\.(?:weight|bias|running_mean|running_var))$=$1$2"
+    ]
+   }
+  ],
+  "efficientnet_b0": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b0_rwightman-7f5810bc.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth",
+    "sha256_prefix": "7f5810bc",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 5288548,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.692,
+    "acc5": 93.532,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b1": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b1_rwightman-bac287d4.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b1_rwightman-bac287d4.pth",
+    "sha256_prefix": "bac287d4",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 7794184,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.642,
+    "acc5": 94.186,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 240,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "efficientnet_b1-c27df63c.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b1-c27df63c.pth",
+    "sha256_prefix": "c27df63c",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 7794184,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 79.838,
+    "acc5": 94.934,
+    "preprocessing": {
+     "resize_size": 255,
+     "crop_size": 240,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b2": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b2_rwightman-c35c1473.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b2_rwightman-c35c1473.pth",
+    "sha256_prefix": "c35c1473",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 9109994,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.608,
+    "acc5": 95.31,
+    "preprocessing": {
+     "resize_size": 288,
+     "crop_size": 288,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b3": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b3_rwightman-b3899882.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b3_rwightman-b3899882.pth",
+    "sha256_prefix": "b3899882",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 12233232,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.008,
+    "acc5": 96.054,
+    "preprocessing": {
+     "resize_size": 320,
+     "crop_size": 300,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b4": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b4_rwightman-23ab8bcd.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b4_rwightman-23ab8bcd.pth",
+    "sha256_prefix": "23ab8bcd",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 19341616,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.384,
+    "acc5": 96.594,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 380,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b5": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b5_lukemelas-1a07897c.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b5_lukemelas-1a07897c.pth",
+    "sha256_prefix": "1a07897c",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 30389784,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.444,
+    "acc5": 96.628,
+    "preprocessing": {
+     "resize_size": 456,
+     "crop_size": 456,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b6": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b6_lukemelas-24a108a5.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b6_lukemelas-24a108a5.pth",
+    "sha256_prefix": "24a108a5",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 43040704,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.008,
+    "acc5": 96.916,
+    "preprocessing": {
+     "resize_size": 528,
+     "crop_size": 528,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_b7": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_b7_lukemelas-c5b4e57e.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_b7_lukemelas-c5b4e57e.pth",
+    "sha256_prefix": "c5b4e57e",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 66347960,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.122,
+    "acc5": 96.908,
+    "preprocessing": {
+     "resize_size": 600,
+     "crop_size": 600,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_v2_l": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_v2_l-59c71312.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_v2_l-59c71312.pth",
+    "sha256_prefix": "59c71312",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 118515272,
+    "min_size": [
+     33,
+     33
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 85.808,
+    "acc5": 97.788,
+    "preprocessing": {
+     "resize_size": 480,
+     "crop_size": 480,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.5,
+      0.5,
+      0.5
+     ],
+     "std": [
+      0.5,
+      0.5,
+      0.5
+     ]
+    }
+   }
+  ],
+  "efficientnet_v2_m": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_v2_m-dc08266a.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_v2_m-dc08266a.pth",
+    "sha256_prefix": "dc08266a",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 54139356,
+    "min_size": [
+     33,
+     33
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 85.112,
+    "acc5": 97.156,
+    "preprocessing": {
+     "resize_size": 480,
+     "crop_size": 480,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "efficientnet_v2_s": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "efficientnet_v2_s-dd5fe13b.pth",
+    "url": "https://download.pytorch.org/models/efficientnet_v2_s-dd5fe13b.pth",
+    "sha256_prefix": "dd5fe13b",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 21458488,
+    "min_size": [
+     33,
+     33
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.228,
+    "acc5": 96.878,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 384,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "googlenet": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "googlenet-1378be20.pth",
+    "url": "https://download.pytorch.org/models/googlenet-1378be20.pth",
+    "sha256_prefix": "1378be20",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 6624904,
+    "min_size": [
+     15,
+     15
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 69.778,
+    "acc5": 89.53,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "arguments": {
+     "transform_input": true
+    }
+   }
+  ],
+  "inception_v3": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "inception_v3_google-0cc3c7bd.pth",
+    "url": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    "sha256_prefix": "0cc3c7bd",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 27161264,
+    "min_size": [
+     75,
+     75
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.294,
+    "acc5": 93.45,
+    "preprocessing": {
+     "resize_size": 342,
+     "crop_size": 299,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "arguments": {
+     "transform_input": true
+    }
+   }
+  ],
+  "maxvit_t": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "maxvit_t-bc5ab103.pth",
+    "url": "https://download.pytorch.org/models/maxvit_t-bc5ab103.pth",
+    "sha256_prefix": "bc5ab103",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 30919624,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.7,
+    "acc5": 96.722,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mnasnet0_5": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mnasnet0.5_top1_67.823-3ffadce67e.pth",
+    "url": "https://download.pytorch.org/models/mnasnet0.5_top1_67.823-3ffadce67e.pth",
+    "sha256_prefix": "3ffadce67e",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 2218512,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 67.734,
+    "acc5": 87.49,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mnasnet0_75": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mnasnet0_75-7090bc5f.pth",
+    "url": "https://download.pytorch.org/models/mnasnet0_75-7090bc5f.pth",
+    "sha256_prefix": "7090bc5f",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 3170208,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 71.18,
+    "acc5": 90.496,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mnasnet1_0": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mnasnet1.0_top1_73.512-f206786ef8.pth",
+    "url": "https://download.pytorch.org/models/mnasnet1.0_top1_73.512-f206786ef8.pth",
+    "sha256_prefix": "f206786ef8",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 4383312,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 73.456,
+    "acc5": 91.51,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mnasnet1_3": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mnasnet1_3-a4c69d6f.pth",
+    "url": "https://download.pytorch.org/models/mnasnet1_3-a4c69d6f.pth",
+    "sha256_prefix": "a4c69d6f",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 6282256,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.506,
+    "acc5": 93.522,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mobilenet_v2": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mobilenet_v2-b0353104.pth",
+    "url": "https://download.pytorch.org/models/mobilenet_v2-b0353104.pth",
+    "sha256_prefix": "b0353104",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 3504872,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 71.878,
+    "acc5": 90.286,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "mobilenet_v2-7ebf99e0.pth",
+    "url": "https://download.pytorch.org/models/mobilenet_v2-7ebf99e0.pth",
+    "sha256_prefix": "7ebf99e0",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 3504872,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 72.154,
+    "acc5": 90.822,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mobilenet_v3_large": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mobilenet_v3_large-8738ca79.pth",
+    "url": "https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth",
+    "sha256_prefix": "8738ca79",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 5483032,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 74.042,
+    "acc5": 91.34,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "mobilenet_v3_large-5c1a4163.pth",
+    "url": "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth",
+    "sha256_prefix": "5c1a4163",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 5483032,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 75.274,
+    "acc5": 92.566,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "mobilenet_v3_small": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "mobilenet_v3_small-047dcff4.pth",
+    "url": "https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth",
+    "sha256_prefix": "047dcff4",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 2542856,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 67.668,
+    "acc5": 87.402,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_16gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_16gf-2007eb11.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_16gf-2007eb11.pth",
+    "sha256_prefix": "2007eb11",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 54278536,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.058,
+    "acc5": 94.944,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_16gf-ba3796d7.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_16gf-ba3796d7.pth",
+    "sha256_prefix": "ba3796d7",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 54278536,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.716,
+    "acc5": 96.196,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_1_6gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_1_6gf-e3633e7f.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_1_6gf-e3633e7f.pth",
+    "sha256_prefix": "e3633e7f",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 9190136,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.04,
+    "acc5": 93.44,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_1_6gf-a12f2b72.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_1_6gf-a12f2b72.pth",
+    "sha256_prefix": "a12f2b72",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 9190136,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 79.668,
+    "acc5": 94.922,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_32gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_32gf-9d47f8d0.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_32gf-9d47f8d0.pth",
+    "sha256_prefix": "9d47f8d0",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 107811560,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.622,
+    "acc5": 95.248,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_32gf-6eb8fdc6.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_32gf-6eb8fdc6.pth",
+    "sha256_prefix": "6eb8fdc6",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 107811560,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.014,
+    "acc5": 96.288,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_3_2gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_3_2gf-f342aeae.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_3_2gf-f342aeae.pth",
+    "sha256_prefix": "f342aeae",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 15296552,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.364,
+    "acc5": 93.992,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_3_2gf-7071aa85.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_3_2gf-7071aa85.pth",
+    "sha256_prefix": "7071aa85",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 15296552,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.196,
+    "acc5": 95.43,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_400mf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_400mf-adf1edd5.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_400mf-adf1edd5.pth",
+    "sha256_prefix": "adf1edd5",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 5495976,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 72.834,
+    "acc5": 90.95,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_400mf-62229a5f.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_400mf-62229a5f.pth",
+    "sha256_prefix": "62229a5f",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 5495976,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 74.864,
+    "acc5": 92.322,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_800mf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_800mf-ad17e45c.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_800mf-ad17e45c.pth",
+    "sha256_prefix": "ad17e45c",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 7259656,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 75.212,
+    "acc5": 92.348,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_800mf-94a99ebd.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_800mf-94a99ebd.pth",
+    "sha256_prefix": "94a99ebd",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 7259656,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.522,
+    "acc5": 93.826,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_x_8gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_x_8gf-03ceed89.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_8gf-03ceed89.pth",
+    "sha256_prefix": "03ceed89",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 39572648,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 79.344,
+    "acc5": 94.686,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_x_8gf-2b70d774.pth",
+    "url": "https://download.pytorch.org/models/regnet_x_8gf-2b70d774.pth",
+    "sha256_prefix": "2b70d774",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 39572648,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.682,
+    "acc5": 95.678,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_128gf": [
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "regnet_y_128gf_swag-c8ce3e52.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_128gf_swag-c8ce3e52.pth",
+    "sha256_prefix": "c8ce3e52",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 644812894,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 88.228,
+    "acc5": 98.682,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 384,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "regnet_y_128gf_lc_swag-cbe8ce12.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_128gf_lc_swag-cbe8ce12.pth",
+    "sha256_prefix": "cbe8ce12",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 644812894,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 86.068,
+    "acc5": 97.844,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_16gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_16gf-9e6ed7dd.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_16gf-9e6ed7dd.pth",
+    "sha256_prefix": "9e6ed7dd",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 83590140,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.424,
+    "acc5": 95.24,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_16gf-3e4a00f9.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_16gf-3e4a00f9.pth",
+    "sha256_prefix": "3e4a00f9",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 83590140,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.886,
+    "acc5": 96.328,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "regnet_y_16gf_swag-43afe44d.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_16gf_swag-43afe44d.pth",
+    "sha256_prefix": "43afe44d",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 83590140,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 86.012,
+    "acc5": 98.054,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 384,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "regnet_y_16gf_lc_swag-f3ec0043.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_16gf_lc_swag-f3ec0043.pth",
+    "sha256_prefix": "f3ec0043",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 83590140,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.976,
+    "acc5": 97.244,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_1_6gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_1_6gf-b11a554e.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_1_6gf-b11a554e.pth",
+    "sha256_prefix": "b11a554e",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 11202430,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.95,
+    "acc5": 93.966,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_1_6gf-0d7bc02a.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_1_6gf-0d7bc02a.pth",
+    "sha256_prefix": "0d7bc02a",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 11202430,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.876,
+    "acc5": 95.444,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_32gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_32gf-4dee3f7a.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_32gf-4dee3f7a.pth",
+    "sha256_prefix": "4dee3f7a",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 145046770,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.878,
+    "acc5": 95.34,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_32gf-8db6d4b5.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_32gf-8db6d4b5.pth",
+    "sha256_prefix": "8db6d4b5",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 145046770,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.368,
+    "acc5": 96.498,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "regnet_y_32gf_swag-04fdfa75.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_32gf_swag-04fdfa75.pth",
+    "sha256_prefix": "04fdfa75",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 145046770,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 86.838,
+    "acc5": 98.362,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 384,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "regnet_y_32gf_lc_swag-e1583746.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_32gf_lc_swag-e1583746.pth",
+    "sha256_prefix": "e1583746",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 145046770,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.622,
+    "acc5": 97.48,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_3_2gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_3_2gf-b5a9779c.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_3_2gf-b5a9779c.pth",
+    "sha256_prefix": "b5a9779c",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 19436338,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.948,
+    "acc5": 94.576,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_3_2gf-9180c971.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_3_2gf-9180c971.pth",
+    "sha256_prefix": "9180c971",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 19436338,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.982,
+    "acc5": 95.972,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_400mf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_400mf-c65dace8.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_400mf-c65dace8.pth",
+    "sha256_prefix": "c65dace8",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 4344144,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 74.046,
+    "acc5": 91.716,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_400mf-e6988f5f.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_400mf-e6988f5f.pth",
+    "sha256_prefix": "e6988f5f",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 4344144,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 75.804,
+    "acc5": 92.742,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_800mf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_800mf-1b27b58c.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_800mf-1b27b58c.pth",
+    "sha256_prefix": "1b27b58c",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 6432512,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.42,
+    "acc5": 93.136,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_800mf-58fc7688.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_800mf-58fc7688.pth",
+    "sha256_prefix": "58fc7688",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 6432512,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.828,
+    "acc5": 94.502,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "regnet_y_8gf": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "regnet_y_8gf-d0d0e4a8.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_8gf-d0d0e4a8.pth",
+    "sha256_prefix": "d0d0e4a8",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 39381472,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.032,
+    "acc5": 95.048,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "regnet_y_8gf-dc2b1b54.pth",
+    "url": "https://download.pytorch.org/models/regnet_y_8gf-dc2b1b54.pth",
+    "sha256_prefix": "dc2b1b54",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 39381472,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.828,
+    "acc5": 96.33,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnet101": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnet101-63fe2227.pth",
+    "url": "https://download.pytorch.org/models/resnet101-63fe2227.pth",
+    "sha256_prefix": "63fe2227",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 44549160,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.374,
+    "acc5": 93.546,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "resnet101-cd907fc2.pth",
+    "url": "https://download.pytorch.org/models/resnet101-cd907fc2.pth",
+    "sha256_prefix": "cd907fc2",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 44549160,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.886,
+    "acc5": 95.78,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "PRE_1_6_ORIGINAL",
+    "file": "resnet101-5d3b4d8f.pth",
+    "url": "https://download.pytorch.org/models/resnet101-5d3b4d8f.pth",
+    "sha256_prefix": "5d3b4d8f",
+    "source": "design-docs/pytorch-models-notebook.md",
+    "default": false,
+    "num_params": 44549160,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": null,
+    "acc5": null,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnet152": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnet152-394f9c45.pth",
+    "url": "https://download.pytorch.org/models/resnet152-394f9c45.pth",
+    "sha256_prefix": "394f9c45",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 60192808,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.312,
+    "acc5": 94.046,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "resnet152-f82ba261.pth",
+    "url": "https://download.pytorch.org/models/resnet152-f82ba261.pth",
+    "sha256_prefix": "f82ba261",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 60192808,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.284,
+    "acc5": 96.002,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnet18": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnet18-f37072fd.pth",
+    "url": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    "sha256_prefix": "f37072fd",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 11689512,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 69.758,
+    "acc5": 89.078,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnet34": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnet34-b627a593.pth",
+    "url": "https://download.pytorch.org/models/resnet34-b627a593.pth",
+    "sha256_prefix": "b627a593",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 21797672,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 73.314,
+    "acc5": 91.42,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "PRE_1_6_ORIGINAL",
+    "file": "resnet34-333f7ec4.pth",
+    "url": "https://download.pytorch.org/models/resnet34-333f7ec4.pth",
+    "sha256_prefix": "333f7ec4",
+    "source": "design-docs/pytorch-models-notebook.md",
+    "default": false,
+    "num_params": 21797672,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": null,
+    "acc5": null,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnet50": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnet50-0676ba61.pth",
+    "url": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+    "sha256_prefix": "0676ba61",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 25557032,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.13,
+    "acc5": 92.862,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "resnet50-11ad3fa6.pth",
+    "url": "https://download.pytorch.org/models/resnet50-11ad3fa6.pth",
+    "sha256_prefix": "11ad3fa6",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 25557032,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 80.858,
+    "acc5": 95.434,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "PRE_1_6_ORIGINAL",
+    "file": "resnet50-19c8e357.pth",
+    "url": "https://download.pytorch.org/models/resnet50-19c8e357.pth",
+    "sha256_prefix": "19c8e357",
+    "source": "design-docs/pytorch-models-notebook.md",
+    "default": false,
+    "num_params": 25557032,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": null,
+    "acc5": null,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnext101_32x8d": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnext101_32x8d-8ba56ff5.pth",
+    "url": "https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth",
+    "sha256_prefix": "8ba56ff5",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 88791336,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 79.312,
+    "acc5": 94.526,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "resnext101_32x8d-110c445d.pth",
+    "url": "https://download.pytorch.org/models/resnext101_32x8d-110c445d.pth",
+    "sha256_prefix": "110c445d",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 88791336,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.834,
+    "acc5": 96.228,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnext101_64x4d": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnext101_64x4d-173b62eb.pth",
+    "url": "https://download.pytorch.org/models/resnext101_64x4d-173b62eb.pth",
+    "sha256_prefix": "173b62eb",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 83455272,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.246,
+    "acc5": 96.454,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "resnext50_32x4d": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "resnext50_32x4d-7cdf4587.pth",
+    "url": "https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth",
+    "sha256_prefix": "7cdf4587",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 25028904,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 77.618,
+    "acc5": 93.698,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "resnext50_32x4d-1a0047aa.pth",
+    "url": "https://download.pytorch.org/models/resnext50_32x4d-1a0047aa.pth",
+    "sha256_prefix": "1a0047aa",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 25028904,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.198,
+    "acc5": 95.34,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "shufflenet_v2_x0_5": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "shufflenetv2_x0.5-f707e7126e.pth",
+    "url": "https://download.pytorch.org/models/shufflenetv2_x0.5-f707e7126e.pth",
+    "sha256_prefix": "f707e7126e",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 1366792,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 60.552,
+    "acc5": 81.746,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "shufflenet_v2_x1_0": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "shufflenetv2_x1-5666bf0f80.pth",
+    "url": "https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth",
+    "sha256_prefix": "5666bf0f80",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 2278604,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 69.362,
+    "acc5": 88.316,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "shufflenet_v2_x1_5": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "shufflenetv2_x1_5-3c479a10.pth",
+    "url": "https://download.pytorch.org/models/shufflenetv2_x1_5-3c479a10.pth",
+    "sha256_prefix": "3c479a10",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 3503624,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 72.996,
+    "acc5": 91.086,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "shufflenet_v2_x2_0": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "shufflenetv2_x2_0-8be3c8ee.pth",
+    "url": "https://download.pytorch.org/models/shufflenetv2_x2_0-8be3c8ee.pth",
+    "sha256_prefix": "8be3c8ee",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 7393996,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.23,
+    "acc5": 93.006,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "squeezenet1_0": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "squeezenet1_0-b66bff10.pth",
+    "url": "https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth",
+    "sha256_prefix": "b66bff10",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 1248424,
+    "min_size": [
+     21,
+     21
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 58.092,
+    "acc5": 80.42,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "squeezenet1_1": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "squeezenet1_1-b8a52dc0.pth",
+    "url": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+    "sha256_prefix": "b8a52dc0",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 1235496,
+    "min_size": [
+     17,
+     17
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 58.178,
+    "acc5": 80.624,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_b": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_b-68c6b09e.pth",
+    "url": "https://download.pytorch.org/models/swin_b-68c6b09e.pth",
+    "sha256_prefix": "68c6b09e",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 87768224,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.582,
+    "acc5": 96.64,
+    "preprocessing": {
+     "resize_size": 238,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_s": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_s-5e29d889.pth",
+    "url": "https://download.pytorch.org/models/swin_s-5e29d889.pth",
+    "sha256_prefix": "5e29d889",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 49606258,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.196,
+    "acc5": 96.36,
+    "preprocessing": {
+     "resize_size": 246,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_t": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_t-704ceda3.pth",
+    "url": "https://download.pytorch.org/models/swin_t-704ceda3.pth",
+    "sha256_prefix": "704ceda3",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 28288354,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.474,
+    "acc5": 95.776,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_v2_b": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_v2_b-781e5279.pth",
+    "url": "https://download.pytorch.org/models/swin_v2_b-781e5279.pth",
+    "sha256_prefix": "781e5279",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 87930848,
+    "min_size": [
+     256,
+     256
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 84.112,
+    "acc5": 96.864,
+    "preprocessing": {
+     "resize_size": 272,
+     "crop_size": 256,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_v2_s": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_v2_s-637d8ceb.pth",
+    "url": "https://download.pytorch.org/models/swin_v2_s-637d8ceb.pth",
+    "sha256_prefix": "637d8ceb",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 49737442,
+    "min_size": [
+     256,
+     256
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 83.712,
+    "acc5": 96.816,
+    "preprocessing": {
+     "resize_size": 260,
+     "crop_size": 256,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "swin_v2_t": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "swin_v2_t-b137f0e2.pth",
+    "url": "https://download.pytorch.org/models/swin_v2_t-b137f0e2.pth",
+    "sha256_prefix": "b137f0e2",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 28351570,
+    "min_size": [
+     256,
+     256
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.072,
+    "acc5": 96.132,
+    "preprocessing": {
+     "resize_size": 260,
+     "crop_size": 256,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg11": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg11-8a719046.pth",
+    "url": "https://download.pytorch.org/models/vgg11-8a719046.pth",
+    "sha256_prefix": "8a719046",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 132863336,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 69.02,
+    "acc5": 88.628,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg11_bn": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg11_bn-6002323d.pth",
+    "url": "https://download.pytorch.org/models/vgg11_bn-6002323d.pth",
+    "sha256_prefix": "6002323d",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 132868840,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 70.37,
+    "acc5": 89.81,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg13": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg13-19584684.pth",
+    "url": "https://download.pytorch.org/models/vgg13-19584684.pth",
+    "sha256_prefix": "19584684",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 133047848,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 69.928,
+    "acc5": 89.246,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg13_bn": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg13_bn-abd245e5.pth",
+    "url": "https://download.pytorch.org/models/vgg13_bn-abd245e5.pth",
+    "sha256_prefix": "abd245e5",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 133053736,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 71.586,
+    "acc5": 90.374,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg16": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg16-397923af.pth",
+    "url": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "sha256_prefix": "397923af",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 138357544,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 71.592,
+    "acc5": 90.382,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_FEATURES",
+    "file": "vgg16_features-amdegroot-88682ab5.pth",
+    "url": "https://download.pytorch.org/models/vgg16_features-amdegroot-88682ab5.pth",
+    "sha256_prefix": "88682ab5",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 138357544,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": null,
+    "acc1": null,
+    "acc5": null,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.48235,
+      0.45882,
+      0.40784
+     ],
+     "std": [
+      0.00392156862745098,
+      0.00392156862745098,
+      0.00392156862745098
+     ]
+    }
+   }
+  ],
+  "vgg16_bn": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg16_bn-6c64b313.pth",
+    "url": "https://download.pytorch.org/models/vgg16_bn-6c64b313.pth",
+    "sha256_prefix": "6c64b313",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 138365992,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 73.36,
+    "acc5": 91.516,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg19": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg19-dcbb9e9d.pth",
+    "url": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "sha256_prefix": "dcbb9e9d",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 143667240,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 72.376,
+    "acc5": 90.876,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vgg19_bn": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vgg19_bn-c79401a0.pth",
+    "url": "https://download.pytorch.org/models/vgg19_bn-c79401a0.pth",
+    "sha256_prefix": "c79401a0",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 143678248,
+    "min_size": [
+     32,
+     32
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 74.218,
+    "acc5": 91.842,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vit_b_16": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vit_b_16-c867db91.pth",
+    "url": "https://download.pytorch.org/models/vit_b_16-c867db91.pth",
+    "sha256_prefix": "c867db91",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 86567656,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.072,
+    "acc5": 95.318,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "vit_b_16_swag-9ac1b537.pth",
+    "url": "https://download.pytorch.org/models/vit_b_16_swag-9ac1b537.pth",
+    "sha256_prefix": "9ac1b537",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 86859496,
+    "min_size": [
+     384,
+     384
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 85.304,
+    "acc5": 97.65,
+    "preprocessing": {
+     "resize_size": 384,
+     "crop_size": 384,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "arguments": {
+     "image_size": 384
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "vit_b_16_lc_swag-4e70ced5.pth",
+    "url": "https://download.pytorch.org/models/vit_b_16_lc_swag-4e70ced5.pth",
+    "sha256_prefix": "4e70ced5",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 86567656,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.886,
+    "acc5": 96.18,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vit_b_32": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vit_b_32-d86f8d99.pth",
+    "url": "https://download.pytorch.org/models/vit_b_32-d86f8d99.pth",
+    "sha256_prefix": "d86f8d99",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 88224232,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 75.912,
+    "acc5": 92.466,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vit_h_14": [
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "vit_h_14_swag-80465313.pth",
+    "url": "https://download.pytorch.org/models/vit_h_14_swag-80465313.pth",
+    "sha256_prefix": "80465313",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 633470440,
+    "min_size": [
+     518,
+     518
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 88.552,
+    "acc5": 98.694,
+    "preprocessing": {
+     "resize_size": 518,
+     "crop_size": 518,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "arguments": {
+     "image_size": 518
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "vit_h_14_lc_swag-c1eb923e.pth",
+    "url": "https://download.pytorch.org/models/vit_h_14_lc_swag-c1eb923e.pth",
+    "sha256_prefix": "c1eb923e",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 632045800,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 85.708,
+    "acc5": 97.73,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vit_l_16": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vit_l_16-852ce7e3.pth",
+    "url": "https://download.pytorch.org/models/vit_l_16-852ce7e3.pth",
+    "sha256_prefix": "852ce7e3",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 304326632,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 79.662,
+    "acc5": 94.638,
+    "preprocessing": {
+     "resize_size": 242,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_E2E_V1",
+    "file": "vit_l_16_swag-4f3808c9.pth",
+    "url": "https://download.pytorch.org/models/vit_l_16_swag-4f3808c9.pth",
+    "sha256_prefix": "4f3808c9",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 305174504,
+    "min_size": [
+     512,
+     512
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 88.064,
+    "acc5": 98.512,
+    "preprocessing": {
+     "resize_size": 512,
+     "crop_size": 512,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    },
+    "arguments": {
+     "image_size": 512
+    }
+   },
+   {
+    "name": "IMAGENET1K_SWAG_LINEAR_V1",
+    "file": "vit_l_16_lc_swag-4d563306.pth",
+    "url": "https://download.pytorch.org/models/vit_l_16_lc_swag-4d563306.pth",
+    "sha256_prefix": "4d563306",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 304326632,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 85.146,
+    "acc5": 97.422,
+    "preprocessing": {
+     "resize_size": 224,
+     "crop_size": 224,
+     "interpolation": "bicubic",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "vit_l_32": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "vit_l_32-c7638314.pth",
+    "url": "https://download.pytorch.org/models/vit_l_32-c7638314.pth",
+    "sha256_prefix": "c7638314",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 306535400,
+    "min_size": [
+     224,
+     224
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 76.972,
+    "acc5": 93.07,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "wide_resnet101_2": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "wide_resnet101_2-32ee1156.pth",
+    "url": "https://download.pytorch.org/models/wide_resnet101_2-32ee1156.pth",
+    "sha256_prefix": "32ee1156",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 126886696,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.848,
+    "acc5": 94.284,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "wide_resnet101_2-d733dc28.pth",
+    "url": "https://download.pytorch.org/models/wide_resnet101_2-d733dc28.pth",
+    "sha256_prefix": "d733dc28",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 126886696,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 82.51,
+    "acc5": 96.02,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ],
+  "wide_resnet50_2": [
+   {
+    "name": "IMAGENET1K_V1",
+    "file": "wide_resnet50_2-95faca4d.pth",
+    "url": "https://download.pytorch.org/models/wide_resnet50_2-95faca4d.pth",
+    "sha256_prefix": "95faca4d",
+    "source": "torchvision",
+    "default": false,
+    "num_params": 68883240,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 78.468,
+    "acc5": 94.086,
+    "preprocessing": {
+     "resize_size": 256,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   },
+   {
+    "name": "IMAGENET1K_V2",
+    "file": "wide_resnet50_2-9ba9bcbe.pth",
+    "url": "https://download.pytorch.org/models/wide_resnet50_2-9ba9bcbe.pth",
+    "sha256_prefix": "9ba9bcbe",
+    "source": "torchvision",
+    "default": true,
+    "num_params": 68883240,
+    "min_size": [
+     1,
+     1
+    ],
+    "labels": "imagenet-1k",
+    "acc1": 81.602,
+    "acc5": 95.758,
+    "preprocessing": {
+     "resize_size": 232,
+     "crop_size": 224,
+     "interpolation": "bilinear",
+     "antialias": true,
+     "mean": [
+      0.485,
+      0.456,
+      0.406
+     ],
+     "std": [
+      0.229,
+      0.224,
+      0.225
+     ]
+    }
+   }
+  ]
+ },
  "label_sets": {
   "imagenet-1k": [
    "tench",

@@ -10,16 +10,20 @@ public struct LoadOptions: Sendable {
     public var strict: Bool
     /// Drop tensors whose shapes differ from the model's, then load non-strictly (transfer learning).
     public var dropMismatched: Bool
+    /// Check the SHA-256 of a file that carries an official weight file's name (on by default;
+    /// `--no-verify` turns it off, with a notice).
+    public var verifyOfficialFiles: Bool
 
     public init(
         key: String? = nil, stripPrefixes: [String] = [], renames: [RenameRule] = [], strict: Bool = true,
-        dropMismatched: Bool = false
+        dropMismatched: Bool = false, verifyOfficialFiles: Bool = true
     ) {
         self.key = key
         self.stripPrefixes = stripPrefixes
         self.renames = renames
         self.strict = strict
         self.dropMismatched = dropMismatched
+        self.verifyOfficialFiles = verifyOfficialFiles
     }
 }
 
@@ -60,9 +64,21 @@ extension ModelZoo {
             arguments = arguments.setting(classCount, to: String(classNames.count))
             notes.append("\(classNames.count) classes from \(ClassNamesFile.url(forWeights: weights).lastPathComponent) (\(classCount)=\(classNames.count))")
         }
+        let official = try ModelsManifest.embedded.officialWeights(fileName: weights.lastPathComponent)
+        // torchvision builds some models for their weights (`_ovewrite_named_param`): vit_h_14's
+        // default file holds a position embedding for 518x518 images, GoogLeNet's and Inception v3's
+        // files expect transform_input.
+        let ownOfficialFile = official.flatMap { $0.model == name ? $0.weights : nil }
+        if let ownOfficialFile {
+            for (argument, value) in (ownOfficialFile.arguments ?? [:]).sorted(by: { $0.key < $1.key })
+            where !arguments.contains(argument) {
+                arguments = arguments.setting(argument, to: value.description)
+                notes.append("\(argument)=\(value) as torchvision builds \(name) for \(ownOfficialFile.name)")
+            }
+        }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
-        let checkpoint = try readCheckpoint(weights)
+        let checkpoint = try readCheckpoint(weights, verify: options.verifyOfficialFiles, notes: &notes)
         var key = options.key
         if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
             key = automatic
@@ -70,6 +86,10 @@ extension ModelZoo {
         }
         var stateDict = try StateDict(checkpoint: checkpoint, key: key)
         for prefix in options.stripPrefixes { stateDict = stateDict.strippingPrefix(prefix) }
+        if let renames = ownOfficialFile?.keyRenames, !renames.isEmpty {
+            stateDict = stateDict.renamed(by: try renames.map(RenameRule.init(parsing:)))
+            notes.append("renamed the keys of \(weights.lastPathComponent) as torchvision's builder does when it loads them")
+        }
         if !options.renames.isEmpty { stateDict = stateDict.renamed(by: options.renames) }
         let report = options.dropMismatched
             ? try model.loadStateDictDroppingMismatched(stateDict)
@@ -95,14 +115,26 @@ extension ModelZoo {
 
     /// Reads a checkpoint; a file carrying an official torchvision name must match the hash in it.
     /// The hash is computed on another core while the file is parsed, and is checked first: a
-    /// damaged download is reported as such, not as whatever parse error the damage causes.
-    static func readCheckpoint(_ url: URL) throws -> Checkpoint {
-        let bytes = try Checkpoint.fileBytes(url)
+    /// damaged download is reported as such, not as whatever parse error the damage causes. A file
+    /// verified before and unchanged since (`VerifiedFiles`) is not hashed again.
+    static func readCheckpoint(
+        _ url: URL, verify: Bool = true, verifiedFiles: VerifiedFiles = .standard, notes: inout [String]
+    ) throws -> Checkpoint {
+        let contents = try Checkpoint.fileContents(url)
         guard let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
               let prefix = official.weights.sha256Prefix
-        else { return try Checkpoint(bytes: bytes, file: url.path) }
-        let hashing = BackgroundDigest(bytes)
-        let parsed = Result { try Checkpoint(bytes: bytes, file: url.path) }
+        else { return try Checkpoint(contents: contents, file: url.path) }
+        guard verify else {
+            notes.append("not checking the sha256 of \(official.weights.file) against its official hash (--no-verify)")
+            return try Checkpoint(contents: contents, file: url.path)
+        }
+        let path = url.standardizedFileURL.path
+        if let identity = contents.identity,
+           verifiedFiles.verifiedDigest(path: path, identity: identity, prefix: prefix) != nil {
+            return try Checkpoint(contents: contents, file: url.path)
+        }
+        let hashing = BackgroundDigest(contents)
+        let parsed = Result { try Checkpoint(contents: contents, file: url.path) }
         let digest = hashing.wait()
         guard digest.hasPrefix(prefix) else {
             throw CheckpointError(
@@ -110,18 +142,23 @@ extension ModelZoo {
                 problem: .container("its name is the official \(official.weights.file) but its sha256 is \(digest.prefix(16))..., "
                     + "not \(prefix)...; the download is damaged or the file was renamed"))
         }
+        if let identity = contents.identity {
+            verifiedFiles.remember(.init(path: path, identity: identity, sha256: digest))
+        }
         return try parsed.get()
     }
 }
 
-/// The SHA-256 of a byte array, computed on a background thread until `wait()` collects it.
+/// The SHA-256 of a file, computed on a background thread until `wait()` collects it.
 private final class BackgroundDigest: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var digest = ""
 
-    init(_ bytes: [UInt8]) {
+    init(_ contents: FileContents) {
         DispatchQueue.global(qos: .userInitiated).async {
-            self.digest = SHA256.hexDigest(bytes)
+            let stream = SHA256.Stream()
+            contents.forEachChunk(of: 0..<contents.count) { stream.update($0) }
+            self.digest = stream.hexDigest()
             self.done.signal()
         }
     }

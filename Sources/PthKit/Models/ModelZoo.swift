@@ -6,9 +6,12 @@ public enum ModelZoo {
     static let families: [[String: Builder]] = [
         resnetBuilders,
         mobilenetV2Builders, mobilenetV3Builders, efficientnetBuilders,
+        convnextBuilders, visionTransformerBuilders, swinBuilders, maxvitBuilders,
         alexnetBuilders, vggBuilders, googlenetBuilders, shufflenetBuilders,
         pytorchModelsNotebookBuilders, efficientnetLetteredBuilders, mobilenetChapterBuilders,
         efficientNetSamePaddingBuilders, lesson16Builders,
+        squeezenetBuilders, densenetBuilders, mnasnetBuilders, regnetBuilders, inceptionBuilders,
+        efficientnetV2Builders,
     ]
 
     static let builders: [String: Builder] = families.reduce(into: [:]) { all, family in

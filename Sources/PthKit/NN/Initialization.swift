@@ -29,19 +29,41 @@ public enum Initialization {
 
     /// `count` values uniform in [-bound, bound).
     static func uniform(count: Int, bound: Float) -> [Float] {
-        if let scoped { return draw(count: count, bound: bound, state: &scoped.state) }
-        return lock.withLock { draw(count: count, bound: bound, state: &state) }
-    }
-
-    private static func draw(count: Int, bound: Float, state: inout UInt64) -> [Float] {
-        var generator = SplitMix64(state: state)
-        // A plain loop into uninitialized storage: building resnet50 draws 25M values.
-        let values = [Float](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
-            for index in buffer.indices { buffer[index] = Float(generator.nextUnit() * 2 - 1) * bound }
+        let draw = pendingUniformDraw(bound: bound)
+        return [Float](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+            draw.fill(buffer)
             initialized = buffer.count
         }
+    }
+
+    /// U(-bound, bound) values to be drawn later from a seed taken now from the current source, so
+    /// when they are drawn does not change what they are.
+    static func pendingUniformDraw(bound: Float) -> PendingUniformDraw {
+        let seed: UInt64
+        if let scoped {
+            seed = nextSeed(&scoped.state)
+        } else {
+            seed = lock.withLock { nextSeed(&state) }
+        }
+        return PendingUniformDraw(seed: seed, bound: bound)
+    }
+
+    private static func nextSeed(_ state: inout UInt64) -> UInt64 {
+        var generator = SplitMix64(state: state)
+        let seed = generator.next()
         state = generator.state
-        return values
+        return seed
+    }
+
+    struct PendingUniformDraw: Sendable {
+        let seed: UInt64
+        let bound: Float
+
+        func fill(_ buffer: UnsafeMutableBufferPointer<Float>) {
+            var generator = SplitMix64(state: seed)
+            // A plain loop: resnet50 draws 25M values.
+            for index in buffer.indices { buffer[index] = Float(generator.nextUnit() * 2 - 1) * bound }
+        }
     }
 
     /// PyTorch's default for Conv2d and Linear: `kaiming_uniform_(a=sqrt(5))` for the weight and

@@ -40,7 +40,7 @@ public struct ModelSummary: Encodable, Sendable {
             guard let (name, module) = names[step.module], module.children.isEmpty, seen.insert(step.module).inserted else {
                 continue
             }
-            let parameters = module.localParameters.reduce(0) { $0 + $1.parameter.value.count }
+            let parameters = module.localParameters.reduce(0) { $0 + $1.parameter.elementCount }
             layers.append(Layer(
                 name: name, type: module.typeName, outputShape: step.outputShape, parameters: parameters,
                 multAdds: Self.multAdds(module, outputShape: step.outputShape)))
@@ -54,7 +54,7 @@ public struct ModelSummary: Encodable, Sendable {
     private static func multAdds(_ module: Module, outputShape: [Int]) -> Int {
         let outputCount = outputShape.reduce(1, *)
         if let convolution = module as? Conv2d {
-            return outputCount * (convolution.weight.value.count / max(convolution.outChannels, 1))
+            return outputCount * (convolution.weight.elementCount / max(convolution.outChannels, 1))
         }
         if let linear = module as? Linear {
             return outputCount * linear.inFeatures

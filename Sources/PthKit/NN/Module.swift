@@ -139,7 +139,7 @@ open class Module: @unchecked Sendable {
 
     /// Total number of parameter values, PyTorch's `sum(p.numel() for p in model.parameters())`.
     public var parameterCount: Int {
-        namedParameters().reduce(0) { $0 + $1.parameter.value.count }
+        namedParameters().reduce(0) { $0 + $1.parameter.elementCount }
     }
 
     static func join(_ prefix: String, _ name: String) -> String {

@@ -10,6 +10,8 @@ public final class Parameter: @unchecked Sendable {
     private var storedValue: Tensor
     private var storedIntegers: [Int64]?
     private var storedVersion: UInt64
+    /// Set while the random values of a fresh layer are still to be drawn (see `randomUniform`).
+    private var pendingDraw: Initialization.PendingUniformDraw?
 
     public init(_ value: Tensor, dtype: DType = .float32) {
         self.dtype = dtype
@@ -17,10 +19,56 @@ public final class Parameter: @unchecked Sendable {
         storedVersion = ParameterVersion.next()
     }
 
+    /// A float32 parameter of `shape` holding PyTorch's default U(-bound, bound) values, drawn when
+    /// they are first read. A model built to load a checkpoint never reads them: loading writes
+    /// every value into the buffer, so building resnet50 or vit_h_14 costs no random draws and the
+    /// buffer's pages are first touched by the load. The seed is taken now, so the values are the
+    /// same whenever they are drawn and `Initialization.withSeed` scopes them as it would eager ones.
+    public static func randomUniform(shape: [Int], bound: Float) -> Parameter {
+        let count = shape.reduce(1, *)
+        // Never read before `materializePendingDraw` fills it (or a load overwrites it).
+        let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
+            initialized = count
+        }
+        let parameter = Parameter(Tensor(shape: shape, storage: storage))
+        parameter.pendingDraw = Initialization.pendingUniformDraw(bound: bound)
+        return parameter
+    }
+
+    /// Replaces the values with fresh U(-bound, bound) ones of `shape`, drawn when first read, as
+    /// `randomUniform` makes them; every reference to this parameter sees them.
+    func resetToRandomUniform(shape: [Int], bound: Float) {
+        let count = shape.reduce(1, *)
+        let storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        let draw = Initialization.pendingUniformDraw(bound: bound)
+        lock.withLock {
+            storedValue = Tensor(shape: shape, storage: storage)
+            storedIntegers = nil
+            pendingDraw = draw
+            storedVersion = ParameterVersion.next()
+        }
+    }
+
     /// The values the forward pass reads. Setting it forgets `integerValues`.
     public var value: Tensor {
-        get { lock.withLock { storedValue } }
+        get {
+            lock.withLock {
+                materializePendingDraw()
+                return storedValue
+            }
+        }
         set { store(newValue, integers: nil) }
+    }
+
+    /// Whether the values are still to be drawn (nothing has read or loaded them yet).
+    var isAwaitingDraw: Bool { lock.withLock { pendingDraw != nil } }
+
+    /// Must hold `lock`.
+    private func materializePendingDraw() {
+        guard let draw = pendingDraw else { return }
+        pendingDraw = nil
+        storedValue.storage.withUnsafeMutableBufferPointer { draw.fill($0) }
     }
 
     /// An int64 parameter's exact values as they were loaded (float32 holds integers exactly only up
@@ -38,6 +86,8 @@ public final class Parameter: @unchecked Sendable {
     public func overwrite(shape: [Int], integers: [Int64]? = nil, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
         lock.withLock {
             let count = shape.reduce(1, *)
+            // `fill` writes every element, so values still to be drawn never need drawing.
+            pendingDraw = nil
             if storedValue.storage.count == count {
                 storedValue.storage.withUnsafeMutableBufferPointer { buffer in fill(buffer) }
                 if storedValue.shape != shape { storedValue = Tensor(shape: shape, storage: storedValue.storage) }
@@ -54,13 +104,17 @@ public final class Parameter: @unchecked Sendable {
 
     private func store(_ newValue: Tensor, integers: [Int64]?) {
         lock.withLock {
+            pendingDraw = nil
             storedValue = newValue
             storedIntegers = integers
             storedVersion = ParameterVersion.next()
         }
     }
 
-    public var shape: [Int] { value.shape }
+    public var shape: [Int] { lock.withLock { storedValue.shape } }
+
+    /// The number of elements, without drawing values still to be drawn.
+    public var elementCount: Int { lock.withLock { storedValue.storage.count } }
 
     /// Changes every time the value is set, so derived data (folded batch norms) knows when to rebuild.
     public var version: UInt64 { lock.withLock { storedVersion } }

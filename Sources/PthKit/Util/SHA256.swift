@@ -26,6 +26,30 @@ public enum SHA256 {
         hex(digest(buffer))
     }
 
+    /// A digest fed in parts (a mapped file, chunk by chunk, each let go after it is hashed).
+    public final class Stream {
+        private let context = EVP_MD_CTX_new()
+
+        public init() {
+            EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        }
+
+        deinit { EVP_MD_CTX_free(context) }
+
+        public func update(_ buffer: UnsafeRawBufferPointer) {
+            EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
+        }
+
+        /// The hex digest of everything fed so far; all zeros (matching no real digest) if the
+        /// context could not be made.
+        public func hexDigest() -> String {
+            var output = [UInt8](repeating: 0, count: 32)
+            var length: UInt32 = 0
+            if context != nil { _ = output.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(context, $0.baseAddress, &length) } }
+            return hex(output)
+        }
+    }
+
     private static func hex(_ digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)

@@ -2,17 +2,23 @@ import Foundation
 
 /// Preprocessing and labels for a model, as its manifest entry (or the official weight file) says.
 extension ModelsManifest {
-    /// The transform the weights expect: the official file's when `weightsFile` is one, else the
-    /// model's default, else ImageNet's. An interpolation the manifest names but PthKit does not
-    /// implement is an error, not bilinear: it would silently change every pixel.
+    /// The transform the weights expect: the official file's own `transforms()` when `weightsFile` is
+    /// one of the model's official files, else the model's default, else ImageNet's. An interpolation
+    /// the manifest names but PthKit does not implement is an error, not bilinear: it would silently
+    /// change every pixel.
     public func preprocessing(model: String, weightsFile: String? = nil) throws -> Preprocessing {
-        let entry = entry(model)
-        let official = weightsFile.flatMap { file in entry?.weights.first { $0.file == file } }
-        guard let settings = official?.preprocessing ?? entry?.preprocessing else { return Preprocessing() }
+        let official = weightsFile.flatMap { file in weights(for: model).first { $0.file == file } }
+        guard let settings = official?.preprocessing ?? entry(model)?.preprocessing else { return Preprocessing() }
         guard let interpolation = Preprocessing.Interpolation(rawValue: settings.interpolation) else {
             throw Preprocessing.invalid(
                 "model \(model): interpolation \(SafeText.quoted(settings.interpolation)) is not one of "
                     + Preprocessing.Interpolation.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        // Classification resizes decoded 8-bit images as torchvision resizes PIL images, where Pillow
+        // always antialiases; `antialias=False` only changes torchvision's tensor path, which PthKit
+        // does not mirror.
+        guard settings.antialias else {
+            throw Preprocessing.invalid("model \(model): antialias=False resizing (torchvision's tensor path) is not supported")
         }
         return Preprocessing(
             resizeSize: settings.resizeSize, cropSize: settings.cropSize, interpolation: interpolation,

@@ -10,9 +10,9 @@ struct TorchScriptModuleReaderTests {
     final class OneStorage: StorageSource {
         var bigEndian: Bool { false }
         var reads = 0
-        func bytes(for reference: StorageReference) throws -> [UInt8] {
+        func bytes(for reference: StorageReference) throws -> TensorBytes {
             reads += 1
-            return [0, 0, 128, 63]  // 1.0
+            return .owned([0, 0, 128, 63])  // 1.0
         }
     }
 

@@ -5,10 +5,11 @@ import Testing
 /// One case of Tests/Fixtures/kernels/cases.json, written by Scripts/make_kernel_fixtures.py.
 struct KernelCase: Decodable, Sendable, CustomTestStringConvertible {
     struct Arguments: Decodable, Sendable {
-        var stride, padding, dilation, kernelSize, outputSize, pad: [Int]?
-        var groups, dim, chunks, startDim, divisorOverride: Int?
+        var stride, padding, dilation, kernelSize, outputSize, pad, dims, shifts, shape: [Int]?
+        var groups, dim, chunks, startDim, divisorOverride, heads, start, length: Int?
         var ceilMode, countIncludePad, transposeA, transposeB: Bool?
-        var eps: Double?
+        var eps, scale: Double?
+        var logitScale: [Float]?
         var activation: String?
     }
 
@@ -72,7 +73,8 @@ struct KernelOracleTests {
         #expect(covered.isSuperset(of: [
             "conv2d", "linear", "matmul", "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
             "adaptive_max_pool2d", "activate", "softmax", "add", "multiply_channels", "concatenate", "chunk",
-            "channel_shuffle", "zero_pad2d", "flatten",
+            "channel_shuffle", "zero_pad2d", "flatten", "layer_norm", "layer_norm2d", "permute", "roll", "pad", "narrow",
+            "expand", "multiply", "index_select", "attention", "multihead_attention",
         ]))
         // The stamp is Scripts/test.sh's: sha256 of the generator followed by the pinned oracle
         // requirements. A mismatch means either changed since the fixtures were made; rerun it.
@@ -111,7 +113,7 @@ struct KernelOracleTests {
     /// different order than PyTorch's (BLAS, oneDNN, libm) get a tolerance; the rest must be exact.
     static func tolerance(_ kernelCase: KernelCase) -> Float? {
         switch kernelCase.kernel {
-        case "conv2d", "linear", "matmul": return 1e-5
+        case "conv2d", "linear", "matmul", "attention", "multihead_attention", "layer_norm", "layer_norm2d": return 1e-5
         case "adaptive_avg_pool2d" where kernelCase.args.outputSize == [1, 1]: return 1e-6
         case "softmax": return 1e-6
         case "activate":
@@ -186,6 +188,39 @@ struct KernelOracleTests {
             return [try Kernels.zeroPad2d(c.tensor("input"), left: pad[0], right: pad[1], top: pad[2], bottom: pad[3])]
         case "flatten":
             return [try Kernels.flatten(c.tensor("input"), startDim: a.startDim ?? 0)]
+        case "layer_norm":
+            return [try Kernels.layerNorm(
+                c.tensor("input"), weight: c.optionalValues("weight"), bias: c.optionalValues("bias"), eps: a.eps ?? 1e-5)]
+        case "layer_norm2d":
+            return [try Kernels.layerNormChannels(
+                c.tensor("input"), weight: c.optionalValues("weight"), bias: c.optionalValues("bias"), eps: a.eps ?? 1e-5)]
+        case "permute":
+            return [try Kernels.permute(c.tensor("input"), a.dims ?? [])]
+        case "roll":
+            return [try Kernels.roll(c.tensor("input"), shifts: a.shifts ?? [], dims: a.dims ?? [])]
+        case "pad":
+            return [try Kernels.pad(c.tensor("input"), a.pad ?? [])]
+        case "narrow":
+            return [try Kernels.narrow(c.tensor("input"), dim: a.dim ?? 0, start: a.start ?? 0, length: a.length ?? 0)]
+        case "expand":
+            return [try Kernels.expand(c.tensor("input"), to: a.shape ?? [])]
+        case "multiply":
+            return [try Kernels.multiply(c.tensor("a"), c.tensor("b"))]
+        case "index_select":
+            return [try Kernels.indexSelect(c.tensor("table"), index: c.tensor("index"))]
+        case "attention":
+            return [try Kernels.attention(
+                packed: c.tensor("qkv"), heads: a.heads ?? 1, scale: Float(a.scale ?? 1),
+                bias: c.tensors["bias"] == nil ? nil : c.tensor("bias"), mask: c.tensors["mask"] == nil ? nil : c.tensor("mask"),
+                logitScale: a.logitScale)]
+        case "multihead_attention":
+            let x = try c.tensor("input"), heads = a.heads ?? 1
+            let attention = try MultiheadAttention(x.shape.last ?? 0, heads)
+            attention.inProjWeight.value = try c.tensor("in_proj_weight")
+            attention.inProjBias?.value = try c.tensor("in_proj_bias")
+            attention.outProj.weight.value = try c.tensor("out_proj_weight")
+            attention.outProj.bias?.value = try c.tensor("out_proj_bias")
+            return [try attention.referenceForward(x)]
         default:
             throw FixtureError("\(c.name): unknown kernel \(c.kernel)")
         }

@@ -15,6 +15,9 @@ struct PlanTests {
         ("googlenet_nobn", [1, 3, 224, 224]), ("mobilenet_v1", [1, 3, 224, 224]), ("vgg16_flat", [1, 3, 224, 224]),
         ("nin", [2, 3, 32, 32]), ("googlenet_lesson", [1, 3, 224, 224]), ("resnet18_lesson", [1, 3, 224, 224]),
         ("efficientnet_b0_lettered", [1, 3, 224, 224]), ("efficientnet_b0_same", [1, 3, 224, 224]),
+        ("squeezenet1_0", [2, 3, 67, 61]), ("densenet121", [2, 3, 64, 64]), ("mnasnet0_5", [2, 3, 64, 64]),
+        ("regnet_y_400mf", [2, 3, 64, 64]), ("regnet_x_400mf", [1, 3, 64, 64]), ("inception_v3", [1, 3, 79, 75]),
+        ("efficientnet_v2_s", [1, 3, 64, 64]),
     ]
 
     static func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
@@ -85,6 +88,63 @@ struct PlanTests {
             #expect(!line.hasPrefix("batch_norm") && !line.hasPrefix("add") && !line.hasPrefix("relu"), "\(line)")
         }
         #expect(plan.summary.filter { $0.contains("+residual +relu") }.count == 8)
+    }
+
+    /// DenseNet concatenates all earlier feature maps of a block before every layer: each map is
+    /// written into the block's buffer once, and each layer's batch norm reads the leading slice.
+    @Test func denseNetConcatenationsAreWrittenOnce() throws {
+        let plan = try ModelZoo.build("densenet121").compiled(for: [2, 3, 64, 64])
+        let layers = 6 + 12 + 24 + 16
+        #expect(!plan.summary.contains { $0.hasPrefix("cat") || $0.hasPrefix("slice") }, "\(plan.summary)")
+        // Each layer's conv2 writes its new features into the block's buffer; each block's input
+        // (a pool's output) is copied in once.
+        #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains(" into ") }.count == layers)
+        #expect(plan.summary.filter { $0.hasPrefix("place") }.count == 4)
+        #expect(plan.summary.filter { $0.hasPrefix("batch_norm of slice") && $0.contains("+relu") }.count == layers)
+        // conv0 and every layer's conv1 absorb the batch norm and ReLU after them.
+        #expect(plan.convolutionCount == 1 + 2 * layers + 3)
+        #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains("+relu") }.count == 1 + layers)
+    }
+
+    /// Concatenations the DenseNet pattern does not cover: along the width, a prefix read by an add
+    /// (copied out of the buffer), and a part that is a convolution's output but not whole images.
+    final class PrefixConcatenations: Module, @unchecked Sendable {
+        let conv1 = Conv2d(3, 4, kernelSize: 1), conv2 = Conv2d(4, 4, kernelSize: 3, padding: 1)
+
+        override func forward(_ x: Tensor) throws -> Tensor {
+            let a = try conv1(x)
+            let b = Kernels.activated(a, .sigmoid)
+            let c = try conv2(b)
+            let ab = try Kernels.concatenate([a, b], dim: -1)
+            let abc = try Kernels.concatenate([a, b, c], dim: 3)
+            let doubled = try ab + ab
+            return try Kernels.concatenate(
+                [Kernels.flatten(doubled, startDim: 1), Kernels.flatten(abc, startDim: 1), Kernels.flatten(a, startDim: 1)],
+                dim: 1)
+        }
+    }
+
+    @Test func prefixConcatenationsMatchTheReferencePath() throws {
+        let model = PrefixConcatenations()
+        let input = Self.randomInput([2, 3, 5, 7], seed: 5)
+        let plan = try model.compiled(for: input.shape)
+        #expect(plan.summary.contains { $0.hasPrefix("slice") }, "\(plan.summary)")
+        #expect(!plan.summary.contains { $0.hasPrefix("cat") }, "\(plan.summary)")
+        let (compiled, reference) = (try plan.run(input), try model.referenceForward(input))
+        #expect(compiled.shape == reference.shape)
+        // The packed convolutions sum in another order than the reference kernel: rounding only.
+        #expect(Self.relativeError(compiled, reference) <= 1e-6, "\(Self.relativeError(compiled, reference))")
+    }
+
+    /// Inception v3's and RegNet's batch norms, residual adds and ReLUs all go into convolutions.
+    @Test(arguments: [("inception_v3", [1, 3, 79, 75]), ("regnet_y_400mf", [1, 3, 64, 64])])
+    func batchNormsAndActivationsFold(_ name: String, _ shape: [Int]) throws {
+        let plan = try ModelZoo.build(name).compiled(for: shape)
+        #expect(!plan.summary.contains { $0.hasPrefix("batch_norm") || $0.hasPrefix("add") || $0.hasPrefix("relu") }, "\(plan.summary)")
+        if name.hasPrefix("regnet") {
+            let blocks = plan.summary.filter { $0.contains("+residual +relu") }.count
+            #expect(blocks == 1 + 3 + 6 + 6, "one residual sum per block (depths 1, 3, 6, 6)")
+        }
     }
 
     @Test func mobileBlocksFuseTheirActivations() throws {

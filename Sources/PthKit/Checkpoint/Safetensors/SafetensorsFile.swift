@@ -18,17 +18,18 @@ enum SafetensorsFile {
     /// one is reported as a safetensors problem). Zip files are recognized first; pickles written by
     /// torch.save never have `{` there, and a header length's low byte may be 0x80, a pickle's first
     /// byte, so this test comes before the pickle test.
-    static func looksLikeSafetensors(_ bytes: [UInt8]) -> Bool {
+    static func looksLikeSafetensors(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.count >= 9 && bytes[8] == UInt8(ascii: "{")
     }
 
-    static func read(_ bytes: [UInt8], file: String) throws -> (root: CheckpointValue, metadata: [String: String]) {
+    /// Every tensor stays a region of the file until something converts it.
+    static func read(_ contents: FileContents, file: String) throws -> (root: CheckpointValue, metadata: [String: String]) {
         do {
-            let header = try parseHeader(bytes)
+            let header = try parseHeader(contents.bytes)
             let dataStart = 8 + header.size
             let entries = header.tensors.map { tensor -> (key: CheckpointValue, value: CheckpointValue) in
-                let data = Array(bytes[(dataStart + tensor.begin)..<(dataStart + tensor.end)])
-                return (.string(tensor.name), .tensor(TensorData(dtype: tensor.dtype, shape: tensor.shape, bytes: data)))
+                let data = TensorBytes.region(contents, (dataStart + tensor.begin)..<(dataStart + tensor.end))
+                return (.string(tensor.name), .tensor(TensorData(dtype: tensor.dtype, shape: tensor.shape, storage: data)))
             }
             return (.dict(CheckpointDict(entries: entries)), header.metadata)
         } catch let error as SafetensorsError {
@@ -47,7 +48,7 @@ enum SafetensorsFile {
     /// The header's tensors in the order of their data (ties by name: the order
     /// `safetensors.torch.load_file` returns) and its metadata, after checking every tensor against
     /// the data that follows the header.
-    static func parseHeader(_ bytes: [UInt8]) throws -> (size: Int, tensors: [TensorEntry], metadata: [String: String]) {
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer) throws -> (size: Int, tensors: [TensorEntry], metadata: [String: String]) {
         guard bytes.count >= 8 else { throw SafetensorsError("the file is \(bytes.count) bytes, shorter than the header length") }
         let declared = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard declared <= UInt64(maximumHeaderSize) else {
@@ -59,7 +60,7 @@ enum SafetensorsFile {
         }
         let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + size)]))
+            object = try JSONSerialization.jsonObject(with: Data(UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + size)])))
         } catch {
             throw SafetensorsError("is not valid JSON")
         }

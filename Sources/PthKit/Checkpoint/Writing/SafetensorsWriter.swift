@@ -21,8 +21,8 @@ public enum SafetensorsWriter {
         var seen = Set<String>()
         for (key, tensor) in tensors {
             guard seen.insert(key).inserted else { throw failure(key, .unwritable("the key appears twice")) }
-            guard let count = Tensor.elementCount(of: tensor.shape), count * tensor.dtype.byteSize == tensor.bytes.count else {
-                throw failure(key, .malformedTensor("\(tensor.bytes.count) bytes for shape \(tensor.shape) of \(tensor.dtype.rawValue)"))
+            guard let count = Tensor.elementCount(of: tensor.shape), count * tensor.dtype.byteSize == tensor.byteCount else {
+                throw failure(key, .malformedTensor("\(tensor.byteCount) bytes for shape \(tensor.shape) of \(tensor.dtype.rawValue)"))
             }
         }
         let ordered = tensors.sorted {
@@ -36,8 +36,8 @@ public enum SafetensorsWriter {
         for (key, tensor) in ordered {
             let name = SafetensorsFile.dtypeNames[tensor.dtype] ?? "?"
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            header += ",\(json(key)):{\"dtype\":\"\(name)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.bytes.count)]}"
-            offset += tensor.bytes.count
+            header += ",\(json(key)):{\"dtype\":\"\(name)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.byteCount)]}"
+            offset += tensor.byteCount
         }
         header += "}"
         var headerBytes = Array(header.utf8)
@@ -53,7 +53,7 @@ public enum SafetensorsWriter {
         do {
             defer { try? handle.close() }
             try handle.write(contentsOf: length + headerBytes)
-            for (_, tensor) in ordered where !tensor.bytes.isEmpty { try handle.write(contentsOf: tensor.bytes) }
+            for (_, tensor) in ordered where tensor.byteCount > 0 { try handle.write(contentsOf: tensor.bytes) }
         } catch {
             throw failure("", .archive("cannot write: \(error)"))
         }

@@ -14,7 +14,7 @@ struct TorchObjectWriter {
     private var keysByBuffer: [BufferIdentity: String] = [:]
 
     private struct BufferIdentity: Hashable {
-        let address: UnsafeRawPointer
+        let bytes: TensorBytes.Identity
         let dtype: DType
     }
     private let file: String
@@ -91,11 +91,11 @@ struct TorchObjectWriter {
     /// `_rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())` with the storage as the
     /// persistent id `("storage", torch.<X>Storage, key, "cpu", numel)` torch.save's `persistent_id` gives.
     private mutating func convert(_ tensor: TensorData, path: String) throws -> PickleValue {
-        guard let count = Self.elementCount(tensor.shape), count * tensor.dtype.byteSize == tensor.bytes.count else {
+        guard let count = Self.elementCount(tensor.shape), count * tensor.dtype.byteSize == tensor.byteCount else {
             throw failure(path, .malformedTensor(
-                "\(tensor.bytes.count) bytes do not hold a \(tensor.dtype.rawValue) tensor of shape \(tensor.shape)"))
+                "\(tensor.byteCount) bytes do not hold a \(tensor.dtype.rawValue) tensor of shape \(tensor.shape)"))
         }
-        let key = storageKey(for: tensor.bytes, dtype: tensor.dtype)
+        let key = storageKey(for: tensor.storage, dtype: tensor.dtype)
         let storage = PickleValue.persistentID(.tuple([
             .string("storage"), .global(module: "torch", name: tensor.dtype.storageClassName), .string(key),
             .string("cpu"), .int(Int64(count)),
@@ -109,15 +109,13 @@ struct TorchObjectWriter {
         return .object(PickleObject(callable: .global(module: "torch._utils", name: "_rebuild_tensor_v2"), arguments: arguments))
     }
 
-    /// The key of the storage holding `bytes`: the existing one when the same array buffer was
-    /// already written (`storages` keeps it alive, so its address cannot be reused meanwhile).
-    private mutating func storageKey(for bytes: [UInt8], dtype: DType) -> String {
-        // Empty arrays share one buffer in Swift without sharing anything in torch.
-        let address = bytes.isEmpty ? nil : bytes.withUnsafeBytes { $0.baseAddress }
-        let identity = address.map { BufferIdentity(address: $0, dtype: dtype) }
+    /// The key of the storage holding `bytes`: the existing one when the same bytes were already
+    /// written (the tree being written keeps them alive, so their address cannot be reused meanwhile).
+    private mutating func storageKey(for bytes: TensorBytes, dtype: DType) -> String {
+        let identity = bytes.identity.map { BufferIdentity(bytes: $0, dtype: dtype) }
         if let identity, let key = keysByBuffer[identity] { return key }
         let key = String(storages.count)
-        storages.append((key, bytes))
+        storages.append((key, bytes.array))
         if let identity { keysByBuffer[identity] = key }
         return key
     }

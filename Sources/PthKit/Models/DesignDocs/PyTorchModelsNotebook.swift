@@ -1,8 +1,9 @@
 /// design-docs `pytorch-models-notebook.md`: LeNet5, the half-width AlexNet and GoogLeNet without batch
 /// norm, key for key (the oracle transcription is `Scripts/oracle/design_docs/pytorch_models_notebook.py`).
 /// The notebook's EfficientNet is `EfficientNetV1Notes`. Its VGG, ResNet/ResNeXt, MobileNetV2/V3 and
-/// ShuffleNetV2 cells have torchvision's keys and shapes, so the torchvision ports load their checkpoints,
-/// except MobileNetV2 with alpha < 1, whose last conv has 1280 * alpha channels where torchvision keeps 1280.
+/// ShuffleNetV2 cells have torchvision's keys and shapes, so they are the torchvision ports, which also
+/// take the two arguments where the notebook differs: `mobilenet_v2`'s `alpha` (the last conv narrows to
+/// 1280 * alpha where torchvision keeps 1280) and `include_top` of its five ResNets (`ResNet.swift`).
 public enum PyTorchModelsNotebook {
     /// `LeNet5`: for 1x28x28 MNIST digits, padded to 32x32 by the first conv. The classifier has no
     /// activation between its two Linears, as written. The notebook fixes 10 classes; `numClasses`

@@ -1,4 +1,5 @@
-/// torchvision `models/efficientnet.py` (EfficientNet B0-B7), key for key.
+/// torchvision `models/efficientnet.py` (EfficientNet B0-B7 and V2 S, M, L), key for key. The variants
+/// differ only in their configuration tables; V2 starts with `FusedMBConv` stages.
 
 public final class EfficientNet: FeaturesPoolClassifier, @unchecked Sendable {
     init(
@@ -25,7 +26,7 @@ public final class EfficientNet: FeaturesPoolClassifier, @unchecked Sendable {
                 }
                 // The drop rate grows linearly with depth; it only matters in training.
                 let sdProb = stochasticDepthProb * Double(stageBlockID) / Double(totalStageBlocks)
-                stage.append(MBConv(blockCnf, stochasticDepthProb: sdProb, normLayer: normLayer))
+                stage.append(blockCnf.block.make(blockCnf, stochasticDepthProb: sdProb, normLayer: normLayer))
                 stageBlockID += 1
             }
             layers.append(Sequential(stage))
@@ -40,17 +41,33 @@ public final class EfficientNet: FeaturesPoolClassifier, @unchecked Sendable {
 }
 
 extension EfficientNet {
-    /// `MBConvConfig`: one stage of Table 1 of the EfficientNet paper, scaled by the variant's
-    /// width (channels) and depth (blocks) multipliers.
+    /// `MBConvConfig` / `FusedMBConvConfig`: one stage of Table 1 of the EfficientNet paper (scaled by
+    /// the variant's width and depth multipliers) or of Table 4 of the EfficientNetV2 paper (unscaled).
     struct MBConvConfig {
+        /// The config class's `block`.
+        enum Block {
+            case mbConv, fusedMBConv
+
+            func make(
+                _ cnf: MBConvConfig, stochasticDepthProb: Double, normLayer: @escaping Conv2dNormActivation.NormLayer
+            ) -> Module {
+                switch self {
+                case .mbConv: MBConv(cnf, stochasticDepthProb: stochasticDepthProb, normLayer: normLayer)
+                case .fusedMBConv: FusedMBConv(cnf, stochasticDepthProb: stochasticDepthProb, normLayer: normLayer)
+                }
+            }
+        }
+
+        let block: Block
         let expandRatio: Double, kernel: Int
         var stride: Int, inputChannels: Int
         let outChannels: Int, numLayers: Int
 
         init(
             _ expandRatio: Double, _ kernel: Int, _ stride: Int, _ inputChannels: Int, _ outChannels: Int,
-            _ numLayers: Int, widthMult: Double, depthMult: Double
+            _ numLayers: Int, widthMult: Double = 1, depthMult: Double = 1, block: Block = .mbConv
         ) {
+            self.block = block
             self.expandRatio = expandRatio
             self.kernel = kernel
             self.stride = stride
@@ -83,6 +100,57 @@ extension EfficientNet {
             bneck(6, 5, 2, 112, 192, 4),
             bneck(6, 3, 1, 192, 320, 1),
         ]
+    }
+
+    /// The V2 builders' dropout and `_efficientnet_conf`: expand ratio, kernel, stride, input channels,
+    /// output channels, layers; the first stages fuse expansion and depthwise convolution into one.
+    static let v2Configurations: [String: (dropout: Double, setting: [MBConvConfig])] = {
+        // `FusedMBConvConfig` skips the width adjustment; every V2 width is a multiple of 8, which it keeps.
+        func fused(_ t: Double, _ k: Int, _ s: Int, _ i: Int, _ o: Int, _ n: Int) -> MBConvConfig {
+            MBConvConfig(t, k, s, i, o, n, block: .fusedMBConv)
+        }
+        func bneck(_ t: Double, _ k: Int, _ s: Int, _ i: Int, _ o: Int, _ n: Int) -> MBConvConfig {
+            MBConvConfig(t, k, s, i, o, n)
+        }
+        return [
+            "efficientnet_v2_s": (0.2, [
+                fused(1, 3, 1, 24, 24, 2), fused(4, 3, 2, 24, 48, 4), fused(4, 3, 2, 48, 64, 4),
+                bneck(4, 3, 2, 64, 128, 6), bneck(6, 3, 1, 128, 160, 9), bneck(6, 3, 2, 160, 256, 15),
+            ]),
+            "efficientnet_v2_m": (0.3, [
+                fused(1, 3, 1, 24, 24, 3), fused(4, 3, 2, 24, 48, 5), fused(4, 3, 2, 48, 80, 5),
+                bneck(4, 3, 2, 80, 160, 7), bneck(6, 3, 1, 160, 176, 14), bneck(6, 3, 2, 176, 304, 18),
+                bneck(6, 3, 1, 304, 512, 5),
+            ]),
+            "efficientnet_v2_l": (0.4, [
+                fused(1, 3, 1, 32, 32, 4), fused(4, 3, 2, 32, 64, 7), fused(4, 3, 2, 64, 96, 7),
+                bneck(4, 3, 2, 96, 192, 10), bneck(6, 3, 1, 192, 224, 19), bneck(6, 3, 2, 224, 384, 25),
+                bneck(6, 3, 1, 384, 640, 7),
+            ]),
+        ]
+    }()
+
+    /// `FusedMBConv`: one full convolution for expansion and spatial filtering, then a linear 1x1
+    /// projection; with expand ratio 1, the single convolution goes straight to the output width.
+    final class FusedMBConv: InvertedResidualBlock, @unchecked Sendable {
+        init(_ cnf: MBConvConfig, stochasticDepthProb: Double, normLayer: @escaping Conv2dNormActivation.NormLayer) {
+            let expandedChannels = MBConvConfig.adjustChannels(cnf.inputChannels, cnf.expandRatio)
+            let layers: [Module] = expandedChannels != cnf.inputChannels
+                ? [
+                    Conv2dNormActivation(
+                        cnf.inputChannels, expandedChannels, kernelSize: cnf.kernel, stride: cnf.stride,
+                        normLayer: normLayer, activationLayer: SiLU.init),
+                    Conv2dNormActivation(
+                        expandedChannels, cnf.outChannels, kernelSize: 1, normLayer: normLayer, activationLayer: nil),
+                ]
+                : [
+                    Conv2dNormActivation(
+                        cnf.inputChannels, cnf.outChannels, kernelSize: cnf.kernel, stride: cnf.stride,
+                        normLayer: normLayer, activationLayer: SiLU.init),
+                ]
+            super.init("block", layers, useResConnect: cnf.stride == 1 && cnf.inputChannels == cnf.outChannels)
+            registerModule("stochastic_depth", Dropout(stochasticDepthProb))
+        }
     }
 
     /// `MBConv`: expansion (unless the ratio is 1), depthwise, squeeze-excitation, linear projection,
@@ -131,6 +199,17 @@ extension ModelZoo {
                 dropout: try arguments.double("dropout", default: dropout, in: 0...1),
                 stochasticDepthProb: try arguments.double("stochastic_depth_prob", default: 0.2, in: 0...1),
                 numClasses: try arguments.numClasses(), normLayer: { BatchNorm2d($0, eps: eps) })
+        }
+    }
+
+    /// V2 builders all pass `partial(nn.BatchNorm2d, eps=1e-03)` and a 1280-channel last conv.
+    static let efficientnetV2Builders: [String: Builder] = EfficientNet.v2Configurations.mapValues { configuration in
+        { arguments in
+            try EfficientNet(
+                invertedResidualSetting: configuration.setting,
+                dropout: try arguments.double("dropout", default: configuration.dropout, in: 0...1),
+                stochasticDepthProb: try arguments.double("stochastic_depth_prob", default: 0.2, in: 0...1),
+                numClasses: try arguments.numClasses(), normLayer: { BatchNorm2d($0, eps: 1e-3) }, lastChannel: 1280)
         }
     }
 }

@@ -76,9 +76,16 @@ public final class GoogLeNet: Module, @unchecked Sendable {
     private static let inputScale: [Float] = [0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5]
     private static let inputShift: [Float] = [(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5]
 
+    /// `_transform_input` (Inception v3 has the same one).
+    static func transformInput(_ input: Tensor) throws -> Tensor {
+        var x = input
+        try Kernels.scaleShiftChannels(&x, scale: inputScale, shift: inputShift)
+        return x
+    }
+
     public override func forward(_ input: Tensor) throws -> Tensor {
         var x = input
-        if transformInput { try Kernels.scaleShiftChannels(&x, scale: Self.inputScale, shift: Self.inputShift) }
+        if transformInput { x = try Self.transformInput(x) }
         for (_, module) in trunk { x = try module(x) }
         return try fc(dropout(Kernels.flatten(avgpool(x), startDim: 1)))
     }

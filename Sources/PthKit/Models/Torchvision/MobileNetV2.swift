@@ -1,4 +1,5 @@
-/// torchvision `models/mobilenetv2.py`, key for key.
+/// torchvision `models/mobilenetv2.py`, key for key; with `lastChannelMultiplier` below 1 also the
+/// design notebook's `MobileNetV2(alpha=)`, whose last conv narrows to 1280 * alpha.
 
 public final class MobileNetV2: Module, @unchecked Sendable {
     /// torchvision's default `inverted_residual_setting`: expansion t, channels c, repeats n, first stride s.
@@ -14,9 +15,13 @@ public final class MobileNetV2: Module, @unchecked Sendable {
 
     let features: Sequential, classifier: Sequential
 
-    init(numClasses: Int = 1000, widthMult: Double = 1, roundNearest: Int = 8, dropout: Double = 0.2) {
+    /// `lastChannelMultiplier`: torchvision's `max(1.0, width_mult)` unless given.
+    init(
+        numClasses: Int = 1000, widthMult: Double = 1, roundNearest: Int = 8, dropout: Double = 0.2,
+        lastChannelMultiplier: Double? = nil
+    ) {
         var inputChannel = makeDivisible(32 * widthMult, roundNearest)
-        let lastChannel = makeDivisible(1280 * max(1, widthMult), roundNearest)
+        let lastChannel = makeDivisible(1280 * (lastChannelMultiplier ?? max(1, widthMult)), roundNearest)
         var features: [Module] = [Conv2dNormActivation(3, inputChannel, stride: 2, activationLayer: ReLU6.init)]
         for (t, c, n, s) in Self.invertedResidualSetting {
             let outputChannel = makeDivisible(Double(c) * widthMult, roundNearest)
@@ -64,10 +69,19 @@ extension MobileNetV2 {
 extension ModelZoo {
     static let mobilenetV2Builders: [String: Builder] = [
         "mobilenet_v2": { arguments in
-            MobileNetV2(
-                numClasses: try arguments.numClasses(), widthMult: try arguments.widthMultiplier(),
+            // `alpha` is pytorch-models-notebook.md's MobileNetV2(alpha=): the same width multiplier,
+            // but applied to the last conv as well. The two spellings build different networks.
+            let notebook = arguments.contains("alpha")
+            if notebook, arguments.contains("width_mult") {
+                throw ModelError.badArgument(
+                    name: "alpha", reason: "the notebook's alpha and torchvision's width_mult size the last conv differently; give one")
+            }
+            let width = try arguments.widthMultiplier(notebook ? "alpha" : "width_mult")
+            return MobileNetV2(
+                numClasses: try arguments.numClasses(), widthMult: width,
                 roundNearest: try arguments.int("round_nearest", default: 8, in: 1...1024),
-                dropout: try arguments.double("dropout", default: 0.2, in: 0...1))
+                dropout: try arguments.double("dropout", default: 0.2, in: 0...1),
+                lastChannelMultiplier: notebook ? width : nil)
         },
     ]
 }

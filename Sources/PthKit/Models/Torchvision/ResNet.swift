@@ -67,14 +67,19 @@ final class Bottleneck: Module, @unchecked Sendable {
     }
 }
 
+/// With `includeTop` false, the design notebook's `ResNet(include_top=False)`: no `avgpool` and `fc`, and
+/// the forward pass returns layer4's feature map.
 public final class ResNet: Module, @unchecked Sendable {
     enum Block { case basic, bottleneck }
 
     let conv1: Conv2d, bn1: BatchNorm2d, relu = ReLU(), maxpool: MaxPool2d
     let layers: [Sequential]
-    let avgpool = AdaptiveAvgPool2d(1), fc: Linear
+    let avgpool = AdaptiveAvgPool2d(1), fc: Linear?
 
-    init(block: Block, layers depths: [Int], numClasses: Int, groups: Int = 1, widthPerGroup: Int = 64) {
+    init(
+        block: Block, layers depths: [Int], numClasses: Int, groups: Int = 1, widthPerGroup: Int = 64,
+        includeTop: Bool = true
+    ) {
         let expansion = block == .basic ? BasicBlock.expansion : Bottleneck.expansion
         conv1 = Conv2d(3, 64, kernelSize: 7, stride: 2, padding: 3, bias: false)
         bn1 = BatchNorm2d(64)
@@ -105,20 +110,23 @@ public final class ResNet: Module, @unchecked Sendable {
             stages.append(Sequential(blocks))
         }
         layers = stages
-        fc = Linear(512 * expansion, numClasses)
+        fc = includeTop ? Linear(512 * expansion, numClasses) : nil
         super.init()
         registerModule("conv1", conv1)
         registerModule("bn1", bn1)
         registerModule("relu", relu)
         registerModule("maxpool", maxpool)
         for (index, stage) in layers.enumerated() { registerModule("layer\(index + 1)", stage) }
-        registerModule("avgpool", avgpool)
-        registerModule("fc", fc)
+        if let fc {
+            registerModule("avgpool", avgpool)
+            registerModule("fc", fc)
+        }
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         var x = try maxpool(relu(bn1(conv1(input))))
         for stage in layers { x = try stage(x) }
+        guard let fc else { return x }
         return try fc(Kernels.flatten(avgpool(x), startDim: 1))
     }
 }
@@ -138,13 +146,20 @@ extension ModelZoo {
         "wide_resnet101_2": (.bottleneck, [3, 4, 23, 3], 1, 128),
     ]
 
-    static let resnetBuilders: [String: Builder] = resnetConfigurations.mapValues { configuration in
-        { arguments in
+    /// The ResNets design-docs/pytorch-models-notebook.md defines with `include_top` (its other
+    /// arguments and its keys are torchvision's).
+    static let notebookResNets: Set<String> = ["resnet34", "resnet50", "resnet101", "resnext50_32x4d", "resnext101_32x8d"]
+
+    static let resnetBuilders: [String: Builder] = Dictionary(uniqueKeysWithValues: resnetConfigurations.map { name, configuration in
+        let includeTopAccepted = notebookResNets.contains(name)
+        let builder: Builder = { arguments in
             let (block, depths, groups, width) = configuration
             return ResNet(
                 block: block, layers: depths, numClasses: try arguments.numClasses(),
                 groups: try arguments.int("groups", default: groups, in: 1...256),
-                widthPerGroup: try arguments.int("width_per_group", default: width, in: 1...1024))
+                widthPerGroup: try arguments.int("width_per_group", default: width, in: 1...1024),
+                includeTop: includeTopAccepted ? try arguments.bool("include_top", default: true) : true)
         }
-    }
+        return (name, builder)
+    })
 }

@@ -23,8 +23,8 @@ public final class Conv2d: Module, @unchecked Sendable {
         self.groups = groups
         let shape = [outChannels, inChannels / max(groups, 1), kernelSize.height, kernelSize.width]
         let bound = Initialization.defaultLayerBound(fanIn: shape[1] * shape[2] * shape[3])
-        weight = Parameter(Tensor(shape: shape, storage: Initialization.uniform(count: shape.reduce(1, *), bound: bound)))
-        self.bias = bias ? Parameter(Tensor(shape: [outChannels], storage: Initialization.uniform(count: outChannels, bound: bound))) : nil
+        weight = Parameter.randomUniform(shape: shape, bound: bound)
+        self.bias = bias ? Parameter.randomUniform(shape: [outChannels], bound: bound) : nil
         super.init()
         registerParameter("weight", weight)
         if let bias = self.bias { registerParameter("bias", bias) }

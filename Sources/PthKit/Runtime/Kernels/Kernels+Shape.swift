@@ -1,8 +1,8 @@
 extension Kernels {
     /// `torch.cat(tensors, dim)`: equal shapes except along `dim`, which may be negative.
     public static func concatenate(_ tensors: [Tensor], dim: Int) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("cat", tensors) { [try concatenate($0, dim: dim)] }[0]
+        if let tracer = PlanTracer.recording {
+            return try tracer.record(.concatenate(dim: dim), tensors) { [try concatenate($0, dim: dim)] }[0]
         }
         let op = "concatenate"
         guard let first = tensors.first else {
@@ -71,7 +71,7 @@ extension Kernels {
     }
 
     /// The part of `x` with indices `range` along `axis` (both already validated).
-    private static func slice(_ x: Tensor, axis: Int, _ range: Range<Int>) -> Tensor {
+    static func slice(_ x: Tensor, axis: Int, _ range: Range<Int>) -> Tensor {
         var shape = x.shape
         shape[axis] = range.count
         guard x.count > 0 else { return Tensor(zeros: shape) }

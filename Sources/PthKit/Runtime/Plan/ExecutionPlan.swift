@@ -29,8 +29,10 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// How many of the steps run a packed convolution (with whatever it absorbed).
     public var convolutionCount: Int {
         steps.reduce(0) { count, step in
-            if case .convolution = step.operation { return count + 1 }
-            return count
+            switch step.operation {
+            case .convolution, .convolutionIntoSlice: return count + 1
+            default: return count
+            }
         }
     }
 
@@ -125,6 +127,16 @@ struct PlanStep: CustomStringConvertible {
         case add(inPlace: Bool)
         case linear(weight: Tensor, bias: [Float]?)
         case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
+        /// Copies the input into `slice` of the output, a concatenation's buffer of `rootShape`,
+        /// allocating the buffer when this is the first of its inputs to arrive.
+        case place(BlockSlice, rootShape: [Int])
+        /// A packed convolution (no residual) writing straight into `slice` of the output, a
+        /// concatenation's buffer of `rootShape`: `place` without the copy.
+        case convolutionIntoSlice(PackedConvolution, BlockSlice, rootShape: [Int])
+        /// The leading `slice` of the input buffer as a tensor of `shape` (a shorter concatenation).
+        case gather(BlockSlice, shape: [Int])
+        /// Batch norm and activation of the leading `slice` of the input buffer, read in place.
+        case scaleShiftSlice(BlockSlice, shape: [Int], scale: [Float], shift: [Float], activation: Kernels.Activation?)
     }
 
     let operation: Operation
@@ -170,6 +182,23 @@ struct PlanStep: CustomStringConvertible {
         case .reference(_, let run):
             let results = try run(inputs.map { try value($0, workspace) })
             for (value, result) in zip(outputs, results) { workspace.values[value] = result }
+        case let .place(slice, rootShape):
+            let part = try value(inputs[0], workspace)
+            // Taken out of the workspace while written, so the buffer has one owner and is not copied.
+            var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
+            Kernels.place(part.storage, into: &buffer, at: slice)
+            workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
+        case let .convolutionIntoSlice(convolution, slice, rootShape):
+            let input = try value(inputs[0], workspace)
+            var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
+            convolution.run(input, into: &buffer, at: slice)
+            workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
+        case let .gather(slice, shape):
+            workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage))
+        case let .scaleShiftSlice(slice, shape, scale, shift, activation):
+            let storage = Kernels.scaleShift(
+                slice, of: try value(inputs[0], workspace).storage, scale: scale, shift: shift, activation: activation)
+            workspace.values[outputs[0]] = Tensor(shape: shape, storage: storage)
         }
         for value in releases { workspace.release(value) }
     }
@@ -186,14 +215,19 @@ struct PlanStep: CustomStringConvertible {
         switch operation {
         case .constant: name = "constant"
         case let .convolution(convolution, residual, _):
-            let s = convolution.shape
-            name = "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
-                + (s.groups > 1 ? " groups \(s.groups)" : "") + (residual == nil ? "" : " +residual")
+            name = convolution.description + (residual == nil ? "" : " +residual")
                 + (convolution.activation.map { " +\($0)" } ?? "")
+        case let .convolutionIntoSlice(convolution, slice, _):
+            name = convolution.description + (convolution.activation.map { " +\($0)" } ?? "")
+                + " into \(slice.offset)/\(slice.stride)"
         case .activation(let activation, _): name = "\(activation)"
         case .add: name = "add"
         case .linear: name = "linear"
         case .reference(let reference, _): name = reference
+        case .place(let slice, _): name = "place at \(slice.offset)/\(slice.stride)"
+        case .gather(let slice, _): name = "slice \(slice.length)/\(slice.stride)"
+        case let .scaleShiftSlice(slice, _, _, _, activation):
+            name = "batch_norm of slice \(slice.length)/\(slice.stride)" + (activation.map { " +\($0)" } ?? "")
         }
         return "\(name) \(inputs) -> \(outputs)"
     }

@@ -65,6 +65,13 @@ final class PackedConvolution: @unchecked Sendable {
 
     deinit { packed.deallocate() }
 
+    /// `conv KxK/stride in->out [groups g]`, as plan summaries print it.
+    var description: String {
+        let s = shape
+        return "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
+            + (s.groups > 1 ? " groups \(s.groups)" : "")
+    }
+
     /// Whether the C kernels apply `activation` in their epilogue.
     static func fuses(_ activation: Kernels.Activation) -> Bool {
         kernelActivation(activation) != nil
@@ -92,6 +99,27 @@ final class PackedConvolution: @unchecked Sendable {
                         pk_conv2d_run(
                             &cShape, source.baseAddress, packed, bias, residualPointer, activation,
                             destination.baseAddress)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the output for `input`, image by image, into `slice` of `buffer` (a concatenation's
+    /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`.
+    func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) {
+        var cShape = shape
+        cShape.batch = 1
+        let activation = self.activation.flatMap(Self.kernelActivation) ?? PK_ACTIVATION_NONE
+        let inputCount = input.count / max(outputShape[0], 1)
+        input.storage.withUnsafeBufferPointer { source in
+            withOptionalPointer(bias) { bias in
+                buffer.withUnsafeMutableBufferPointer { destination in
+                    guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
+                    for image in 0..<outputShape[0] {
+                        pk_conv2d_run(
+                            &cShape, source + image * inputCount, packed, bias, nil, activation,
+                            destination + image * slice.stride + slice.offset)
                     }
                 }
             }

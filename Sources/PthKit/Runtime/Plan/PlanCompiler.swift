@@ -6,8 +6,11 @@
 ///    weights), then a residual add, then an activation the kernels apply (`PackedConvolution`).
 ///    The fused step runs where the chain's last node ran, so a residual computed after the
 ///    convolution (torchvision's `downsample`) is ready;
-/// 3. pack every convolution's weights once;
-/// 4. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
+/// 3. keep concatenations in one buffer (`ConcatenationBuffers`): inputs placed into their slices as
+///    they are computed, shorter concatenations read out of the longer one's buffer, by the batch norm
+///    (and activation) that reads them where there is one;
+/// 4. pack every convolution's weights once;
+/// 5. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
 enum PlanCompiler {
     static func compile(
         nodes: [TracedNode], shapes: [[Int]], inputValue: Int, outputValue: Int
@@ -72,17 +75,80 @@ enum PlanCompiler {
             fusedInputs[last] = (residual.map { [input, $0] } ?? [input], value)
         }
 
+        let concatenations = ConcatenationBuffers(nodes: nodes, shapes: shapes, needed: needed)
+        for (index, view) in concatenations.views {
+            let viewValue = nodes[index].outputs[0]
+            guard view.axis == 1, let next = soleConsumer(viewValue), case let .batchNorm(scale, shift) = nodes[next].operation,
+                scale.count == view.shape[1]
+            else { continue }
+            var (value, last) = (nodes[next].outputs[0], next)
+            var activation: Kernels.Activation?
+            if let after = soleConsumer(value), case .activation(let kind) = nodes[after].operation {
+                activation = kind
+                (value, last) = (nodes[after].outputs[0], after)
+                absorbed.insert(after)
+            }
+            absorbed.formUnion([index, next])
+            fusedAt[last] = .scaleShiftSlice(view.slice, shape: view.shape, scale: scale, shift: shift, activation: activation)
+            fusedInputs[last] = ([view.root], value)
+        }
+        // A convolution whose output is read only as part of one concatenation writes it there itself.
+        var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
+        for (last, (_, value)) in fusedInputs {
+            guard case .convolution(let convolution, nil, _) = fusedAt[last], value != outputValue,
+                let placements = concatenations.placements[value], placements.count == 1, let placement = placements.first,
+                placement.slice.blocks == convolution.outputShape[0],
+                placement.slice.length * placement.slice.blocks == convolution.outputShape.reduce(1, *),
+                needed.allSatisfy({ index in
+                    !nodes[index].inputs.contains(value) || concatenations.views[index]?.root == placement.root
+                        || (concatenations.roots.contains(index) && nodes[index].outputs[0] == placement.root)
+                })
+            else { continue }
+            writtenInPlace[value] = placement
+        }
+        // Copies of each value into the concatenation buffers it is part of, once it is computed.
+        func placements(of values: [Int]) -> [PlanStep] {
+            values.filter { writtenInPlace[$0] == nil }.flatMap { value in
+                (concatenations.placements[value] ?? []).map { placement in
+                    PlanStep(
+                        operation: .place(placement.slice, rootShape: placement.rootShape), inputs: [value],
+                        outputs: [placement.root], releases: [])
+                }
+            }
+        }
+
         var steps: [PlanStep] = []
         for index in needed {
             if let operation = fusedAt[index], let (inputs, output) = fusedInputs[index] {
+                if case .convolution(let convolution, _, _) = operation, let placement = writtenInPlace[output] {
+                    steps.append(PlanStep(
+                        operation: .convolutionIntoSlice(convolution, placement.slice, rootShape: placement.rootShape),
+                        inputs: inputs, outputs: [placement.root], releases: []))
+                    continue
+                }
                 steps.append(PlanStep(operation: operation, inputs: inputs, outputs: [output], releases: []))
+                steps += placements(of: [output])
                 continue
             }
             guard !absorbed.contains(index) else { continue }
             let node = nodes[index]
             let operation: PlanStep.Operation
             switch node.operation {
-            case .input: continue
+            case .input:
+                steps += placements(of: node.outputs)
+                continue
+            case .concatenate where concatenations.roots.contains(index):
+                // Its buffer was filled by the placements of its inputs.
+                steps += placements(of: node.outputs)
+                continue
+            case .concatenate(let dim):
+                if let view = concatenations.views[index] {
+                    operation = .gather(view.slice, shape: view.shape)
+                    steps.append(PlanStep(operation: operation, inputs: [view.root], outputs: node.outputs, releases: []))
+                    steps += placements(of: node.outputs)
+                    continue
+                }
+                operation = .reference(name: "cat") { [try Kernels.concatenate($0, dim: dim)] }
             case .constant(let tensor): operation = .constant(tensor)
             case .convolution: continue  // every needed convolution was fused above
             case let .batchNorm(scale, shift):
@@ -97,6 +163,7 @@ enum PlanCompiler {
             case let .reference(name, run): operation = .reference(name: name, run: run)
             }
             steps.append(PlanStep(operation: operation, inputs: node.inputs, outputs: node.outputs, releases: []))
+            steps += placements(of: node.outputs)
         }
         return ExecutionPlan(
             inputShape: shapes[inputValue], outputShape: shapes[outputValue],

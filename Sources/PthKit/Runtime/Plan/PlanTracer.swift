@@ -15,6 +15,8 @@ enum TracedOperation {
     case activation(Kernels.Activation)
     /// a + b, tensors of one shape (a residual connection).
     case add
+    /// `torch.cat(inputs, dim)`.
+    case concatenate(dim: Int)
     case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
 }
 

@@ -1,0 +1,102 @@
+import Foundation
+
+/// A file's bytes, mapped read-only, shared by every tensor that is a region of them, so reading a
+/// checkpoint copies each tensor's bytes once: from the page cache into the tensor's final buffer.
+/// Files that cannot be mapped (pipes, devices, empty files) and in-memory bytes are held in an
+/// allocation of their own instead.
+///
+/// A mapped file that another process truncates while it is read makes the next access fault, as
+/// with `torch.load(mmap=True)`; checkpoints are not expected to change under a reader.
+public final class FileContents: @unchecked Sendable {
+    /// Immutable after `init`; valid until `deinit`.
+    let bytes: UnsafeRawBufferPointer
+    private let isMapped: Bool
+    /// The mapped file as `fstat` saw it when it was opened; nil for bytes not mapped from a file.
+    public private(set) var identity: FileIdentity?
+
+    /// What tells one version of a file from another without reading it: device, inode, size and
+    /// modification time. A file with the same identity is taken to hold the same bytes.
+    public struct FileIdentity: Codable, Equatable, Sendable {
+        public let device: UInt64
+        public let inode: UInt64
+        public let size: Int64
+        public let modifiedNanoseconds: Int64
+    }
+
+    /// Maps `url` (or reads it where it cannot be mapped).
+    public static func read(_ url: URL) throws -> FileContents {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileReadingError(path: url.path, code: errno) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw FileReadingError(path: url.path, code: errno) }
+        if (status.st_mode & S_IFMT) == S_IFDIR { throw FileReadingError(path: url.path, reason: "is a folder, not a file") }
+        guard (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0, status.st_size <= Int.max else {
+            return FileContents(copying: try FileReading.bytes(of: url))
+        }
+        let size = Int(status.st_size)
+        // mmap reports failure as MAP_FAILED, (void *)-1.
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), Int(bitPattern: address) != -1 else {
+            return FileContents(copying: try FileReading.bytes(of: url))
+        }
+        let contents = FileContents(mapped: UnsafeRawBufferPointer(start: address, count: size))
+        #if os(Linux)
+        let modified = Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)
+        #else
+        let modified = Int64(status.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(status.st_mtimespec.tv_nsec)
+        #endif
+        contents.identity = FileIdentity(
+            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int64(status.st_size), modifiedNanoseconds: modified)
+        return contents
+    }
+
+    public init(copying source: [UInt8]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 64)
+        source.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<source.count])
+        isMapped = false
+    }
+
+    private init(mapped: UnsafeRawBufferPointer) {
+        bytes = mapped
+        isMapped = true
+    }
+
+    deinit {
+        if isMapped {
+            munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+        } else {
+            bytes.baseAddress.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
+        }
+    }
+
+    public var count: Int { bytes.count }
+
+    /// Tells the kernel this process is done with `range` for now: its pages leave the process's
+    /// resident memory (they stay in the page cache, and a later read maps them back). Converting a
+    /// 500 MB checkpoint into a model then holds the model's bytes plus a chunk, not twice the model.
+    func releaseResidentPages(_ range: Range<Int>) {
+        #if os(Linux)
+        guard isMapped, let base = bytes.baseAddress else { return }
+        let page = Int(getpagesize())
+        let address = Int(bitPattern: base)
+        // Only whole pages inside the range: its neighbours' bytes may still be wanted.
+        let first = (address + range.lowerBound + page - 1) / page * page
+        let end = (address + range.upperBound) / page * page
+        guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(start, end - first, MADV_DONTNEED)
+        #endif
+    }
+
+    /// Runs `body` over `range` in chunks of about `chunkBytes`, releasing each chunk's pages after
+    /// it: how a whole-file pass (a hash, a checksum) reads a mapped file without keeping it resident.
+    func forEachChunk(of range: Range<Int>, chunkBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let end = min(range.upperBound, start + chunkBytes)
+            body(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            releaseResidentPages(start..<end)
+            start = end
+        }
+    }
+}
