@@ -122,6 +122,9 @@ def main():
 
         # ONNX Runtime, in its own processes, on the model exported with a dynamic batch.
         onnx_path = os.path.join(folder, f"{name}.onnx")
+        # nn.MultiheadAttention's eval fast path (aten::_native_multi_head_attention) has no ONNX
+        # export; the plain path computes the same attention.
+        torch.backends.mha.set_fastpath_enabled(False)
         with torch.no_grad():
             torch.onnx.export(model, (x1,), onnx_path, opset_version=17, dynamo=False,
                               input_names=["input"], dynamic_axes={"input": {0: "batch"}})

@@ -25,12 +25,8 @@ public final class FileContents: @unchecked Sendable {
 
     /// Maps `url` (or reads it where it cannot be mapped).
     public static func read(_ url: URL) throws -> FileContents {
-        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw FileReadingError(path: url.path, code: errno) }
+        let (descriptor, status) = try FileReading.openForReading(url)
         defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw FileReadingError(path: url.path, code: errno) }
-        if (status.st_mode & S_IFMT) == S_IFDIR { throw FileReadingError(path: url.path, reason: "is a folder, not a file") }
         guard (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0, status.st_size <= Int.max else {
             return FileContents(copying: try FileReading.bytes(of: url))
         }

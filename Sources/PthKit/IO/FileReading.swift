@@ -2,16 +2,29 @@ import Foundation
 
 /// Whole-file reads into a byte array, the one shape every reader here parses from.
 enum FileReading {
+    /// Opens `url` read-only with its `fstat`; a folder is an error. The caller closes the descriptor.
+    static func openForReading(_ url: URL) throws -> (descriptor: Int32, status: stat) {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileReadingError(path: url.path, code: errno) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw FileReadingError(path: url.path, code: code)
+        }
+        if (status.st_mode & S_IFMT) == S_IFDIR {
+            close(descriptor)
+            throw FileReadingError(path: url.path, reason: "is a folder, not a file")
+        }
+        return (descriptor, status)
+    }
+
     /// A regular file is read straight into the array with `read(2)`: going through `Data` would
     /// cost a second full copy, a large share of loading a checkpoint. Anything else (a pipe, a
     /// device) goes through `Data`.
     static func bytes(of url: URL) throws -> [UInt8] {
-        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw FileReadingError(path: url.path, code: errno) }
+        let (descriptor, status) = try openForReading(url)
         defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw FileReadingError(path: url.path, code: errno) }
-        if (status.st_mode & S_IFMT) == S_IFDIR { throw FileReadingError(path: url.path, reason: "is a folder, not a file") }
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             return [UInt8](try Data(contentsOf: url))
         }
