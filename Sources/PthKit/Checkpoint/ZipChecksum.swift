@@ -11,8 +11,8 @@ enum ZipChecksum {
         let partCount = (range.count + partBytes - 1) / partBytes
         guard partCount > 1 else { return sum(contents, range) }
         let parts = PartSums(count: partCount)
-        DispatchQueue.concurrentPerform(iterations: min(partCount, ProcessInfo.processInfo.activeProcessorCount)) { worker in
-            let workers = min(partCount, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = min(partCount, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for part in stride(from: worker, to: partCount, by: workers) {
                 let start = range.lowerBound + part * partBytes
                 parts.set(part, sum(contents, start..<min(range.upperBound, start + partBytes)))

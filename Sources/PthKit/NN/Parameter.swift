@@ -25,22 +25,24 @@ public final class Parameter: @unchecked Sendable {
     /// buffer's pages are first touched by the load. The seed is taken now, so the values are the
     /// same whenever they are drawn and `Initialization.withSeed` scopes them as it would eager ones.
     public static func randomUniform(shape: [Int], bound: Float) -> Parameter {
-        let count = shape.reduce(1, *)
-        // Never read before `materializePendingDraw` fills it (or a load overwrites it).
-        let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let parameter = Parameter(Tensor(shape: shape, storage: unfilledStorage(count: shape.reduce(1, *))))
+        parameter.pendingDraw = Initialization.pendingUniformDraw(bound: bound)
+        return parameter
+    }
+
+    /// Room for `count` values still to be drawn: never read before `materializePendingDraw` fills it
+    /// (or a load overwrites it), and large enough buffers ask for huge pages before their first write.
+    private static func unfilledStorage(count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             initialized = count
         }
-        let parameter = Parameter(Tensor(shape: shape, storage: storage))
-        parameter.pendingDraw = Initialization.pendingUniformDraw(bound: bound)
-        return parameter
     }
 
     /// Replaces the values with fresh U(-bound, bound) ones of `shape`, drawn when first read, as
     /// `randomUniform` makes them; every reference to this parameter sees them.
     func resetToRandomUniform(shape: [Int], bound: Float) {
-        let count = shape.reduce(1, *)
-        let storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        let storage = Self.unfilledStorage(count: shape.reduce(1, *))
         let draw = Initialization.pendingUniformDraw(bound: bound)
         lock.withLock {
             storedValue = Tensor(shape: shape, storage: storage)
