@@ -61,7 +61,8 @@ extension Kernels {
         guard batch > 0, length > 0, depth > 0 else { return Tensor(zeros: shape) }
         _ = ComputeThreads.blas
 
-        var output = [Float](repeating: 0, count: batch * length * embed)
+        // Each head's last sgemm writes its columns of every row.
+        var output = uninitializedBuffer(count: batch * length * embed)
         let biasValues = bias?.storage, maskValues = mask?.storage
         qkv.storage.withUnsafeBufferPointer { qkv in
             output.withUnsafeMutableBufferPointer { output in

@@ -13,7 +13,7 @@ extension Kernels {
         try requireAffine(weight, bias, features: features, op)
         guard x.count > 0, features > 0 else { return x }
         let rows = x.count / features
-        var output = x.storage
+        var output = copiedBuffer(x.storage)
         output.withUnsafeMutableBufferPointer { values in
             guard let values = values.baseAddress else { return }
             nonisolated(unsafe) let base = values
@@ -38,7 +38,7 @@ extension Kernels {
         try requireAffine(weight, bias, features: channels, op)
         guard x.count > 0 else { return x }
         let plane = x.shape[2] * x.shape[3]
-        var output = x.storage
+        var output = copiedBuffer(x.storage)
         output.withUnsafeMutableBufferPointer { values in
             guard let values = values.baseAddress else { return }
             nonisolated(unsafe) let base = values
