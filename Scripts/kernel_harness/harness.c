@@ -319,6 +319,68 @@ static int check_max_pool(void) {
     return failures != 0;
 }
 
+/// pk_layer_norm_rows and pk_attention_softmax_row against double-precision formulas on row lengths
+/// that leave partial vectors (1, 7, 49: Swin's windows, 197: ViT's tokens, 768), with and without
+/// weight, bias and mask, out of place and in place; then a NaN score that must take its row.
+static int check_row_normalizations(void) {
+    static const size_t lengths[] = {1, 7, 49, 197, 768};
+    int failures = 0;
+    double worst_norm = 0, worst_softmax = 0;
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        size_t count = lengths[l], rows = 37;
+        for (int affine = 0; affine <= 1; affine++) {
+            float *x = random_floats(rows * count, 3), *y = malloc(rows * count * sizeof(float));
+            float *weight = affine ? random_floats(count, 2) : NULL, *bias = affine ? random_floats(count, 1) : NULL;
+            for (size_t i = 0; i < rows * count; i++) x[i] += 5.0f;  // a mean far from zero
+            for (int in_place = 0; in_place <= 1; in_place++) {
+                if (in_place) memcpy(y, x, rows * count * sizeof(float));
+                pk_layer_norm_rows(in_place ? y : x, y, rows, count, weight, bias, 1e-5);
+                for (size_t r = 0; r < rows; r++) {
+                    double mean = 0, var = 0;
+                    for (size_t i = 0; i < count; i++) mean += x[r * count + i];
+                    mean /= (double)count;
+                    for (size_t i = 0; i < count; i++) var += (x[r * count + i] - mean) * (x[r * count + i] - mean);
+                    double rstd = 1 / sqrt(var / (double)count + 1e-5);
+                    for (size_t i = 0; i < count; i++) {
+                        double expected = (x[r * count + i] - mean) * rstd * (weight ? weight[i] : 1) + (bias ? bias[i] : 0);
+                        double error = fabs(y[r * count + i] - expected) / (fabs(expected) * 0x1p-23 + 1e-6);
+                        if (error > worst_norm) worst_norm = error;
+                    }
+                }
+            }
+            float *mask = affine ? random_floats(count, 4) : NULL;
+            memcpy(y, x, rows * count * sizeof(float));
+            for (size_t r = 0; r < rows; r++) {
+                pk_attention_softmax_row(y + r * count, count, bias, mask);
+                double maximum = -INFINITY, sum = 0;
+                double scores[768];
+                for (size_t j = 0; j < count; j++) {
+                    scores[j] = (double)x[r * count + j] + (bias ? bias[j] : 0) + (mask ? mask[j] : 0);
+                    if (scores[j] > maximum) maximum = scores[j];
+                }
+                for (size_t j = 0; j < count; j++) sum += exp(scores[j] - maximum);
+                for (size_t j = 0; j < count; j++) {
+                    double expected = exp(scores[j] - maximum) / sum;
+                    double error = fabs(y[r * count + j] - expected) / (expected * 0x1p-23 + 1e-30);
+                    if (error > worst_softmax) worst_softmax = error;
+                }
+            }
+            free(x); free(y); free(weight); free(bias); free(mask);
+        }
+    }
+    float row[9] = {1, 2, NAN, 4, 5, 6, 7, 8, 9};
+    pk_attention_softmax_row(row, 9, NULL, NULL);
+    for (int j = 0; j < 9; j++) if (!isnan(row[j])) failures++;
+    // float32 inputs and rounded intermediate sums: a few ulps (scores also carry the float adds).
+    if (worst_norm > 8 || worst_softmax > 16 || failures) {
+        fprintf(stderr, "FAIL row normalizations [%s]: layer norm %.1f ulps, softmax %.1f ulps, NaN rows %d\n",
+                pk_kernels_isa(), worst_norm, worst_softmax, failures);
+        failures++;
+    }
+    printf("check: layer norm worst %.2f ulps, softmax worst %.2f ulps [%s]\n", worst_norm, worst_softmax, pk_kernels_isa());
+    return failures != 0;
+}
+
 static int run_checks(void) {
     const char *isas[] = {"portable", "avx2-fma"};
     int failures = 0, cases = 0;
@@ -348,6 +410,7 @@ static int run_checks(void) {
             pk_set_thread_count(threads);
             failures += check_max_pool();
         }
+        failures += check_row_normalizations();
         printf("check: %s worst error / (sum|w*x| + |result|) = %.2e\n", isas[i], worst);
     }
     printf("check: %d cases, %d failed\n", cases, failures);

@@ -81,6 +81,16 @@ typedef struct {
 /// the pool's threads.
 void pk_max_pool2d(const pk_pool2d_shape *shape, const float *input, float *output);
 
+/// softmax(row + bias + mask) in place over `count` scores (bias and mask may be NULL, each `count`
+/// values added in that order): max (a NaN wins), exp(x - max), a float64 sum, one division each.
+void pk_attention_softmax_row(float *row, size_t count, const float *bias, const float *mask);
+
+/// `torch.nn.functional.layer_norm` over the last dimension of [rows, count] `x` into `y` (which may
+/// be `x`): (x - mean) / sqrt(biased variance + eps) * weight + bias, moments in float64; weight and
+/// bias (count values) may be NULL. Rows are split across the pool's threads.
+void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, const float *weight, const float *bias,
+                        double eps);
+
 /// destination[i] = activation(source[i]) for i < count, on the calling thread; the two may be the
 /// same buffer. The element-wise pass for activations that follow something other than a convolution
 /// (a linear layer's GELU, a standalone SiLU).

@@ -32,4 +32,10 @@ extension Kernels {
         }
         return buffer
     }
+
+    /// The address of `values`' first element, or nil when there are none to pass (an optional bias).
+    static func withOptionalPointer<Result>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Result) -> Result {
+        guard let values else { return body(nil) }
+        return values.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
 }

@@ -91,8 +91,8 @@ final class PackedConvolution: @unchecked Sendable {
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage } else { nil }
         input.storage.withUnsafeBufferPointer { source in
-            withOptionalPointer(bias) { bias in
-                withOptionalPointer(separate) { separate in
+            Kernels.withOptionalPointer(bias) { bias in
+                Kernels.withOptionalPointer(separate) { separate in
                     output.withUnsafeMutableBufferPointer { destination in
                         let residualPointer: UnsafePointer<Float>? =
                             if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
@@ -113,7 +113,7 @@ final class PackedConvolution: @unchecked Sendable {
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let inputCount = input.count / max(outputShape[0], 1)
         input.storage.withUnsafeBufferPointer { source in
-            withOptionalPointer(bias) { bias in
+            Kernels.withOptionalPointer(bias) { bias in
                 buffer.withUnsafeMutableBufferPointer { destination in
                     guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
                     for image in 0..<outputShape[0] {
@@ -125,11 +125,4 @@ final class PackedConvolution: @unchecked Sendable {
             }
         }
     }
-}
-
-private func withOptionalPointer<Result>(
-    _ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Result
-) -> Result {
-    guard let values else { return body(nil) }
-    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }
