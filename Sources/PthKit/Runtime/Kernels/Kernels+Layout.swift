@@ -1,3 +1,5 @@
+import CKernels
+
 /// Kernels that only move values: the permutes, rolls, pads, slices, broadcasts and table lookups
 /// the transformer models write between their layers (torch's views made contiguous).
 extension Kernels {
@@ -186,8 +188,8 @@ extension Kernels {
     }
 
     /// A gather whose last two (merged) dimensions are a transpose: the innermost output dimension
-    /// strides through the source and the one before it reads consecutive values. Copied in 16 x 16
-    /// tiles, so both sides stay in cache lines: element by element, every read of ConvNeXt's
+    /// strides through the source and the one before it reads consecutive values. The C kernel
+    /// moves 8 x 8 blocks through registers: element by element, every read of ConvNeXt's
     /// NCHW -> NHWC permute landed a plane apart.
     private static func transposed(_ source: [Float], dims: [Int], strides: [Int]) -> [Float] {
         let (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
@@ -198,7 +200,6 @@ extension Kernels {
         output.withUnsafeMutableBufferPointer { output in
             source.withUnsafeBufferPointer { source in
                 guard let to = output.baseAddress, let from = source.baseAddress else { return }
-                let tile = 16
                 for batch in 0..<batches {
                     // The batch's source offset from its index in the outer dimensions.
                     var rest = batch, offset = 0
@@ -206,17 +207,12 @@ extension Kernels {
                         offset += rest % outer[axis] * outerStrides[axis]
                         rest /= outer[axis]
                     }
-                    let input = from + offset, out = to + batch * rows * columns
-                    for row0 in stride(from: 0, to: rows, by: tile) {
-                        let rowEnd = min(row0 + tile, rows)
-                        for column0 in stride(from: 0, to: columns, by: tile) {
-                            let columnEnd = min(column0 + tile, columns)
-                            for row in row0..<rowEnd {
-                                for column in column0..<columnEnd {
-                                    out[row * columns + column] = input[row + column * columnStride]
-                                }
-                            }
-                        }
+                    let out = to + batch * rows * columns
+                    if columnStride > 0 {
+                        pk_transpose(from + offset, columnStride, out, rows, columns)
+                    } else {
+                        // A broadcast (stride 0): each output row repeats one source value.
+                        for row in 0..<rows { (out + row * columns).update(repeating: from[offset + row], count: columns) }
                     }
                 }
             }
