@@ -90,7 +90,9 @@ public final class Parameter: @unchecked Sendable {
             let count = shape.reduce(1, *)
             // `fill` writes every element, so values still to be drawn never need drawing.
             pendingDraw = nil
-            if storedValue.storage.count == count {
+            // Only an array of the parameter's own is reused: borrowed values are a checkpoint's
+            // bytes, which are never written (and copying them first would be wasted).
+            if storedValue.storage.count == count, !storedValue.storage.isBorrowed {
                 storedValue.storage.withUnsafeMutableBufferPointer { buffer in fill(buffer) }
                 if storedValue.shape != shape { storedValue = Tensor(shape: shape, storage: storedValue.storage) }
             } else {

@@ -35,8 +35,9 @@ public struct OutputComparison: Encodable, Sendable {
         shape = output.shape
         self.atol = atol
         self.rtol = rtol
+        let outputValues = output.storage.array, referenceValues = reference.storage.array
         var maxAbsolute = 0.0, maxRelative = 0.0, inside = true
-        for (ours, theirs) in zip(output.storage, reference.storage) {
+        for (ours, theirs) in zip(outputValues, referenceValues) {
             let difference = abs(Double(ours) - Double(theirs))
             maxAbsolute = max(maxAbsolute, difference)
             if theirs != 0 { maxRelative = max(maxRelative, difference / abs(Double(theirs))) }
@@ -45,15 +46,15 @@ public struct OutputComparison: Encodable, Sendable {
         maxAbsoluteDifference = maxAbsolute
         maxRelativeDifference = maxRelative
         withinTolerance = inside
-        cosineSimilarity = Self.cosine(output.storage[...], reference.storage[...])
+        cosineSimilarity = Self.cosine(outputValues[...], referenceValues[...])
         let width = output.shape.count >= 2 ? output.shape.last ?? 1 : output.count
         let count = width > 0 ? output.count / width : 0
         rows = (0..<count).map { row in
             let range = (row * width)..<((row + 1) * width)
-            let ours = Self.topIndices(output.storage[range], 5), theirs = Self.topIndices(reference.storage[range], 5)
+            let ours = Self.topIndices(outputValues[range], 5), theirs = Self.topIndices(referenceValues[range], 5)
             return Row(
                 row: row, top1Agrees: ours.first == theirs.first, top5Overlap: Set(ours).intersection(theirs).count,
-                cosineSimilarity: Self.cosine(output.storage[range], reference.storage[range]))
+                cosineSimilarity: Self.cosine(outputValues[range], referenceValues[range]))
         }
         top1Agreement = rows.isEmpty ? 1 : Double(rows.filter(\.top1Agrees).count) / Double(rows.count)
     }

@@ -1,24 +1,33 @@
 /// A dense float32 tensor in row-major order (NCHW for images): the one value the runtime computes on.
 ///
-/// It is a value type over a copy-on-write array, so a loaded model's weights can be read by many
-/// concurrent forward passes without locks.
+/// It is a value type over copy-on-write storage (its own array, or a borrowed region of a mapped
+/// checkpoint: `TensorStorage`), so a loaded model's weights can be read by many concurrent forward
+/// passes without locks.
 public struct Tensor: Sendable, Equatable {
     public private(set) var shape: [Int]
-    public var storage: [Float]
+    public var storage: TensorStorage
     /// Which value of the graph being traced this tensor is (`PlanTracer`); -1 outside a trace. Not
     /// part of the tensor's value: two tensors are equal when their shapes and values are.
     var tracedValue = -1
 
     /// Wraps `storage` as `shape`. The caller guarantees the element count; data from files goes
     /// through `init(validatingShape:storage:)` instead.
-    public init(shape: [Int], storage: [Float]) {
+    public init(shape: [Int], storage: TensorStorage) {
         assert(shape.reduce(1, *) == storage.count, "shape \(shape) does not hold \(storage.count) values")
         self.shape = shape
         self.storage = storage
     }
 
+    public init(shape: [Int], storage: [Float]) {
+        self.init(shape: shape, storage: TensorStorage(storage))
+    }
+
     /// Wraps untrusted data, checking that `shape` describes exactly `storage.count` values.
     public init(validatingShape shape: [Int], storage: [Float]) throws {
+        try self.init(validatingShape: shape, storage: TensorStorage(storage))
+    }
+
+    public init(validatingShape shape: [Int], storage: TensorStorage) throws {
         guard let count = Tensor.elementCount(of: shape), count == storage.count else {
             throw RuntimeError.shapeMismatch(
                 operation: "Tensor", expected: "\(storage.count) values", found: "shape \(shape)")

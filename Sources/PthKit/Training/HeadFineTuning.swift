@@ -97,8 +97,8 @@ public enum HeadFineTuning {
         }
         let validation = validationRows.isEmpty ? nil : try everything.selecting(validationRows)
         let result = try HeadTraining.train(
-            train: everything.selecting(trainRows), validation: validation, weight: head.layer.weight.value.storage,
-            bias: head.layer.bias?.value.storage, classes: classes.count, settings: request.settings,
+            train: everything.selecting(trainRows), validation: validation, weight: head.layer.weight.value.storage.array,
+            bias: head.layer.bias?.value.storage.array, classes: classes.count, settings: request.settings,
             onEpoch: { onEvent(.epoch($0, epochs: request.settings.epochs)) })
 
         head.layer.weight.value = Tensor(shape: head.layer.weight.shape, storage: result.weight)

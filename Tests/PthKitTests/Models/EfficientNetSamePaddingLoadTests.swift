@@ -36,7 +36,7 @@ struct EfficientNetSamePaddingLoadTests {
             let popped = Set(entry["popped"] as? [String] ?? [])
             for (key, parameter) in network.stateDict() where !popped.contains(key) {
                 let expected = try #require(checkpointValues[key], "\(key)")
-                #expect(parameter.value.storage == expected.floatValues(), "\(key) for \(arguments)")
+                #expect(parameter.value.storage.array == expected.floatValues(), "\(key) for \(arguments)")
             }
         }
     }

@@ -19,11 +19,11 @@ struct ModelConcurrencyTests {
         let loaded = try ModelZoo.load("lenet5", weights: Self.weights)
         let all = try NPY.read(contentsOf: Self.digits.appendingPathComponent("heldout_inputs.npy"))
         let batches = (0..<8).map { Self.batch(all, start: $0 * 16, count: 16) }
-        let expected = try batches.map { try loaded.model($0).storage }
+        let expected = try batches.map { try loaded.model($0).storage.array }
 
         let results = LockedResults(count: 48)
         DispatchQueue.concurrentPerform(iterations: 48) { index in
-            results.set(index, Result { try loaded.model(batches[index % batches.count]).storage })
+            results.set(index, Result { try loaded.model(batches[index % batches.count]).storage.array })
         }
         for index in 0..<48 {
             let output = try results.get(index).get()

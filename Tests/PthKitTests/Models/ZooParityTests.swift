@@ -65,8 +65,8 @@ struct ZooParityTests {
         #expect(error <= bound, "max |PthKit - PyTorch f64| = \(error), bound \(bound)")
         let classes = output.shape.last ?? 1
         for row in 0..<(output.count / max(classes, 1)) {
-            let ours = argmax(output.storage[(row * classes)..<((row + 1) * classes)])
-            let theirs = argmax(reference.storage[(row * classes)..<((row + 1) * classes)])
+            let ours = argmax(output.storage.array[(row * classes)..<((row + 1) * classes)])
+            let theirs = argmax(reference.storage.array[(row * classes)..<((row + 1) * classes)])
             #expect(ours == theirs, "row \(row): top-1 \(ours) vs PyTorch \(theirs)")
         }
     }

@@ -54,7 +54,7 @@ struct KernelCase: Decodable, Sendable, CustomTestStringConvertible {
     }
 
     func optionalValues(_ role: String) throws -> [Float]? {
-        tensors[role] == nil ? nil : try tensor(role).storage
+        tensors[role] == nil ? nil : try tensor(role).storage.array
     }
 
     func expected() throws -> [Tensor] {
@@ -143,7 +143,7 @@ struct KernelOracleTests {
                 c.tensor("a"), c.tensor("b"), transposeA: a.transposeA ?? false, transposeB: a.transposeB ?? false)]
         case "batch_norm":
             let (scale, shift) = Kernels.batchNormScaleShift(
-                mean: try c.tensor("mean").storage, variance: try c.tensor("variance").storage,
+                mean: try c.tensor("mean").storage.array, variance: try c.tensor("variance").storage.array,
                 weight: try c.optionalValues("weight"), bias: try c.optionalValues("bias"), eps: a.eps ?? 1e-5)
             var x = try c.tensor("input")
             try Kernels.scaleShiftChannels(&x, scale: scale, shift: shift)

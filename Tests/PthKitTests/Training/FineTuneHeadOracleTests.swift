@@ -36,7 +36,7 @@ struct FineTuneHeadOracleTests {
         try NPY.write(logits, to: logitsFile)
         // The written head is the best epoch's: its accuracy is the one reported.
         let predicted = (0..<folder.samples.count).map { row in
-            OutputComparison.topIndices(logits.storage[(row * 5)..<((row + 1) * 5)], 1)[0]
+            OutputComparison.topIndices(logits.storage.array[(row * 5)..<((row + 1) * 5)], 1)[0]
         }
         let accuracy = Double(zip(predicted, folder.samples).filter { $0 == $1.classIndex }.count) / Double(folder.samples.count)
         #expect(abs(accuracy - (summary.best.validationAccuracy ?? -1)) < 1e-9)

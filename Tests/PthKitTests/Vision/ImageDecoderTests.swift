@@ -17,7 +17,7 @@ extension VisionTests {
             if let array = expected.rgb {
                 let reference = try NPY.read(contentsOf: ImageOracle.url(array))
                 #expect(reference.shape == [expected.height, expected.width, 3])
-                let differing = ImageOracle.differences(image.pixels, reference.storage)
+                let differing = ImageOracle.differences(image.pixels, reference.storage.array)
                 #expect(differing.count == 0,
                         "\(differing.count) of \(image.pixels.count) bytes differ from Pillow (max |diff| \(differing.largest))")
             }

@@ -15,7 +15,7 @@ extension VisionTests {
             let theirs = try NPY.read(contentsOf: ImageOracle.url(resize.pixels))
             try #require(theirs.shape == [resize.height, resize.width, 3])
             try #require(ours.pixels.count == theirs.count)
-            let differing = ImageOracle.differences(ours.pixels, theirs.storage)
+            let differing = ImageOracle.differences(ours.pixels, theirs.storage.array)
             #expect(differing.count == 0,
                     "\(differing.count) of \(theirs.count) values differ from Pillow's (max |diff| \(differing.largest))")
         }

@@ -148,7 +148,7 @@ final class ShiftedWindowAttention: Module, @unchecked Sendable {
         x = try Kernels.permute(x.reshaped([b, padH / wh, wh, padW / ww, ww, c]), [0, 1, 3, 2, 4, 5])
             .reshaped([b * numWindows, wh * ww, c])
 
-        var qkvBias = qkv.bias?.value.storage
+        var qkvBias = qkv.bias?.value.storage.array
         if logitScale != nil, var bias = qkvBias {
             // V2 learns no key bias: torch zeroes the middle third on every call.
             let length = bias.count / 3
@@ -161,7 +161,7 @@ final class ShiftedWindowAttention: Module, @unchecked Sendable {
         let attended = try Kernels.attention(
             packed: packed, heads: numHeads, scale: Float(pow(Double(c / numHeads), -0.5)), bias: relativePositionBias,
             mask: mask, logitScale: scales)
-        x = try Kernels.linear(attended, weight: proj.weight.value, bias: proj.bias?.value.storage)
+        x = try Kernels.linear(attended, weight: proj.weight.value, bias: proj.bias?.value.storage.array)
 
         x = try Kernels.permute(x.reshaped([b, padH / wh, padW / ww, wh, ww, c]), [0, 1, 3, 2, 4, 5])
             .reshaped([b, padH, padW, c])

@@ -32,8 +32,8 @@ public final class BatchNorm2d: Module, @unchecked Sendable {
     func scaleAndShift() -> (scale: [Float], shift: [Float]) {
         affine.value(for: [weight, bias, runningMean, runningVar]) {
             Kernels.batchNormScaleShift(
-                mean: runningMean.value.storage, variance: runningVar.value.storage,
-                weight: weight?.value.storage, bias: bias?.value.storage, eps: eps)
+                mean: runningMean.value.storage.array, variance: runningVar.value.storage.array,
+                weight: weight?.value.storage.array, bias: bias?.value.storage.array, eps: eps)
         }
     }
 

@@ -32,20 +32,20 @@ public final class Conv2d: Module, @unchecked Sendable {
 
     public override func forward(_ input: Tensor) throws -> Tensor {
         try Kernels.conv2d(
-            input, weight: weight.value, bias: bias?.value.storage, stride: stride.tuple, padding: padding.tuple,
+            input, weight: weight.value, bias: bias?.value.storage.array, stride: stride.tuple, padding: padding.tuple,
             dilation: dilation.tuple, groups: groups)
     }
 
     override var tracedOperation: TracedOperation? {
         .convolution(ConvolutionWeights(
-            weight: weight.value, bias: bias?.value.storage, stride: stride.tuple, padding: padding.tuple,
+            weight: weight.value, bias: bias?.value.storage.array, stride: stride.tuple, padding: padding.tuple,
             dilation: dilation.tuple, groups: groups))
     }
 
     /// Zeros of the output's shape, checked as the kernel checks it: a plan needs no values.
     override func tracedOutput(_ input: Tensor) throws -> Tensor {
         let shape = try ConvolutionShape(
-            input: input, weight: weight.value, bias: bias?.value.storage, stride: stride.tuple,
+            input: input, weight: weight.value, bias: bias?.value.storage.array, stride: stride.tuple,
             padding: padding.tuple, dilation: dilation.tuple, groups: groups)
         return Tensor(zeros: [shape.batch, shape.outputChannels, shape.outputHeight, shape.outputWidth])
     }

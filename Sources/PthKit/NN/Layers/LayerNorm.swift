@@ -17,14 +17,14 @@ public class LayerNorm: Module, @unchecked Sendable {
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        try Kernels.layerNorm(input, weight: weight?.value.storage, bias: bias?.value.storage, eps: eps)
+        try Kernels.layerNorm(input, weight: weight?.value.storage.array, bias: bias?.value.storage.array, eps: eps)
     }
 }
 
 /// torchvision's `LayerNorm2d` (ConvNeXt): a LayerNorm over the channels of [N, C, H, W].
 public final class LayerNorm2d: LayerNorm, @unchecked Sendable {
     public override func forward(_ input: Tensor) throws -> Tensor {
-        try Kernels.layerNormChannels(input, weight: weight?.value.storage, bias: bias?.value.storage, eps: eps)
+        try Kernels.layerNormChannels(input, weight: weight?.value.storage.array, bias: bias?.value.storage.array, eps: eps)
     }
 }
 

@@ -26,11 +26,11 @@ public final class Linear: Module, @unchecked Sendable {
     }
 
     override var tracedOperation: TracedOperation? {
-        .linear(weight: weight.value, bias: bias?.value.storage)
+        .linear(weight: weight.value, bias: bias?.value.storage.array)
     }
 
     public override func forward(_ input: Tensor) throws -> Tensor {
-        try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage)
+        try Kernels.linear(input, weight: weight.value, bias: bias?.value.storage.array)
     }
 
     /// Zeros of the output's shape, the input checked as the kernel checks it: a plan needs no

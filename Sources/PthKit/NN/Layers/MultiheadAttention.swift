@@ -28,7 +28,7 @@ public final class MultiheadAttention: Module, @unchecked Sendable {
 
     /// Self-attention of `input` [N, L, E] with itself; torch scales the queries by 1/sqrt(head dim).
     public override func forward(_ input: Tensor) throws -> Tensor {
-        let qkv = try Kernels.linear(input, weight: inProjWeight.value, bias: inProjBias?.value.storage)
+        let qkv = try Kernels.linear(input, weight: inProjWeight.value, bias: inProjBias?.value.storage.array)
         let headDim = embedDim / numHeads
         let attended = try Kernels.attention(packed: qkv, heads: numHeads, scale: 1 / Float(headDim).squareRoot())
         return try outProj(attended)

@@ -15,7 +15,7 @@ extension Kernels {
         }
         let shape = axes.map { x.shape[$0] }
         let strides = contiguousStrides(x.shape)
-        return Tensor(shape: shape, storage: gather(x.storage, shape: shape, sourceStrides: axes.map { strides[$0] }))
+        return Tensor(shape: shape, storage: gather(x.storage.array, shape: shape, sourceStrides: axes.map { strides[$0] }))
     }
 
     /// `torch.roll(x, shifts, dims)`: values leave one end of each dimension and come back at the other.
@@ -85,7 +85,7 @@ extension Kernels {
         let op = "expand"
         try requireConsistent(x, op)
         let strides = try broadcastStrides(x.shape, to: shape, op)
-        return Tensor(shape: try resultShape(shape, op), storage: gather(x.storage, shape: shape, sourceStrides: strides))
+        return Tensor(shape: try resultShape(shape, op), storage: gather(x.storage.array, shape: shape, sourceStrides: strides))
     }
 
     /// `table[index]` (`torch.index_select(table, 0, index)`): rows of `table` [R, ...] picked by
@@ -225,7 +225,7 @@ extension Kernels {
     private static func copyWindow(_ x: Tensor, offsets: [Int], shape: [Int], wrap: Bool) -> [Float] {
         let count = shape.reduce(1, *)
         guard count > 0 else { return [] }
-        guard x.rank > 0 else { return x.storage }
+        guard x.rank > 0 else { return x.storage.array }
         let strides = contiguousStrides(x.shape)
         // Per dimension, the source index of each output index (-1: a zero of the padding).
         let sources = shape.indices.map { axis in

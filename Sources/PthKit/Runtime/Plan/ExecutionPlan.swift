@@ -103,13 +103,14 @@ final class PlanWorkspace: @unchecked Sendable {
     func release(_ value: Int) {
         guard let tensor = values[value] else { return }
         values[value] = nil
-        spare[tensor.count, default: []].append(tensor.storage)
+        // A borrowed storage (a weight read in place from its file) is not a buffer to reuse.
+        if let buffer = tensor.storage.ownedArray { spare[tensor.count, default: []].append(buffer) }
     }
 
     /// Takes `value`'s storage over for an in-place result (it is its last use).
     func take(_ value: Int) -> [Float]? {
         defer { values[value] = nil }
-        return values[value]?.storage
+        return values[value]?.storage.array
     }
 
     var spareBufferCount: Int { spare.values.reduce(0) { $0 + $1.count } }
@@ -196,7 +197,7 @@ struct PlanStep: CustomStringConvertible {
             let part = try value(inputs[0], workspace)
             // Taken out of the workspace while written, so the buffer has one owner and is not copied.
             var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
-            Kernels.place(part.storage, into: &buffer, at: slice)
+            Kernels.place(part.storage.array, into: &buffer, at: slice)
             workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
         case let .convolutionIntoSlice(convolution, slice, rootShape):
             let input = try value(inputs[0], workspace)
@@ -204,10 +205,10 @@ struct PlanStep: CustomStringConvertible {
             convolution.run(input, into: &buffer, at: slice)
             workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
         case let .gather(slice, shape):
-            workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage))
+            workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage.array))
         case let .scaleShiftSlice(slice, shape, scale, shift, activation):
             let storage = Kernels.scaleShift(
-                slice, of: try value(inputs[0], workspace).storage, scale: scale, shift: shift, activation: activation)
+                slice, of: try value(inputs[0], workspace).storage.array, scale: scale, shift: shift, activation: activation)
             workspace.values[outputs[0]] = Tensor(shape: shape, storage: storage)
         }
         for value in releases { workspace.release(value) }

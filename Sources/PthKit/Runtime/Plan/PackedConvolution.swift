@@ -89,7 +89,7 @@ final class PackedConvolution: @unchecked Sendable {
     func run(_ input: Tensor, residual: Residual, into output: inout [Float]) {
         var cShape = shape
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
-        let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage } else { nil }
+        let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage.array } else { nil }
         input.storage.withUnsafeBufferPointer { source in
             Kernels.withOptionalPointer(bias) { bias in
                 Kernels.withOptionalPointer(separate) { separate in
