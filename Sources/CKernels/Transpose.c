@@ -11,30 +11,18 @@ static void transpose_portable(const float *source, size_t ld, float *destinatio
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "ActivationAvx2.h"
 
-__attribute__((target("avx2,fma")))
-static void transpose_avx2(const float *source, size_t ld, float *destination, size_t rows, size_t columns) {
+static PK_AVX2 void transpose_avx2(const float *source, size_t ld, float *destination, size_t rows, size_t columns) {
     size_t full_rows = rows / 8 * 8, full_columns = columns / 8 * 8;
     for (size_t r = 0; r < full_rows; r += 8) {
         for (size_t c = 0; c < full_columns; c += 8) {
-            // Row i of the block: source column c + i, values r..r+7.
-            __m256 v[8], t[8];
+            // Row i of the block: source column c + i, values r..r+7; after the transpose, v[i] is
+            // destination row r + i.
+            __m256 v[8];
             for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(source + (c + (size_t)i) * ld + r);
-            for (int i = 0; i < 8; i += 2) {
-                t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
-                t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
-            }
-            for (int i = 0; i < 8; i += 4) {
-                v[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-                v[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-                v[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-                v[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-            }
-            for (int i = 0; i < 4; i++) {
-                _mm256_storeu_ps(destination + (r + (size_t)i) * columns + c, _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
-                _mm256_storeu_ps(destination + (r + (size_t)i + 4) * columns + c, _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
-            }
+            pk_transpose8x8_avx2(v);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(destination + (r + (size_t)i) * columns + c, v[i]);
         }
         for (size_t i = r; i < r + 8; i++)
             for (size_t c = full_columns; c < columns; c++) destination[i * columns + c] = source[i + c * ld];
