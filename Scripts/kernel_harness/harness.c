@@ -368,6 +368,29 @@ static int check_row_normalizations(void) {
             free(x); free(y); free(weight); free(bias); free(mask);
         }
     }
+    // LayerNorm2d: [2, C, H*W] with plane sizes that leave partial vectors.
+    static const size_t planes[] = {1, 5, 49, 3136};
+    for (size_t p = 0; p < sizeof planes / sizeof planes[0]; p++) {
+        size_t channels = 24, plane = planes[p], count = 2 * channels * plane;
+        float *x = random_floats(count, 3), *y = malloc(count * sizeof(float));
+        float *weight = random_floats(channels, 2), *bias = random_floats(channels, 1);
+        pk_layer_norm_channels(x, y, 2, channels, plane, weight, bias, 1e-6);
+        for (size_t n = 0; n < 2; n++)
+            for (size_t q = 0; q < plane; q++) {
+                const float *column = x + n * channels * plane + q;
+                double mean = 0, var = 0;
+                for (size_t c = 0; c < channels; c++) mean += column[c * plane];
+                mean /= (double)channels;
+                for (size_t c = 0; c < channels; c++) var += (column[c * plane] - mean) * (column[c * plane] - mean);
+                double rstd = 1 / sqrt(var / (double)channels + 1e-6);
+                for (size_t c = 0; c < channels; c++) {
+                    double expected = (column[c * plane] - mean) * rstd * weight[c] + bias[c];
+                    double error = fabs(y[n * channels * plane + q + c * plane] - expected) / (fabs(expected) * 0x1p-23 + 1e-6);
+                    if (error > worst_norm) worst_norm = error;
+                }
+            }
+        free(x); free(y); free(weight); free(bias);
+    }
     float row[9] = {1, 2, NAN, 4, 5, 6, 7, 8, 9};
     pk_attention_softmax_row(row, 9, NULL, NULL);
     for (int j = 0; j < 9; j++) if (!isnan(row[j])) failures++;

@@ -51,6 +51,19 @@ static void layer_norm_row_portable(const float *x, float *y, size_t count, cons
     }
 }
 
+/// Layer norm over the `channels` values of one pixel, `plane` floats apart (LayerNorm2d on NCHW).
+static void layer_norm_pixel_portable(const float *x, float *y, size_t channels, size_t plane, const float *weight,
+                                      const float *bias, double eps) {
+    double mean, rstd;
+    moments(x, channels, plane, eps, &mean, &rstd);
+    for (size_t c = 0; c < channels; c++) {
+        double value = (x[c * plane] - mean) * rstd;
+        if (weight) value *= weight[c];
+        if (bias) value += bias[c];
+        y[c * plane] = (float)value;
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include "ActivationAvx2.h"
 
@@ -145,6 +158,26 @@ static PK_AVX2 void layer_norm_row_avx2(const float *x, float *y, size_t count, 
         y[i] = (float)value;
     }
 }
+/// layer_norm_pixel_portable for four consecutive pixels at once, in double lanes.
+static PK_AVX2 void layer_norm_pixels4_avx2(const float *x, float *y, size_t channels, size_t plane,
+                                            const float *weight, const float *bias, double eps) {
+    __m256d sum = _mm256_setzero_pd();
+    for (size_t c = 0; c < channels; c++) sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_loadu_ps(x + c * plane)));
+    __m256d count = _mm256_set1_pd((double)channels);
+    __m256d mean = _mm256_div_pd(sum, count), squares = _mm256_setzero_pd();
+    for (size_t c = 0; c < channels; c++) {
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + c * plane)), mean);
+        squares = _mm256_fmadd_pd(d, d, squares);
+    }
+    __m256d rstd = _mm256_div_pd(_mm256_set1_pd(1),
+                                 _mm256_sqrt_pd(_mm256_add_pd(_mm256_div_pd(squares, count), _mm256_set1_pd(eps))));
+    for (size_t c = 0; c < channels; c++) {
+        __m256d value = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + c * plane)), mean), rstd);
+        if (weight) value = _mm256_mul_pd(value, _mm256_set1_pd(weight[c]));
+        if (bias) value = _mm256_add_pd(value, _mm256_set1_pd(bias[c]));
+        _mm_storeu_ps(y + c * plane, _mm256_cvtpd_ps(value));
+    }
+}
 #endif
 
 void pk_attention_softmax_row(float *row, size_t count, const float *bias, const float *mask) {
@@ -187,4 +220,39 @@ void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, con
                         double eps) {
     layer_norm_job job = {x, y, rows, count, weight, bias, eps};
     pk_parallel_for((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, layer_norm_task, &job);
+}
+
+typedef struct {
+    const float *x;
+    float *y;
+    size_t channels, plane, blocks_per_image;
+    const float *weight, *bias;
+    double eps;
+} layer_norm_channels_job;
+
+enum { PIXELS_PER_TASK = 64 };
+
+static void layer_norm_channels_task(void *context, size_t task) {
+    const layer_norm_channels_job *job = context;
+    size_t image = task / job->blocks_per_image, first = task % job->blocks_per_image * PIXELS_PER_TASK;
+    size_t end = first + PIXELS_PER_TASK < job->plane ? first + PIXELS_PER_TASK : job->plane;
+    size_t offset = image * job->channels * job->plane;
+    size_t pixel = first;
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        for (; pixel + 4 <= end; pixel += 4)
+            layer_norm_pixels4_avx2(job->x + offset + pixel, job->y + offset + pixel, job->channels, job->plane,
+                                    job->weight, job->bias, job->eps);
+    }
+#endif
+    for (; pixel < end; pixel++)
+        layer_norm_pixel_portable(job->x + offset + pixel, job->y + offset + pixel, job->channels, job->plane,
+                                  job->weight, job->bias, job->eps);
+}
+
+void pk_layer_norm_channels(const float *x, float *y, size_t batch, size_t channels, size_t plane, const float *weight,
+                            const float *bias, double eps) {
+    size_t blocks = (plane + PIXELS_PER_TASK - 1) / PIXELS_PER_TASK;
+    layer_norm_channels_job job = {x, y, channels, plane, blocks, weight, bias, eps};
+    pk_parallel_for(batch * blocks, layer_norm_channels_task, &job);
 }

@@ -91,6 +91,12 @@ void pk_attention_softmax_row(float *row, size_t count, const float *bias, const
 void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, const float *weight, const float *bias,
                         double eps);
 
+/// torchvision's LayerNorm2d: layer norm over the channels of each pixel of [batch, channels, plane]
+/// `x` into `y` (which may be `x`), as pk_layer_norm_rows computes a row. Pixels are split across the
+/// pool's threads.
+void pk_layer_norm_channels(const float *x, float *y, size_t batch, size_t channels, size_t plane, const float *weight,
+                            const float *bias, double eps);
+
 /// destination[r * columns + c] = source[r + c * ld] for r < rows, c < columns: a 2-D transpose whose
 /// source rows are `ld` floats apart (ld >= rows).
 void pk_transpose(const float *source, size_t ld, float *destination, size_t rows, size_t columns);

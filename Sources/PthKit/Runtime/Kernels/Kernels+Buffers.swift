@@ -20,19 +20,6 @@ extension Kernels {
         return buffer
     }
 
-    /// A copy of `values` the caller may write to without touching the original.
-    static func copiedBuffer(_ values: TensorStorage) -> [Float] {
-        guard PlanWorkspace.running != nil else { return values.array }
-        var buffer = uninitializedBuffer(count: values.count)
-        buffer.withUnsafeMutableBufferPointer { destination in
-            values.withUnsafeBufferPointer { source in
-                guard let from = source.baseAddress, let to = destination.baseAddress else { return }
-                to.update(from: from, count: source.count)
-            }
-        }
-        return buffer
-    }
-
     /// The address of `values`' first element, or nil when there are none to pass (an optional bias).
     static func withOptionalPointer<Result>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Result) -> Result {
         guard let values else { return body(nil) }

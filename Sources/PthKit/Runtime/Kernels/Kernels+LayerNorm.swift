@@ -40,14 +40,14 @@ extension Kernels {
         try requireAffine(weight, bias, features: channels, op)
         guard x.count > 0 else { return x }
         let plane = x.shape[2] * x.shape[3]
-        var output = copiedBuffer(x.storage)
-        output.withUnsafeMutableBufferPointer { values in
-            guard let values = values.baseAddress else { return }
-            nonisolated(unsafe) let base = values
-            forEachChunk(of: x.shape[0] * plane, work: x.count * 4) { range in
-                for pixel in range {
-                    let (n, p) = pixel.quotientAndRemainder(dividingBy: plane)
-                    normalize(base + n * channels * plane + p, count: channels, stride: plane, weight: weight, bias: bias, eps: eps)
+        var output = uninitializedBuffer(count: x.count)
+        x.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                withOptionalPointer(weight) { weight in
+                    withOptionalPointer(bias) { bias in
+                        pk_layer_norm_channels(
+                            source.baseAddress, destination.baseAddress, x.shape[0], channels, plane, weight, bias, eps)
+                    }
                 }
             }
         }
@@ -60,29 +60,6 @@ extension Kernels {
                 throw RuntimeError.shapeMismatch(
                     operation: op, expected: "\(role) of \(features) values", found: "\(values.count) values")
             }
-        }
-    }
-
-    /// Normalizes `count` values `stride` apart in place. Mean and variance are summed in float64:
-    /// ATen's float32 Welford pass is about as accurate, so the two agree to float32 rounding.
-    @inline(__always)
-    private static func normalize(
-        _ row: UnsafeMutablePointer<Float>, count: Int, stride: Int, weight: [Float]?, bias: [Float]?, eps: Double
-    ) {
-        var sum: Double = 0
-        for i in 0..<count { sum += Double(row[i * stride]) }
-        let mean = sum / Double(count)
-        var squares: Double = 0
-        for i in 0..<count {
-            let d = Double(row[i * stride]) - mean
-            squares += d * d
-        }
-        let rstd = 1 / (squares / Double(count) + eps).squareRoot()
-        for i in 0..<count {
-            var y = (Double(row[i * stride]) - mean) * rstd
-            if let weight { y *= Double(weight[i]) }
-            if let bias { y += Double(bias[i]) }
-            row[i * stride] = Float(y)
         }
     }
 }
