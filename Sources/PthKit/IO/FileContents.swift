@@ -5,8 +5,10 @@ import Foundation
 /// Files that cannot be mapped (pipes, devices, empty files) and in-memory bytes are held in an
 /// allocation of their own instead.
 ///
-/// A mapped file that another process truncates while it is read makes the next access fault, as
-/// with `torch.load(mmap=True)`; checkpoints are not expected to change under a reader.
+/// A mapped file that another process truncates while it is read makes the next access to a lost
+/// page a SIGBUS, as with `torch.load(mmap=True)`. Parameters that borrow the bytes (see
+/// `TensorData.borrowedFloat32Storage`) keep the mapping, so this holds for as long as the model
+/// does; `LoadOptions.copyWeights` copies instead for files that may change (README).
 public final class FileContents: @unchecked Sendable {
     /// Immutable after `init`; valid until `deinit`.
     let bytes: UnsafeRawBufferPointer
