@@ -67,6 +67,7 @@ static double activate_reference(pk_activation a, double x) {
     case PK_ACTIVATION_HARDSIGMOID: return (x + 3 < 0 ? 0 : (x + 3 > 6 ? 6 : x + 3)) / 6;
     case PK_ACTIVATION_SILU: return x / (1 + exp(-x));
     case PK_ACTIVATION_SIGMOID: return 1 / (1 + exp(-x));
+    case PK_ACTIVATION_GELU: return x * 0.5 * (1 + erf(x / sqrt(2.0)));
     }
     return x;
 }
@@ -124,7 +125,7 @@ static int check_case(const char *name, pk_conv2d_shape s, int with_bias, residu
     s.out_height = out_size(s.in_height, s.kernel_height, s.stride_height, s.padding_height, s.dilation_height);
     s.out_width = out_size(s.in_width, s.kernel_width, s.stride_width, s.padding_width, s.dilation_width);
     // Inputs large enough that sigmoid and SiLU see their saturated tails too.
-    float scale = activation == PK_ACTIVATION_SILU || activation == PK_ACTIVATION_SIGMOID ? 4.0f : 1.0f;
+    float scale = activation == PK_ACTIVATION_SILU || activation == PK_ACTIVATION_SIGMOID || activation == PK_ACTIVATION_GELU ? 4.0f : 1.0f;
     float *input = random_floats(input_count(&s), scale);
     float *weight = random_floats(weight_count(&s), 1.0f);
     float *bias = with_bias ? random_floats((size_t)s.out_channels, 1.0f) : NULL;
@@ -186,9 +187,17 @@ static const check_shape check_shapes[] = {
     {"depthwise 1x1 image", SHAPE(3, 7, 1, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7)},
 };
 
+/// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or
+/// 1e-30 absolute where results are tinier (e^x is clamped to [-87, 88]). GELU's erf is ATen's
+/// approximation (absolute error below 1.5e-7), so it may also be off by 0.5 |x| 1.5e-7 and the
+/// rounding of 1 - r t e^{-x^2} near 1: 1e-7 |x| in all.
+static double activation_tolerance(pk_activation a, double x, double expected) {
+    return 4 * fabs(expected) * 0x1p-23 + 1e-30 + (a == PK_ACTIVATION_GELU ? 1e-7 * fabs(x) : 0);
+}
+
 /// Activations through a 1 -> 1 channel 1x1 convolution with weight 1 (so the epilogue sees x
-/// exactly), on a sweep over [-100, 100] including the saturated tails: within 4 float ulps of the
-/// double formula, or 1e-30 absolute where results are tinier (e^x is clamped to [-87, 88]).
+/// exactly), and through the stand-alone pass (`pk_activation_apply`, out of place and in place, on
+/// a length that leaves a partial vector), on a sweep over [-100, 100] including the saturated tails.
 static int check_activation_accuracy(void) {
     enum { COUNT = 20001 };
     pk_conv2d_shape s = {1, 1, 1, COUNT, 1, 1, COUNT, 1, 1, 1, 1, 0, 0, 1, 1, 1};
@@ -196,21 +205,28 @@ static int check_activation_accuracy(void) {
     for (int i = 0; i < COUNT; i++) input[i] = -100.0f + 0.01f * (float)i;
     pk_conv2d_pack_weights(&s, &weight, packed);
     int failures = 0;
-    for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_SIGMOID; a++) {
+    for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_GELU; a++) {
         double worst = 0;
-        pk_conv2d_run(&s, input, packed, NULL, NULL, (pk_activation)a, output);
-        for (int i = 0; i < COUNT; i++) {
-            double expected = activate_reference((pk_activation)a, input[i]);
-            double ulps = fabs(output[i] - expected) / (fabs(expected) * 0x1p-23 + 1e-30);
-            if (ulps > worst) worst = ulps;
+        for (int pass = 0; pass < 3; pass++) {
+            if (pass == 0) pk_conv2d_run(&s, input, packed, NULL, NULL, (pk_activation)a, output);
+            if (pass == 1) pk_activation_apply((pk_activation)a, input, output, COUNT);
+            if (pass == 2) {
+                memcpy(output, input, COUNT * sizeof(float));
+                pk_activation_apply((pk_activation)a, output, output, COUNT);
+            }
+            for (int i = 0; i < COUNT; i++) {
+                double expected = activate_reference((pk_activation)a, input[i]);
+                double share = fabs(output[i] - expected) / activation_tolerance((pk_activation)a, input[i], expected);
+                if (share > worst) worst = share;
+            }
         }
-        printf("%s %.2f", a == PK_ACTIVATION_NONE ? "check: activations' worst ulps" : ",", worst);
-        if (worst > 4) {
-            fprintf(stderr, "FAIL activation %d [%s]: %.1f ulps from the double formula\n", a, pk_kernels_isa(), worst);
+        printf("%s %.2f", a == PK_ACTIVATION_NONE ? "check: activations' worst error / tolerance" : ",", worst);
+        if (worst > 1) {
+            fprintf(stderr, "FAIL activation %d [%s]: %.2fx its tolerance from the double formula\n", a, pk_kernels_isa(), worst);
             failures++;
         }
     }
-    printf(" (none, relu, relu6, hardswish, hardsigmoid, silu, sigmoid)\n");
+    printf(" (none, relu, relu6, hardswish, hardsigmoid, silu, sigmoid, gelu)\n");
     free(input); free(output);
     return failures;
 }
@@ -241,6 +257,130 @@ static int check_concurrent_callers(void) {
     return failures != 0;
 }
 
+/// pk_max_pool2d against ATen's loop (each window in row-major tap order, clipped to the input,
+/// `value > kept || isnan(value)`), on torchvision's pools and awkward ones: ceil mode, padding,
+/// dilation, widths that leave partial vectors, a 1-pixel image, and NaNs that must win.
+static int check_max_pool(void) {
+    static const int cases[][10] = {
+        // height, width, kernel h/w, stride h/w, padding h/w, dilation h/w
+        {112, 112, 3, 3, 2, 2, 1, 1, 1, 1},   // resnet's stem
+        {55, 55, 3, 3, 2, 2, 0, 0, 1, 1},     // alexnet / squeezenet (ceil)
+        {28, 28, 3, 3, 1, 1, 1, 1, 1, 1},     // googlenet's branch pool
+        {13, 37, 2, 2, 2, 2, 0, 0, 1, 1},
+        {9, 21, 3, 2, 2, 1, 1, 1, 2, 1},
+        {7, 19, 5, 3, 3, 2, 2, 1, 1, 2},
+        {1, 1, 1, 1, 1, 1, 0, 0, 1, 1},
+        {3, 50, 3, 3, 2, 2, 1, 1, 1, 1},
+    };
+    int failures = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++) {
+            const int *k = cases[c];
+            pk_pool2d_shape s = {3, k[0], k[1], 0, 0, k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]};
+            int sizes[2];
+            for (int axis = 0; axis < 2; axis++) {
+                int input = axis ? s.in_width : s.in_height, kernel = axis ? s.kernel_width : s.kernel_height;
+                int stride = axis ? s.stride_width : s.stride_height, pad = axis ? s.padding_width : s.padding_height;
+                int dilation = axis ? s.dilation_width : s.dilation_height;
+                int span = input + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+                int size = span / stride + 1;
+                if (ceil_mode && (size - 1) * stride >= input + pad) size--;
+                sizes[axis] = size;
+            }
+            s.out_height = sizes[0], s.out_width = sizes[1];
+            size_t in_count = (size_t)s.planes * s.in_height * s.in_width, out_count = (size_t)s.planes * s.out_height * s.out_width;
+            float *input = random_floats(in_count, 1), *output = malloc(out_count * sizeof(float));
+            if (in_count > 40) input[17] = NAN, input[in_count - 3] = NAN;
+            pk_max_pool2d(&s, input, output);
+            for (int p = 0; p < s.planes; p++)
+            for (int oy = 0; oy < s.out_height; oy++)
+            for (int ox = 0; ox < s.out_width; ox++) {
+                float kept = -INFINITY;
+                for (int ky = 0; ky < s.kernel_height; ky++)
+                for (int kx = 0; kx < s.kernel_width; kx++) {
+                    int iy = oy * s.stride_height - s.padding_height + ky * s.dilation_height;
+                    int ix = ox * s.stride_width - s.padding_width + kx * s.dilation_width;
+                    if (iy < 0 || iy >= s.in_height || ix < 0 || ix >= s.in_width) continue;
+                    float value = input[((size_t)p * s.in_height + iy) * s.in_width + ix];
+                    if (value > kept || isnan(value)) kept = value;
+                }
+                float got = output[((size_t)p * s.out_height + oy) * s.out_width + ox];
+                if (!(got == kept || (isnan(got) && isnan(kept)))) {
+                    if (failures < 3)
+                        fprintf(stderr, "FAIL max_pool2d case %zu ceil %d [%s] at %d,%d,%d: got %g expected %g\n", c,
+                                ceil_mode, pk_kernels_isa(), p, oy, ox, got, kept);
+                    failures++;
+                }
+            }
+            free(input); free(output);
+        }
+    }
+    printf("check: max_pool2d [%s, %d threads] %s\n", pk_kernels_isa(), pk_thread_count(), failures ? "FAILED" : "exact");
+    return failures != 0;
+}
+
+/// pk_layer_norm_rows and pk_attention_softmax_row against double-precision formulas on row lengths
+/// that leave partial vectors (1, 7, 49: Swin's windows, 197: ViT's tokens, 768), with and without
+/// weight, bias and mask, out of place and in place; then a NaN score that must take its row.
+static int check_row_normalizations(void) {
+    static const size_t lengths[] = {1, 7, 49, 197, 768};
+    int failures = 0;
+    double worst_norm = 0, worst_softmax = 0;
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+        size_t count = lengths[l], rows = 37;
+        for (int affine = 0; affine <= 1; affine++) {
+            float *x = random_floats(rows * count, 3), *y = malloc(rows * count * sizeof(float));
+            float *weight = affine ? random_floats(count, 2) : NULL, *bias = affine ? random_floats(count, 1) : NULL;
+            for (size_t i = 0; i < rows * count; i++) x[i] += 5.0f;  // a mean far from zero
+            for (int in_place = 0; in_place <= 1; in_place++) {
+                if (in_place) memcpy(y, x, rows * count * sizeof(float));
+                pk_layer_norm_rows(in_place ? y : x, y, rows, count, weight, bias, 1e-5);
+                for (size_t r = 0; r < rows; r++) {
+                    double mean = 0, var = 0;
+                    for (size_t i = 0; i < count; i++) mean += x[r * count + i];
+                    mean /= (double)count;
+                    for (size_t i = 0; i < count; i++) var += (x[r * count + i] - mean) * (x[r * count + i] - mean);
+                    double rstd = 1 / sqrt(var / (double)count + 1e-5);
+                    for (size_t i = 0; i < count; i++) {
+                        double expected = (x[r * count + i] - mean) * rstd * (weight ? weight[i] : 1) + (bias ? bias[i] : 0);
+                        double error = fabs(y[r * count + i] - expected) / (fabs(expected) * 0x1p-23 + 1e-6);
+                        if (error > worst_norm) worst_norm = error;
+                    }
+                }
+            }
+            float *mask = affine ? random_floats(count, 4) : NULL;
+            memcpy(y, x, rows * count * sizeof(float));
+            for (size_t r = 0; r < rows; r++) {
+                pk_attention_softmax_row(y + r * count, count, bias, mask);
+                double maximum = -INFINITY, sum = 0;
+                double scores[768];
+                for (size_t j = 0; j < count; j++) {
+                    scores[j] = (double)x[r * count + j] + (bias ? bias[j] : 0) + (mask ? mask[j] : 0);
+                    if (scores[j] > maximum) maximum = scores[j];
+                }
+                for (size_t j = 0; j < count; j++) sum += exp(scores[j] - maximum);
+                for (size_t j = 0; j < count; j++) {
+                    double expected = exp(scores[j] - maximum) / sum;
+                    double error = fabs(y[r * count + j] - expected) / (expected * 0x1p-23 + 1e-30);
+                    if (error > worst_softmax) worst_softmax = error;
+                }
+            }
+            free(x); free(y); free(weight); free(bias); free(mask);
+        }
+    }
+    float row[9] = {1, 2, NAN, 4, 5, 6, 7, 8, 9};
+    pk_attention_softmax_row(row, 9, NULL, NULL);
+    for (int j = 0; j < 9; j++) if (!isnan(row[j])) failures++;
+    // float32 inputs and rounded intermediate sums: a few ulps (scores also carry the float adds).
+    if (worst_norm > 8 || worst_softmax > 16 || failures) {
+        fprintf(stderr, "FAIL row normalizations [%s]: layer norm %.1f ulps, softmax %.1f ulps, NaN rows %d\n",
+                pk_kernels_isa(), worst_norm, worst_softmax, failures);
+        failures++;
+    }
+    printf("check: layer norm worst %.2f ulps, softmax worst %.2f ulps [%s]\n", worst_norm, worst_softmax, pk_kernels_isa());
+    return failures != 0;
+}
+
 static int run_checks(void) {
     const char *isas[] = {"portable", "avx2-fma"};
     int failures = 0, cases = 0;
@@ -256,7 +396,7 @@ static int run_checks(void) {
             for (size_t c = 0; c < sizeof check_shapes / sizeof check_shapes[0]; c++) {
                 const check_shape *shape = &check_shapes[c];
                 // Every activation with bias; the residual forms cycle so each shape meets all three.
-                for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_SIGMOID; a++) {
+                for (int a = PK_ACTIVATION_NONE; a <= PK_ACTIVATION_GELU; a++) {
                     failures += check_case(shape->name, shape->shape, 1, (residual_mode)((a + c) % 3), a, &worst);
                     cases++;
                 }
@@ -266,6 +406,11 @@ static int run_checks(void) {
             }
         }
         failures += check_concurrent_callers();
+        for (int threads = 1; threads <= 2; threads++) {
+            pk_set_thread_count(threads);
+            failures += check_max_pool();
+        }
+        failures += check_row_normalizations();
         printf("check: %s worst error / (sum|w*x| + |result|) = %.2e\n", isas[i], worst);
     }
     printf("check: %d cases, %d failed\n", cases, failures);

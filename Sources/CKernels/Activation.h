@@ -11,6 +11,20 @@ static inline float pk_clamp(float x, float low, float high) {
     return x < low ? low : (x > high ? high : x);
 }
 
+/// erf as ATen's vectorized CPU kernels compute it: Abramowitz & Stegun 7.1.26, absolute error below
+/// 1.5e-7 (the AVX2 path evaluates the same formula eight lanes at a time).
+static inline float pk_erf(float x) {
+    float magnitude = fabsf(x);
+    float t = 1 / (0.3275911f * magnitude + 1);
+    float r = 1.061405429f;
+    r = r * t - 1.453152027f;
+    r = r * t + 1.421413741f;
+    r = r * t - 0.284496736f;
+    r = r * t + 0.254829592f;
+    float y = 1 - r * t * expf(-x * x);
+    return x < 0 ? -y : y;
+}
+
 static inline float pk_activate(pk_activation activation, float x) {
     switch (activation) {
     case PK_ACTIVATION_NONE: return x;
@@ -20,6 +34,7 @@ static inline float pk_activate(pk_activation activation, float x) {
     case PK_ACTIVATION_HARDSIGMOID: return pk_clamp(x + 3, 0, 6) / 6;
     case PK_ACTIVATION_SILU: return x / (1 + expf(-x));
     case PK_ACTIVATION_SIGMOID: return 1 / (1 + expf(-x));
+    case PK_ACTIVATION_GELU: return x * 0.5f * (1 + pk_erf(x * 0.70710678118654752f));
     }
     return x;
 }

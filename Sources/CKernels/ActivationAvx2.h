@@ -10,10 +10,13 @@
 
 #define PK_AVX2 __attribute__((target("avx2,fma")))
 
-/// e^x within about 1 ulp on [-87, 88] (clamped outside, where sigmoid and SiLU are saturated anyway):
-/// x = n ln2 + r with |r| <= ln2 / 2, ln2 split in two so n ln2 is exact, then Cephes's degree-6
-/// minimax polynomial for e^r and 2^n built in the exponent bits.
+/// e^x within about 1 ulp on [-87, 88]: x = n ln2 + r with |r| <= ln2 / 2, ln2 split in two so
+/// n ln2 is exact, then Cephes's degree-6 minimax polynomial for e^r and 2^n built in the exponent
+/// bits. Outside, as the Swift reference's `exponential`: +inf above 88.72 (where e^x overflows), 0
+/// below -87.34 (where it would be subnormal), so sigmoid(-inf) is 0 and SiLU(-inf) is -0, as in torch.
 static inline PK_AVX2 __m256 pk_exp_avx2(__m256 x) {
+    __m256 overflow = _mm256_cmp_ps(x, _mm256_set1_ps(88.72284f), _CMP_GT_OQ);
+    __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
     x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
     x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -29,7 +32,26 @@ static inline PK_AVX2 __m256 pk_exp_avx2(__m256 x) {
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
     p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    result = _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_inff()), overflow);
+    return _mm256_andnot_ps(underflow, result);
+}
+
+/// pk_erf (Activation.h) on eight lanes: the sign is taken off, the formula evaluated on |x|, the
+/// sign put back.
+static inline PK_AVX2 __m256 pk_erf_avx2(__m256 x) {
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 sign = _mm256_and_ps(sign_bit, x);
+    __m256 magnitude = _mm256_xor_ps(sign, x);
+    __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), magnitude, one));
+    __m256 r = _mm256_set1_ps(1.061405429f);
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-1.453152027f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
+    __m256 decay = pk_exp_avx2(_mm256_xor_ps(sign_bit, _mm256_mul_ps(x, x)));
+    __m256 y = _mm256_fnmadd_ps(_mm256_mul_ps(r, t), decay, one);
+    return _mm256_xor_ps(sign, y);
 }
 
 static inline PK_AVX2 __m256 pk_clamp_avx2(__m256 x, float low, float high) {
@@ -49,6 +71,10 @@ static inline PK_AVX2 __m256 pk_activate_avx2(pk_activation activation, __m256 x
         return _mm256_div_ps(x, _mm256_add_ps(one, pk_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
     case PK_ACTIVATION_SIGMOID:
         return _mm256_div_ps(one, _mm256_add_ps(one, pk_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    case PK_ACTIVATION_GELU: {
+        __m256 half_x = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+        return _mm256_fmadd_ps(half_x, pk_erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), half_x);
+    }
     }
     return x;
 }

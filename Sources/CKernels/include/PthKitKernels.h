@@ -22,6 +22,8 @@ typedef enum {
     PK_ACTIVATION_HARDSIGMOID = 4,
     PK_ACTIVATION_SILU = 5,
     PK_ACTIVATION_SIGMOID = 6,
+    /// The exact (erf) form, torch's default `approximate='none'`.
+    PK_ACTIVATION_GELU = 7,
 } pk_activation;
 
 /// The geometry of one `torch.nn.functional.conv2d` call on NCHW float32 tensors.
@@ -62,6 +64,37 @@ void pk_conv2d_pack_weights(const pk_conv2d_shape *shape, const float *weight, f
 /// it may alias `residual`.
 void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                    const float *bias, const float *residual, pk_activation activation, float *output);
+
+/// The geometry of one `torch.nn.functional.max_pool2d` call over `planes` (N * C) planes; the output
+/// size (ceil mode included) is the caller's, as ATen's `pooling_output_shape` gives it, and every
+/// window must hold at least one input value (ATen's padding <= kernel / 2 guarantees it).
+typedef struct {
+    int planes;
+    int in_height, in_width, out_height, out_width;
+    int kernel_height, kernel_width;
+    int stride_height, stride_width;
+    int padding_height, padding_width;
+    int dilation_height, dilation_width;
+} pk_pool2d_shape;
+
+/// output = max_pool2d(input), NCHW; a NaN in a window gives NaN, as in ATen. Planes are split across
+/// the pool's threads.
+void pk_max_pool2d(const pk_pool2d_shape *shape, const float *input, float *output);
+
+/// softmax(row + bias + mask) in place over `count` scores (bias and mask may be NULL, each `count`
+/// values added in that order): max (a NaN wins), exp(x - max), a float64 sum, one division each.
+void pk_attention_softmax_row(float *row, size_t count, const float *bias, const float *mask);
+
+/// `torch.nn.functional.layer_norm` over the last dimension of [rows, count] `x` into `y` (which may
+/// be `x`): (x - mean) / sqrt(biased variance + eps) * weight + bias, moments in float64; weight and
+/// bias (count values) may be NULL. Rows are split across the pool's threads.
+void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, const float *weight, const float *bias,
+                        double eps);
+
+/// destination[i] = activation(source[i]) for i < count, on the calling thread; the two may be the
+/// same buffer. The element-wise pass for activations that follow something other than a convolution
+/// (a linear layer's GELU, a standalone SiLU).
+void pk_activation_apply(pk_activation activation, const float *source, float *destination, size_t count);
 
 /// Whether `pk_crc32_fold` folds on this CPU (PCLMULQDQ); without it, it consumes nothing.
 int pk_crc32_fold_available(void);

@@ -94,6 +94,15 @@ extension ModelArguments {
         return value
     }
 
+    /// An integer argument whose Python default is `None`: absent or spelled `None` gives nil.
+    mutating func optionalInt(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        if values[name]?.lowercased() == "none" {
+            _ = take(name)
+            return nil
+        }
+        return contains(name) ? try int(name, default: range.lowerBound, in: range) : nil
+    }
+
     /// `num_classes`: any size a real label set has.
     mutating func numClasses() throws -> Int {
         try int("num_classes", default: 1000, in: 1...1 << 20)

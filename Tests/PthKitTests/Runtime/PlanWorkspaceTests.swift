@@ -9,9 +9,14 @@ struct PlanWorkspaceTests {
         let model = try ModelZoo.build("shufflenet_v2_x0_5")
         let plan = try model.compiled(for: [1, 3, 32, 32])
         let input = PlanTests.randomInput([1, 3, 32, 32], seed: 5)
-        // The first runs fill the workspace up to what one run asks for; then it stays there.
-        for _ in 0..<3 { _ = try plan.run(input) }
-        let settled = plan.spareBufferCount
+        // The first runs fill the workspace up to what one run asks for (kernels draw their outputs
+        // from it too, so it takes a few runs to settle); then it stays there.
+        var settled = -1
+        for _ in 0..<8 where settled != plan.spareBufferCount {
+            settled = plan.spareBufferCount
+            _ = try plan.run(input)
+        }
+        #expect(settled == plan.spareBufferCount, "the workspace settles within a few runs")
         for _ in 0..<10 { _ = try plan.run(input) }
         #expect(plan.spareBufferCount == settled)
         #expect(settled > 0, "the workspace keeps the buffers its convolutions reuse")

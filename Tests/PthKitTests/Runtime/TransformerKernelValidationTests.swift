@@ -81,6 +81,20 @@ struct TransformerKernelValidationTests {
         }
     }
 
+    /// `representation_size=None`, as torchvision's default is written, builds the default head; a
+    /// size adds the `pre_logits` layer.
+    @Test func visionTransformerTakesRepresentationSizeNone() throws {
+        let defaultKeys = try ModelZoo.build("vit_b_32").stateDict().map(\.key)
+        for spelling in ["None", "none"] {
+            let model = try ModelZoo.build("vit_b_32", arguments: ModelArguments(["representation_size": spelling]))
+            let keys = model.stateDict().map(\.key)
+            #expect(keys == defaultKeys)
+            #expect(!keys.contains { $0.contains("pre_logits") })
+        }
+        let withHead = try ModelZoo.build("vit_b_32", arguments: ModelArguments(["representation_size": "96"]))
+        #expect(withHead.stateDict().contains { $0.key == "heads.pre_logits.weight" })
+    }
+
     /// ViT takes only the image size its position embedding was made for, as torch asserts.
     @Test func visionTransformerRejectsOtherImageSizes() throws {
         let model = try ModelZoo.build("vit_b_32", arguments: ModelArguments(["image_size": "64", "num_classes": "2"]))

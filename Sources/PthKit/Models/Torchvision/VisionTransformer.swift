@@ -138,8 +138,7 @@ extension ModelZoo {
     static let visionTransformerBuilders: [String: Builder] = vitConfigurations.mapValues { configuration in
         { arguments in
             let (patchSize, numLayers, numHeads, hiddenDim, mlpDim) = configuration
-            let representationSize = arguments.contains("representation_size")
-                ? try arguments.int("representation_size", default: 0, in: 1...1 << 16) : nil
+            let representationSize = try arguments.optionalInt("representation_size", in: 1...1 << 16)
             return try VisionTransformer(
                 imageSize: try arguments.int("image_size", default: 224, in: 1...1 << 14), patchSize: patchSize,
                 numLayers: numLayers, numHeads: numHeads, hiddenDim: hiddenDim, mlpDim: mlpDim,

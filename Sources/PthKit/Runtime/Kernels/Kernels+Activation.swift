@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     public enum Activation: Sendable {
         case relu, relu6, hardswish, hardsigmoid, silu, sigmoid, tanh, gelu
@@ -34,8 +36,8 @@ extension Kernels {
             return tracer.record(.activation(activation), [x]) { [activated($0[0], activation)] }[0]
         }
         let count = x.count
-        let output = [Float](unsafeUninitializedCapacity: count) { destination, initialized in
-            initialized = count
+        var output = uninitializedBuffer(count: count)
+        output.withUnsafeMutableBufferPointer { destination in
             x.storage.withUnsafeBufferPointer { source in
                 guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
                 activateInChunks(activation, source, destination, count: count)
@@ -59,8 +61,11 @@ extension Kernels {
     }
 
     /// destination[i] = activation(source[i]) for i in 0..<count; the two may be the same buffer.
-    /// The one place the formulas live, so that a convolution applying its activation to its own
-    /// output (`conv2d(..., activation:)`) rounds exactly as a separate pass does.
+    /// The one place the reference path's formulas live, so that a convolution applying its
+    /// activation to its own output (`conv2d(..., activation:)`) rounds exactly as a separate pass
+    /// does. The exponential ones (SiLU, sigmoid, GELU) run as the C kernels' pass: the formulas of
+    /// the compiled plan's convolution epilogues, eight lanes at a time, where Swift's loop over
+    /// `exponential` does not vectorize (GELU took a tenth of ConvNeXt's forward pass that way).
     static func apply(
         _ activation: Activation, _ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
         count: Int
@@ -70,13 +75,24 @@ extension Kernels {
         case .relu6: map(source, destination, count) { clamp($0, 0, 6) }
         case .hardswish: map(source, destination, count) { $0 * clamp($0 + 3, 0, 6) / 6 }
         case .hardsigmoid: map(source, destination, count) { clamp($0 + 3, 0, 6) / 6 }
-        case .silu: map(source, destination, count) { $0 / (1 + exponential(-$0)) }
-        case .sigmoid: map(source, destination, count) { 1 / (1 + exponential(-$0)) }
+        case .silu: pk_activation_apply(PK_ACTIVATION_SILU, source, destination, count)
+        case .sigmoid: pk_activation_apply(PK_ACTIVATION_SIGMOID, source, destination, count)
         case .tanh: map(source, destination, count) { hyperbolicTangent($0) }
-        case .gelu:
-            // The exact (erf) form, torch's default `approximate='none'`.
-            let rootHalf = Float(0.5.squareRoot())
-            map(source, destination, count) { $0 * 0.5 * (1 + errorFunction($0 * rootHalf)) }
+        case .gelu: pk_activation_apply(PK_ACTIVATION_GELU, source, destination, count)
+        }
+    }
+
+    /// The C kernels' code for `activation`, nil for the ones they do not implement (tanh).
+    static func kernelActivation(_ activation: Activation) -> pk_activation? {
+        switch activation {
+        case .relu: return PK_ACTIVATION_RELU
+        case .relu6: return PK_ACTIVATION_RELU6
+        case .hardswish: return PK_ACTIVATION_HARDSWISH
+        case .hardsigmoid: return PK_ACTIVATION_HARDSIGMOID
+        case .silu: return PK_ACTIVATION_SILU
+        case .sigmoid: return PK_ACTIVATION_SIGMOID
+        case .gelu: return PK_ACTIVATION_GELU
+        case .tanh: return nil
         }
     }
 
@@ -134,21 +150,6 @@ extension Kernels {
         p = p * z - 3.333_328_194_22e-1
         let small = p * z * x + x
         return magnitude > 0.625 ? (x < 0 ? -large : large) : small
-    }
-
-    /// erf as ATen's vectorized CPU kernels compute it (Abramowitz & Stegun 7.1.26, absolute error
-    /// below 1.5e-7), so GELU follows PyTorch rather than libm.
-    @inline(__always)
-    static func errorFunction(_ x: Float) -> Float {
-        let magnitude = abs(x)
-        let t = 1 / (0.327_591_1 * magnitude + 1)
-        var r: Float = 1.061_405_429
-        r = r * t - 1.453_152_027
-        r = r * t + 1.421_413_741
-        r = r * t - 0.284_496_736
-        r = r * t + 0.254_829_592
-        let y = 1 - r * t * exponential(-x * x)
-        return x < 0 ? -y : y
     }
 
     /// min(max(x, low), high) letting NaN through, like torch.clamp.

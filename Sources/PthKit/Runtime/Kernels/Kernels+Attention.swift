@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 extension Kernels {
@@ -61,47 +62,51 @@ extension Kernels {
         guard batch > 0, length > 0, depth > 0 else { return Tensor(zeros: shape) }
         _ = ComputeThreads.blas
 
-        var output = [Float](repeating: 0, count: batch * length * embed)
-        let biasValues = bias?.storage, maskValues = mask?.storage
-        qkv.storage.withUnsafeBufferPointer { qkv in
-            output.withUnsafeMutableBufferPointer { output in
-                guard let qkv = qkv.baseAddress, let out = output.baseAddress else { return }
-                nonisolated(unsafe) let (source, destination) = (qkv, out)
-                forEachChunk(of: batch * heads, work: batch * heads * length * length * depth * 2) { units in
-                    var scores = [Float](repeating: 0, count: length * length)
-                    // Cosine attention compares unit vectors: normalized copies of this head's q and k.
-                    var unit = [Float](repeating: 0, count: logitScale == nil ? 0 : 2 * length * depth)
-                    for item in units {
-                        let (n, h) = item.quotientAndRemainder(dividingBy: heads)
-                        let sequence = source + n * length * packed
-                        var (q, k, ld) = (sequence + h * depth, sequence + embed + h * depth, packed)
-                        var alpha = scale
-                        unit.withUnsafeMutableBufferPointer { unit in
-                            if let logitScale, let base = unit.baseAddress {
-                                normalizeRows(q, ld: ld, rows: length, depth: depth, into: base)
-                                normalizeRows(k, ld: ld, rows: length, depth: depth, into: base + length * depth)
-                                (q, k, ld, alpha) = (UnsafePointer(base), UnsafePointer(base + length * depth), depth, logitScale[h])
-                            }
-                            scores.withUnsafeMutableBufferPointer { s in
-                                guard let s = s.baseAddress else { return }
-                                cblas_sgemm(
-                                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(depth),
-                                    alpha, q, Int32(ld), k, Int32(ld), 0, s, Int32(length))
-                                let biasOffset = h * length * length, maskOffset = (n % windows) * length * length
-                                for row in 0..<length {
-                                    let r = s + row * length
-                                    if let biasValues {
-                                        for j in 0..<length { r[j] += biasValues[biasOffset + row * length + j] }
+        // Each head's last sgemm writes its columns of every row.
+        var output = uninitializedBuffer(count: batch * length * embed)
+        let biasValues = bias?.storage ?? [], maskValues = mask?.storage ?? []
+        let (hasBias, hasMask) = (bias != nil, mask != nil)
+        biasValues.withUnsafeBufferPointer { biasValues in
+            maskValues.withUnsafeBufferPointer { maskValues in
+                nonisolated(unsafe) let (biasBase, maskBase) = (biasValues.baseAddress, maskValues.baseAddress)
+                qkv.storage.withUnsafeBufferPointer { qkv in
+                    output.withUnsafeMutableBufferPointer { output in
+                        guard let qkv = qkv.baseAddress, let out = output.baseAddress else { return }
+                        nonisolated(unsafe) let (source, destination) = (qkv, out)
+                        forEachChunk(of: batch * heads, work: batch * heads * length * length * depth * 2) { units in
+                            var scores = [Float](repeating: 0, count: length * length)
+                            // Cosine attention compares unit vectors: normalized copies of this head's q and k.
+                            var unit = [Float](repeating: 0, count: logitScale == nil ? 0 : 2 * length * depth)
+                            for item in units {
+                                let (n, h) = item.quotientAndRemainder(dividingBy: heads)
+                                let sequence = source + n * length * packed
+                                var (q, k, ld) = (sequence + h * depth, sequence + embed + h * depth, packed)
+                                var alpha = scale
+                                unit.withUnsafeMutableBufferPointer { unit in
+                                    if let logitScale, let base = unit.baseAddress {
+                                        normalizeRows(q, ld: ld, rows: length, depth: depth, into: base)
+                                        normalizeRows(k, ld: ld, rows: length, depth: depth, into: base + length * depth)
+                                        (q, k, ld, alpha) = (UnsafePointer(base), UnsafePointer(base + length * depth), depth, logitScale[h])
                                     }
-                                    if let maskValues {
-                                        for j in 0..<length { r[j] += maskValues[maskOffset + row * length + j] }
+                                    scores.withUnsafeMutableBufferPointer { s in
+                                        guard let s = s.baseAddress else { return }
+                                        cblas_sgemm(
+                                            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(depth),
+                                            alpha, q, Int32(ld), k, Int32(ld), 0, s, Int32(length))
+                                        let biasOffset = h * length * length, maskOffset = (n % windows) * length * length
+                                        for row in 0..<length {
+                                            // The C pass adds bias and mask, then takes the softmax, eight lanes at a time.
+                                            pk_attention_softmax_row(
+                                                s + row * length, length,
+                                                hasBias ? biasBase.map { $0 + biasOffset + row * length } : nil,
+                                                hasMask ? maskBase.map { $0 + maskOffset + row * length } : nil)
+                                        }
+                                        cblas_sgemm(
+                                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(depth), Int32(length),
+                                            1, s, Int32(length), sequence + 2 * embed + h * depth, Int32(packed), 0,
+                                            destination + n * length * embed + h * depth, Int32(embed))
                                     }
-                                    softmaxRow(r, count: length)
                                 }
-                                cblas_sgemm(
-                                    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(depth), Int32(length),
-                                    1, s, Int32(length), sequence + 2 * embed + h * depth, Int32(packed), 0,
-                                    destination + n * length * embed + h * depth, Int32(embed))
                             }
                         }
                     }
@@ -122,20 +127,5 @@ extension Kernels {
             let norm = max(sum.squareRoot(), 1e-12)
             for i in 0..<depth { output[row * depth + i] = x[row * ld + i] / norm }
         }
-    }
-
-    /// Softmax of one contiguous row in place, as `softmax` computes each of its rows.
-    @inline(__always)
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for j in 0..<count where row[j] > maximum || row[j] != row[j] { maximum = row[j] }
-        var sum: Double = 0
-        for j in 0..<count {
-            let e = exponential(row[j] - maximum)
-            row[j] = e
-            sum += Double(e)
-        }
-        let total = Float(sum)
-        for j in 0..<count { row[j] /= total }
     }
 }

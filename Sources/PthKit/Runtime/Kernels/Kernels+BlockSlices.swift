@@ -14,13 +14,14 @@ extension Kernels {
 
     /// `slice` of `buffer`, packed into a new array.
     static func gather(_ slice: BlockSlice, of buffer: [Float]) -> [Float] {
-        [Float](unsafeUninitializedCapacity: slice.blocks * slice.length) { output, initialized in
-            initialized = slice.blocks * slice.length
+        var output = uninitializedBuffer(count: slice.blocks * slice.length)
+        output.withUnsafeMutableBufferPointer { output in
             buffer.withUnsafeBufferPointer { buffer in
                 guard let from = buffer.baseAddress, let to = output.baseAddress else { return }
                 copyBlocks(slice, from: from + slice.offset, sourceStride: slice.stride, to: to, destinationStride: slice.length)
             }
         }
+        return output
     }
 
     /// Batch norm (y = x * scale[c] + shift[c], rounded as `scaleShiftChannels` rounds) and then
@@ -31,8 +32,8 @@ extension Kernels {
     ) -> [Float] {
         let (channels, count) = (scale.count, slice.blocks * slice.length)
         let inner = slice.length / max(channels, 1)
-        return [Float](unsafeUninitializedCapacity: count) { output, initialized in
-            initialized = count
+        var output = uninitializedBuffer(count: count)
+        output.withUnsafeMutableBufferPointer { output in
             buffer.withUnsafeBufferPointer { buffer in
                 guard let from = buffer.baseAddress, let to = output.baseAddress else { return }
                 nonisolated(unsafe) let (source, destination) = (from + slice.offset, to)
@@ -49,6 +50,7 @@ extension Kernels {
                 }
             }
         }
+        return output
     }
 
     private static func copyBlocks(

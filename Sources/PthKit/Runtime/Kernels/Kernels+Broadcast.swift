@@ -10,13 +10,13 @@ extension Kernels {
         let left = a.shape == shape ? a.storage : try expand(a, to: shape).storage
         let right = b.shape == shape ? b.storage : try expand(b, to: shape).storage
         let count = left.count
-        let product = [Float](unsafeUninitializedCapacity: count) { output, initialized in
+        var product = uninitializedBuffer(count: count)
+        product.withUnsafeMutableBufferPointer { output in
             left.withUnsafeBufferPointer { left in
                 right.withUnsafeBufferPointer { right in
                     for i in 0..<count { output[i] = left[i] * right[i] }
                 }
             }
-            initialized = count
         }
         return Tensor(shape: shape, storage: product)
     }

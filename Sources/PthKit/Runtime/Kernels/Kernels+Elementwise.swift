@@ -41,8 +41,8 @@ extension Kernels {
         }
         let plane = x.shape[2] * x.shape[3]
         // Written from x in one pass: a copy of x to scale in place would read it twice.
-        let output = [Float](unsafeUninitializedCapacity: x.count) { output, initialized in
-            initialized = x.count
+        var output = uninitializedBuffer(count: x.count)
+        output.withUnsafeMutableBufferPointer { output in
             x.storage.withUnsafeBufferPointer { x in
                 s.storage.withUnsafeBufferPointer { s in
                     for p in 0..<s.count {

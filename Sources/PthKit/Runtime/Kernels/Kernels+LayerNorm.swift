@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// `torch.nn.functional.layer_norm` over the last dimension: each row of `x` [..., C] becomes
     /// (x - mean) / sqrt(var + eps) * weight + bias, with the biased variance as torch uses.
@@ -13,13 +15,13 @@ extension Kernels {
         try requireAffine(weight, bias, features: features, op)
         guard x.count > 0, features > 0 else { return x }
         let rows = x.count / features
-        var output = x.storage
-        output.withUnsafeMutableBufferPointer { values in
-            guard let values = values.baseAddress else { return }
-            nonisolated(unsafe) let base = values
-            forEachChunk(of: rows, work: x.count * 4) { range in
-                for row in range {
-                    normalize(base + row * features, count: features, stride: 1, weight: weight, bias: bias, eps: eps)
+        var output = uninitializedBuffer(count: x.count)
+        x.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                withOptionalPointer(weight) { weight in
+                    withOptionalPointer(bias) { bias in
+                        pk_layer_norm_rows(source.baseAddress, destination.baseAddress, rows, features, weight, bias, eps)
+                    }
                 }
             }
         }
@@ -38,7 +40,7 @@ extension Kernels {
         try requireAffine(weight, bias, features: channels, op)
         guard x.count > 0 else { return x }
         let plane = x.shape[2] * x.shape[3]
-        var output = x.storage
+        var output = copiedBuffer(x.storage.array)
         output.withUnsafeMutableBufferPointer { values in
             guard let values = values.baseAddress else { return }
             nonisolated(unsafe) let base = values

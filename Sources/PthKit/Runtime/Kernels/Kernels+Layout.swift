@@ -144,7 +144,8 @@ extension Kernels {
         let kept = shape.indices.filter { shape[$0] != 1 }
         let dims = kept.map { shape[$0] }, strides = kept.map { sourceStrides[$0] }
         guard let inner = dims.last, let innerStride = strides.last else { return [source[0]] }
-        return [Float](unsafeUninitializedCapacity: count) { output, initialized in
+        var output = uninitializedBuffer(count: count)
+        output.withUnsafeMutableBufferPointer { output in
             source.withUnsafeBufferPointer { source in
                 var index = [Int](repeating: 0, count: dims.count)
                 var offset = 0, position = 0
@@ -162,8 +163,8 @@ extension Kernels {
                     }
                 }
             }
-            initialized = count
         }
+        return output
     }
 
     /// A `shape` tensor whose element at index i is x[i + offsets], taken modulo x's shape when
@@ -181,7 +182,7 @@ extension Kernels {
                 return i >= 0 && i < x.shape[axis] ? i : -1
             }
         }
-        var output = [Float](repeating: 0, count: count)
+        var output = zeroedBuffer(count: count)
         let last = x.rank - 1
         x.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { output in

@@ -27,7 +27,8 @@ extension Kernels {
         }
         try requireBLASSizes([rows, inFeatures, outFeatures], op)
 
-        var output = [Float](repeating: 0, count: rows * outFeatures)
+        // sgemm overwrites every value (or adds to the bias) unless there is nothing to sum.
+        var output = inFeatures > 0 ? uninitializedBuffer(count: rows * outFeatures) : zeroedBuffer(count: rows * outFeatures)
         if let bias {
             output.withUnsafeMutableBufferPointer { buffer in
                 for row in 0..<rows {
@@ -76,7 +77,7 @@ extension Kernels {
         }
         let shape = try resultShape([m, n], op)
         try requireBLASSizes([m, n, k], op)
-        var output = [Float](repeating: 0, count: m * n)
+        var output = k > 0 ? uninitializedBuffer(count: m * n) : zeroedBuffer(count: m * n)
         guard m > 0, n > 0, k > 0 else { return Tensor(shape: shape, storage: output) }
         a.storage.withUnsafeBufferPointer { a in
             b.storage.withUnsafeBufferPointer { b in

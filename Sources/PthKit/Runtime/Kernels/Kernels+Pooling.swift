@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// `torch.nn.functional.max_pool2d` on [N, C, H, W] (or [C, H, W]). Padding counts as -inf:
     /// windows are clipped to the input. A NaN in a window wins, as in ATen.
@@ -163,9 +165,27 @@ struct PoolShape {
         }
     }
 
-    /// Max pooling: max over each window, NaN winning as in ATen (`val > max || isnan(val)`).
+    /// Max pooling: max over each window, NaN winning as in ATen (`val > max || isnan(val)`). The C
+    /// kernel (vectorized along rows) takes every geometry whose sizes fit its 32-bit fields.
     func windowMaximum(_ input: Tensor) -> Tensor {
-        produce(input) { plane, output in
+        let fields = [planes, height, width, outputHeight, outputWidth, kernelY, kernelX, strideY, strideX, padY, padX,
+                      dilationY, dilationX]
+        if fields.allSatisfy({ $0 <= Int(Int32.max) }) {
+            var shape = pk_pool2d_shape(
+                planes: Int32(planes), in_height: Int32(height), in_width: Int32(width),
+                out_height: Int32(outputHeight), out_width: Int32(outputWidth), kernel_height: Int32(kernelY),
+                kernel_width: Int32(kernelX), stride_height: Int32(strideY), stride_width: Int32(strideX),
+                padding_height: Int32(padY), padding_width: Int32(padX), dilation_height: Int32(dilationY),
+                dilation_width: Int32(dilationX))
+            var output = Kernels.uninitializedBuffer(count: planes * outputHeight * outputWidth)
+            input.storage.withUnsafeBufferPointer { source in
+                output.withUnsafeMutableBufferPointer { destination in
+                    pk_max_pool2d(&shape, source.baseAddress, destination.baseAddress)
+                }
+            }
+            return Tensor(shape: leadingShape + [outputHeight, outputWidth], storage: output)
+        }
+        return produce(input) { plane, output in
             // `value != value` is isNaN in a form that compiles to a vector compare.
             accumulateWindows(plane, output, initial: -.infinity) { kept, value in
                 value > kept || value != value ? value : kept
@@ -263,7 +283,7 @@ struct PoolShape {
     /// threads (each writes only its own output plane, so the result does not depend on the split).
     private func produce(_ input: Tensor, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
         let outputPlane = outputHeight * outputWidth, inputPlane = height * width
-        var output = [Float](repeating: 0, count: planes * outputPlane)
+        var output = Kernels.uninitializedBuffer(count: planes * outputPlane)
         input.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
                 guard let source = source.baseAddress, let destination = destination.baseAddress else { return }

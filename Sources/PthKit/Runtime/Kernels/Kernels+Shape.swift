@@ -104,7 +104,7 @@ extension Kernels {
         guard x.count > 0 else { return x }
         let inner = x.count / (x.shape[0] * channels)
         let perGroup = channels / groups
-        var output = [Float](repeating: 0, count: x.count)
+        var output = uninitializedBuffer(count: x.count)
         x.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
                 for n in 0..<x.shape[0] {
@@ -149,7 +149,7 @@ extension Kernels {
         // Output columns that come from the input, and the rows likewise.
         let columns = max(left, 0)..<max(min(width + left, newWidth), max(left, 0))
         let rows = max(top, 0)..<max(min(height + top, newHeight), max(top, 0))
-        var output = [Float](repeating: 0, count: count)
+        var output = zeroedBuffer(count: count)
         x.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
                 for plane in 0..<planes {

@@ -58,7 +58,9 @@ public final class ExecutionPlan: @unchecked Sendable {
         var input = input
         input.tracedValue = -1
         workspace.values[inputValue] = input
-        for step in steps { try step.run(in: workspace) }
+        try PlanWorkspace.$running.withValue(workspace) {
+            for step in steps { try step.run(in: workspace) }
+        }
         guard let output = workspace.values[outputValue] else {
             throw RuntimeError.invalidArgument(operation: "compiled plan", reason: "produced no output")
         }
@@ -72,7 +74,15 @@ public final class ExecutionPlan: @unchecked Sendable {
 /// Only as many buffers of a size are kept as a run asked for: values made by reference kernels
 /// release buffers too, and keeping those beyond what the next run will reuse would grow the
 /// workspace run after run.
-final class PlanWorkspace {
+///
+/// Unchecked Sendable: a plan hands each workspace to one run at a time, and within the run only the
+/// thread stepping through the plan touches it (`running` is task-local and no kernel starts tasks).
+final class PlanWorkspace: @unchecked Sendable {
+    /// The workspace of the run on this task, if one is running: kernels take their outputs' buffers
+    /// from it (`Kernels.uninitializedBuffer`). Task-local, so only the thread running the plan's
+    /// steps uses it; the kernels' worker threads never allocate results.
+    @TaskLocal static var running: PlanWorkspace?
+
     var values: [Tensor?]
     private var spare: [Int: [[Float]]] = [:]
     /// Buffers of each size asked for during the current run.

@@ -74,7 +74,7 @@ final class PackedConvolution: @unchecked Sendable {
 
     /// Whether the C kernels apply `activation` in their epilogue.
     static func fuses(_ activation: Kernels.Activation) -> Bool {
-        kernelActivation(activation) != nil
+        Kernels.kernelActivation(activation) != nil
     }
 
     /// Where the residual of `activation(conv(x) + bias + residual)` comes from.
@@ -88,11 +88,11 @@ final class PackedConvolution: @unchecked Sendable {
     /// Writes the output for `input` into `output`, which holds `outputShape`'s count of values.
     func run(_ input: Tensor, residual: Residual, into output: inout [Float]) {
         var cShape = shape
-        let activation = self.activation.flatMap(Self.kernelActivation) ?? PK_ACTIVATION_NONE
+        let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage.array } else { nil }
         input.storage.withUnsafeBufferPointer { source in
-            withOptionalPointer(bias) { bias in
-                withOptionalPointer(separate) { separate in
+            Kernels.withOptionalPointer(bias) { bias in
+                Kernels.withOptionalPointer(separate) { separate in
                     output.withUnsafeMutableBufferPointer { destination in
                         let residualPointer: UnsafePointer<Float>? =
                             if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
@@ -110,10 +110,10 @@ final class PackedConvolution: @unchecked Sendable {
     func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) {
         var cShape = shape
         cShape.batch = 1
-        let activation = self.activation.flatMap(Self.kernelActivation) ?? PK_ACTIVATION_NONE
+        let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let inputCount = input.count / max(outputShape[0], 1)
         input.storage.withUnsafeBufferPointer { source in
-            withOptionalPointer(bias) { bias in
+            Kernels.withOptionalPointer(bias) { bias in
                 buffer.withUnsafeMutableBufferPointer { destination in
                     guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
                     for image in 0..<outputShape[0] {
@@ -125,23 +125,4 @@ final class PackedConvolution: @unchecked Sendable {
             }
         }
     }
-
-    private static func kernelActivation(_ activation: Kernels.Activation) -> pk_activation? {
-        switch activation {
-        case .relu: return PK_ACTIVATION_RELU
-        case .relu6: return PK_ACTIVATION_RELU6
-        case .hardswish: return PK_ACTIVATION_HARDSWISH
-        case .hardsigmoid: return PK_ACTIVATION_HARDSIGMOID
-        case .silu: return PK_ACTIVATION_SILU
-        case .sigmoid: return PK_ACTIVATION_SIGMOID
-        case .tanh, .gelu: return nil
-        }
-    }
-}
-
-private func withOptionalPointer<Result>(
-    _ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Result
-) -> Result {
-    guard let values else { return body(nil) }
-    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }

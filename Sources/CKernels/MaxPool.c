@@ -1,0 +1,126 @@
+// Max pooling over NCHW planes, as `torch.nn.functional.max_pool2d` computes it: windows clipped to
+// the input (padding never wins), ceil-mode windows included, a NaN anywhere in a window wins.
+//
+// Separable: for each output row, the maximum over the window's valid input rows is taken column by
+// column into a line (contiguous, so it vectorizes), the line is bordered with -inf for the
+// padding, and each output is the maximum over its window's taps along the line. Stride 1 and 2 with
+// dilation 1 (every torchvision max pool) take eight outputs at a time.
+#include "Gemm.h"
+#include "Scratch.h"
+#include "ThreadPool.h"
+
+#include <math.h>
+
+/// ATen's rule, `value > kept || isnan(value)`: the kept value stays on ties and NaN sticks.
+static inline float keep_max(float kept, float value) { return value > kept || value != value ? value : kept; }
+
+/// Floats past the line's last tap that vector loads may read: -inf, so they change nothing.
+enum { LINE_SLACK = 24 };
+
+typedef struct {
+    const pk_pool2d_shape *shape;
+    const float *input;
+    float *output;
+    size_t line_floats;  // padding_width + in_width + right border + slack
+} max_pool_job;
+
+/// line[padding_width + x] = max over the window's valid rows of input row iy at column x; -inf
+/// elsewhere. Returns 0, leaving the line all -inf, when no row of the window is inside the input.
+static void fill_line(const pk_pool2d_shape *s, const float *plane, int oy, float *line, size_t line_floats) {
+    for (size_t i = 0; i < line_floats; i++) line[i] = -INFINITY;
+    float *columns = line + s->padding_width;
+    for (int ky = 0; ky < s->kernel_height; ky++) {
+        int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
+        if (iy < 0 || iy >= s->in_height) continue;
+        const float *row = plane + (size_t)iy * s->in_width;
+        for (int x = 0; x < s->in_width; x++) columns[x] = keep_max(columns[x], row[x]);
+    }
+}
+
+/// out[ox] = max over kx of line[ox * stride + kx * dilation], for ox in [first, out_width).
+static void reduce_line_portable(const pk_pool2d_shape *s, const float *line, int first, float *out) {
+    for (int ox = first; ox < s->out_width; ox++) {
+        const float *window = line + (size_t)ox * s->stride_width;
+        float kept = window[0];
+        for (int kx = 1; kx < s->kernel_width; kx++) kept = keep_max(kept, window[kx * s->dilation_width]);
+        out[ox] = kept;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "ActivationAvx2.h"
+
+static inline PK_AVX2 __m256 keep_max_avx2(__m256 kept, __m256 value) {
+    // max_ps(value, kept) is value only where value > kept (kept on ties and on NaN); then NaN values win.
+    __m256 larger = _mm256_max_ps(value, kept);
+    return _mm256_blendv_ps(larger, value, _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
+}
+
+/// line[0], line[2], ..., line[14].
+static inline PK_AVX2 __m256 load_evens_avx2(const float *line) {
+    __m256 low = _mm256_loadu_ps(line), high = _mm256_loadu_ps(line + 8);
+    __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+static PK_AVX2 void fill_line_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *line, size_t line_floats) {
+    __m256 lowest = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= line_floats; i += 8) _mm256_storeu_ps(line + i, lowest);
+    for (; i < line_floats; i++) line[i] = -INFINITY;
+    float *columns = line + s->padding_width;
+    for (int ky = 0; ky < s->kernel_height; ky++) {
+        int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
+        if (iy < 0 || iy >= s->in_height) continue;
+        const float *row = plane + (size_t)iy * s->in_width;
+        int x = 0;
+        for (; x + 8 <= s->in_width; x += 8)
+            _mm256_storeu_ps(columns + x, keep_max_avx2(_mm256_loadu_ps(columns + x), _mm256_loadu_ps(row + x)));
+        for (; x < s->in_width; x++) columns[x] = keep_max(columns[x], row[x]);
+    }
+}
+
+/// Eight outputs at a time for dilation 1 and stride 1 or 2; the rest as the portable loop does.
+static PK_AVX2 void reduce_line_avx2(const pk_pool2d_shape *s, const float *line, float *out) {
+    int ox = 0;
+    if (s->dilation_width == 1 && (s->stride_width == 1 || s->stride_width == 2)) {
+        int stride = s->stride_width;
+        for (; ox + 8 <= s->out_width; ox += 8) {
+            const float *window = line + (size_t)ox * stride;
+            __m256 kept = stride == 1 ? _mm256_loadu_ps(window) : load_evens_avx2(window);
+            for (int kx = 1; kx < s->kernel_width; kx++)
+                kept = keep_max_avx2(kept, stride == 1 ? _mm256_loadu_ps(window + kx) : load_evens_avx2(window + kx));
+            _mm256_storeu_ps(out + ox, kept);
+        }
+    }
+    reduce_line_portable(s, line, ox, out);
+}
+#endif
+
+static void max_pool_task(void *context, size_t task) {
+    const max_pool_job *job = context;
+    const pk_pool2d_shape *s = job->shape;
+    const float *plane = job->input + task * (size_t)s->in_height * s->in_width;
+    float *output = job->output + task * (size_t)s->out_height * s->out_width;
+    float *line = pk_thread_scratch(job->line_floats);
+    for (int oy = 0; oy < s->out_height; oy++) {
+        float *out = output + (size_t)oy * s->out_width;
+#ifdef PK_HAVE_AVX2_PATH
+        if (pk_use_avx2()) {
+            fill_line_avx2(s, plane, oy, line, job->line_floats);
+            reduce_line_avx2(s, line, out);
+            continue;
+        }
+#endif
+        fill_line(s, plane, oy, line, job->line_floats);
+        reduce_line_portable(s, line, 0, out);
+    }
+}
+
+void pk_max_pool2d(const pk_pool2d_shape *s, const float *input, float *output) {
+    // The last window's last tap, in line coordinates (the line starts at input column -padding).
+    size_t last_tap = (size_t)(s->out_width - 1) * (size_t)s->stride_width + (size_t)(s->kernel_width - 1) * (size_t)s->dilation_width;
+    size_t covered = (size_t)s->padding_width + (size_t)s->in_width;
+    max_pool_job job = {s, input, output, (last_tap + 1 > covered ? last_tap + 1 : covered) + LINE_SLACK};
+    pk_parallel_for((size_t)s->planes, max_pool_task, &job);
+}
