@@ -381,6 +381,24 @@ static int check_row_normalizations(void) {
     return failures != 0;
 }
 
+/// pk_transpose on sizes around the 8 x 8 blocks, with a source row stride wider than the rows.
+static int check_transpose(void) {
+    static const size_t sizes[][2] = {{1, 1}, {7, 9}, {8, 8}, {16, 24}, {96, 3136}, {49, 13}, {3, 17}};
+    int failures = 0;
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        size_t rows = sizes[c][0], columns = sizes[c][1], ld = rows + 3;
+        float *source = random_floats(ld * columns, 1), *destination = malloc(rows * columns * sizeof(float));
+        pk_transpose(source, ld, destination, rows, columns);
+        for (size_t r = 0; r < rows; r++)
+            for (size_t k = 0; k < columns; k++)
+                if (destination[r * columns + k] != source[r + k * ld]) failures++;
+        free(source); free(destination);
+    }
+    printf("check: transpose [%s] %s\n", pk_kernels_isa(), failures ? "FAILED" : "exact");
+    if (failures) fprintf(stderr, "FAIL transpose [%s]: %d values\n", pk_kernels_isa(), failures);
+    return failures != 0;
+}
+
 static int run_checks(void) {
     const char *isas[] = {"portable", "avx2-fma"};
     int failures = 0, cases = 0;
@@ -411,6 +429,7 @@ static int run_checks(void) {
             failures += check_max_pool();
         }
         failures += check_row_normalizations();
+        failures += check_transpose();
         printf("check: %s worst error / (sum|w*x| + |result|) = %.2e\n", isas[i], worst);
     }
     printf("check: %d cases, %d failed\n", cases, failures);

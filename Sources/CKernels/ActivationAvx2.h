@@ -79,6 +79,27 @@ static inline PK_AVX2 __m256 pk_activate_avx2(pk_activation activation, __m256 x
     return x;
 }
 
+/// Transposes the 8 x 8 block held in v[0..7] (v[i] is row i) in place, so v[j] becomes column j:
+/// unpack pairs, shuffle quads, then swap 128-bit halves.
+static inline PK_AVX2 void pk_transpose8x8_avx2(__m256 v[8]) {
+    __m256 t[8], u[8];
+    for (int pair = 0; pair < 8; pair += 2) {
+        t[pair] = _mm256_unpacklo_ps(v[pair], v[pair + 1]);
+        t[pair + 1] = _mm256_unpackhi_ps(v[pair], v[pair + 1]);
+    }
+    for (int quad = 0; quad < 8; quad += 4) {
+        u[quad] = _mm256_shuffle_ps(t[quad], t[quad + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[quad + 1] = _mm256_shuffle_ps(t[quad], t[quad + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[quad + 2] = _mm256_shuffle_ps(t[quad + 1], t[quad + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[quad + 3] = _mm256_shuffle_ps(t[quad + 1], t[quad + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    // u[c] holds column c of rows 0-3 in its low half (column c + 4 in its high half); u[4 + c], rows 4-7.
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+        v[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+}
+
 /// Lane j of the result is all ones for j < count (count in 0...8): masks for partial vectors.
 static inline PK_AVX2 __m256i pk_lane_mask_avx2(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -20,6 +20,12 @@ void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0,
             for (int strip = 0; strip < strips; strip++) {
                 float *out = dst + ((size_t)strip * kc + kk) * PK_NR;
                 int count = np - strip * PK_NR < PK_NR ? np - strip * PK_NR : PK_NR;
+                if (count == PK_NR) {
+                    // A constant size compiles to a few vector moves; a variable one is a libc call per
+                    // 64 bytes, which took 8% of mobilenet_v2's forward pass.
+                    memcpy(out, source + strip * PK_NR, PK_NR * sizeof(float));
+                    continue;
+                }
                 memcpy(out, source + strip * PK_NR, (size_t)count * sizeof(float));
                 for (int j = count; j < PK_NR; j++) out[j] = 0;
             }

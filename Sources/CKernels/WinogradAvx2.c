@@ -5,23 +5,12 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include "ActivationAvx2.h"
 
-// An 8 x 8 transpose (unpack, shuffle, swap halves) of which the first six columns are kept.
+// An 8 x 8 transpose of which the first six columns are kept.
 static inline PK_AVX2 void gather_avx2(float *d, const float *const *rows) {
-    __m256 r[8], t[8], u[8];
+    __m256 r[8];
     for (int lane = 0; lane < 8; lane++) r[lane] = _mm256_loadu_ps(rows[lane]);
-    for (int pair = 0; pair < 8; pair += 2) {
-        t[pair] = _mm256_unpacklo_ps(r[pair], r[pair + 1]);
-        t[pair + 1] = _mm256_unpackhi_ps(r[pair], r[pair + 1]);
-    }
-    for (int quad = 0; quad < 8; quad += 4) {
-        u[quad] = _mm256_shuffle_ps(t[quad], t[quad + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[quad + 1] = _mm256_shuffle_ps(t[quad], t[quad + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[quad + 2] = _mm256_shuffle_ps(t[quad + 1], t[quad + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[quad + 3] = _mm256_shuffle_ps(t[quad + 1], t[quad + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    // u[c] holds column c of lanes 0-3 in its low half (columns c + 4 in its high half); u[4 + c], lanes 4-7.
-    for (int j = 0; j < 4; j++) _mm256_storeu_ps(d + j * PK_NR, _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
-    for (int j = 4; j < 6; j++) _mm256_storeu_ps(d + j * PK_NR, _mm256_permute2f128_ps(u[j - 4], u[j], 0x31));
+    pk_transpose8x8_avx2(r);
+    for (int j = 0; j < 6; j++) _mm256_storeu_ps(d + j * PK_NR, r[j]);
 }
 
 // The 4 x 4 transpose within each 128-bit half that takes four 8-lane columns to eight 4-float rows

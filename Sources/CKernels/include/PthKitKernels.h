@@ -91,6 +91,10 @@ void pk_attention_softmax_row(float *row, size_t count, const float *bias, const
 void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, const float *weight, const float *bias,
                         double eps);
 
+/// destination[r * columns + c] = source[r + c * ld] for r < rows, c < columns: a 2-D transpose whose
+/// source rows are `ld` floats apart (ld >= rows).
+void pk_transpose(const float *source, size_t ld, float *destination, size_t rows, size_t columns);
+
 /// destination[i] = activation(source[i]) for i < count, on the calling thread; the two may be the
 /// same buffer. The element-wise pass for activations that follow something other than a convolution
 /// (a linear layer's GELU, a standalone SiLU).

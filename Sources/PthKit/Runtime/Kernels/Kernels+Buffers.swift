@@ -21,8 +21,8 @@ extension Kernels {
     }
 
     /// A copy of `values` the caller may write to without touching the original.
-    static func copiedBuffer(_ values: [Float]) -> [Float] {
-        guard PlanWorkspace.running != nil else { return values }
+    static func copiedBuffer(_ values: TensorStorage) -> [Float] {
+        guard PlanWorkspace.running != nil else { return values.array }
         var buffer = uninitializedBuffer(count: values.count)
         buffer.withUnsafeMutableBufferPointer { destination in
             values.withUnsafeBufferPointer { source in

@@ -40,7 +40,7 @@ extension Kernels {
         try requireAffine(weight, bias, features: channels, op)
         guard x.count > 0 else { return x }
         let plane = x.shape[2] * x.shape[3]
-        var output = copiedBuffer(x.storage.array)
+        var output = copiedBuffer(x.storage)
         output.withUnsafeMutableBufferPointer { values in
             guard let values = values.baseAddress else { return }
             nonisolated(unsafe) let base = values

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Kernels that only move values: the permutes, rolls, pads, slices, broadcasts and table lookups
 /// the transformer models write between their layers (torch's views made contiguous).
 extension Kernels {
@@ -140,10 +142,11 @@ extension Kernels {
     static func gather(_ source: [Float], shape: [Int], sourceStrides: [Int]) -> [Float] {
         let count = shape.reduce(1, *)
         guard count > 0 else { return [] }
-        // Dimensions of size 1 move nothing; dropping them keeps the counter loop short.
-        let kept = shape.indices.filter { shape[$0] != 1 }
-        let dims = kept.map { shape[$0] }, strides = kept.map { sourceStrides[$0] }
+        let (dims, strides) = mergedDimensions(shape, sourceStrides)
         guard let inner = dims.last, let innerStride = strides.last else { return [source[0]] }
+        if dims.count >= 2, innerStride != 1, strides[dims.count - 2] == 1 {
+            return transposed(source, dims: dims, strides: strides)
+        }
         var output = uninitializedBuffer(count: count)
         output.withUnsafeMutableBufferPointer { output in
             source.withUnsafeBufferPointer { source in
@@ -160,6 +163,56 @@ extension Kernels {
                         offset -= strides[axis] * dims[axis]
                         index[axis] = 0
                         axis -= 1
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The same gather over fewer dimensions: size-1 dimensions move nothing, and neighbours that
+    /// walk the source as one dimension would (outer stride = inner stride x inner size) are one.
+    /// NCHW -> NHWC becomes [N, H*W, C], a batch of 2-D transposes.
+    private static func mergedDimensions(_ shape: [Int], _ sourceStrides: [Int]) -> (dims: [Int], strides: [Int]) {
+        var dims: [Int] = [], strides: [Int] = []
+        for axis in shape.indices where shape[axis] != 1 {
+            if let last = dims.last, let lastStride = strides.last, lastStride == sourceStrides[axis] * shape[axis] {
+                dims[dims.count - 1] = last * shape[axis]
+                strides[strides.count - 1] = sourceStrides[axis]
+            } else {
+                dims.append(shape[axis])
+                strides.append(sourceStrides[axis])
+            }
+        }
+        return (dims, strides)
+    }
+
+    /// A gather whose last two (merged) dimensions are a transpose: the innermost output dimension
+    /// strides through the source and the one before it reads consecutive values. The C kernel
+    /// moves 8 x 8 blocks through registers: element by element, every read of ConvNeXt's
+    /// NCHW -> NHWC permute landed a plane apart.
+    private static func transposed(_ source: [Float], dims: [Int], strides: [Int]) -> [Float] {
+        let (rows, columns) = (dims[dims.count - 2], dims[dims.count - 1])
+        let columnStride = strides[dims.count - 1]
+        let outer = Array(dims.dropLast(2)), outerStrides = Array(strides.dropLast(2))
+        let batches = outer.reduce(1, *)
+        var output = uninitializedBuffer(count: batches * rows * columns)
+        output.withUnsafeMutableBufferPointer { output in
+            source.withUnsafeBufferPointer { source in
+                guard let to = output.baseAddress, let from = source.baseAddress else { return }
+                for batch in 0..<batches {
+                    // The batch's source offset from its index in the outer dimensions.
+                    var rest = batch, offset = 0
+                    for axis in outer.indices.reversed() {
+                        offset += rest % outer[axis] * outerStrides[axis]
+                        rest /= outer[axis]
+                    }
+                    let out = to + batch * rows * columns
+                    if columnStride > 0 {
+                        pk_transpose(from + offset, columnStride, out, rows, columns)
+                    } else {
+                        // A broadcast (stride 0): each output row repeats one source value.
+                        for row in 0..<rows { (out + row * columns).update(repeating: from[offset + row], count: columns) }
                     }
                 }
             }
