@@ -41,6 +41,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("time-sha256"), help: "Also time one SHA-256 of the weight file (sha256_ms): the most the official-name check costs.")
     var timeSHA256 = false
 
+    @Flag(help: "Load the weights into memory of the model's own instead of reading the mapped file in place (as --copy-weights on the other commands).")
+    var copyWeights = false
+
+    @Flag(help: "Check the CRC-32 of every zip record read in place while loading (as --verify-crc on the other commands).")
+    var verifyCrc = false
+
     func validate() throws {
         guard batch > 0, runs > 0, warmup >= 0 else { throw ValidationError("--batch and --runs must be positive") }
     }
@@ -60,7 +66,9 @@ struct BenchCommand: ParsableCommand {
         let firstStart = DispatchTime.now().uptimeNanoseconds
         let builderArguments = try ModelArguments(parsing: arguments)
         let loaded = try weights.map {
-            try ModelZoo.load(model, arguments: builderArguments, weights: URL(fileURLWithPath: $0))
+            try ModelZoo.load(
+                model, arguments: builderArguments, weights: URL(fileURLWithPath: $0),
+                options: LoadOptions(copyWeights: copyWeights, verifyChecksums: verifyCrc))
         } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         // VmHWM only grows: read now, it is the peak of reading, building and loading alone.
         let loadPeakResidentMB = Self.peakResidentMegabytes()

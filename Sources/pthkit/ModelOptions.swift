@@ -36,6 +36,12 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Skip the SHA-256 check of a file named like an official weight file (a notice says so). Files verified once and unchanged since are not hashed again anyway.")
     var noVerify = false
 
+    @Flag(help: "Copy the weights into memory of the model's own instead of reading a mapped file in place, so the file may change or be deleted while the model runs (README: a file that shrinks under a mapped model).")
+    var copyWeights = false
+
+    @Flag(help: "Check the CRC-32 of every zip record read in place, which torch.load does not do (reads the whole file once more).")
+    var verifyCrc = false
+
     func parsedArguments() throws -> ModelArguments {
         try ModelArguments(parsing: arguments)
     }
@@ -43,7 +49,8 @@ struct ModelOptions: ParsableArguments {
     func loadOptions() throws -> LoadOptions {
         LoadOptions(
             key: key, stripPrefixes: stripPrefix, renames: try rename.map(RenameRule.init(parsing:)),
-            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify)
+            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify,
+            copyWeights: copyWeights, verifyChecksums: verifyCrc)
     }
 
     /// The model with its weights loaded (notes go to stderr), or freshly initialized without --weights.

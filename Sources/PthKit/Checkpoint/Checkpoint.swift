@@ -35,8 +35,10 @@ public struct Checkpoint: Sendable {
     /// Every tensor with its dotted path (`state_dict.layer1.0.conv1.weight`, `""` for a bare tensor).
     public var tensors: [(key: String, tensor: TensorData)] { root.flattenedTensors() }
 
-    public static func load(contentsOf url: URL, limits: CheckpointLimits = .default) throws -> Checkpoint {
-        try Checkpoint(contents: fileContents(url), file: url.path, limits: limits)
+    public static func load(
+        contentsOf url: URL, limits: CheckpointLimits = .default, verifyChecksums: Bool = false
+    ) throws -> Checkpoint {
+        try Checkpoint(contents: fileContents(url), file: url.path, limits: limits, verifyChecksums: verifyChecksums)
     }
 
     /// The whole file (mapped), or an error naming it: shared with loaders that look at the bytes first.
@@ -53,7 +55,18 @@ public struct Checkpoint: Sendable {
     }
 
     /// Reads a checkpoint from `contents`; its tensors may stay regions of them (`TensorBytes`).
-    public init(contents: FileContents, file: String, limits: CheckpointLimits = .default) throws {
+    ///
+    /// `verifyChecksums` checks the CRC-32 of every zip record read in place before its tensor is
+    /// used. It is off by default because `torch.load` never checks one (PyTorch builds miniz with
+    /// MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS, and `torch.load(mmap=True)` does not even read the
+    /// data; `torch.save` may write no CRC at all, `compute_crc32=False`), and because checking
+    /// means reading every byte of the file at load time, which borrowing parameters otherwise
+    /// never do: even folded with PCLMULQDQ over both cores it costs more than the rest of the load
+    /// (README, "Checkpoint load time"). Records that are extracted (deflated, pickles) are always
+    /// checked by libzip, and official weight files are checked by their SHA-256.
+    public init(
+        contents: FileContents, file: String, limits: CheckpointLimits = .default, verifyChecksums: Bool = false
+    ) throws {
         self.file = file
         let bytes = contents.bytes
         if SafetensorsFile.looksLikeSafetensors(bytes), !Self.isZip(bytes) {
@@ -63,7 +76,7 @@ public struct Checkpoint: Sendable {
         }
         safetensorsMetadata = nil
         if Self.isZip(bytes) {
-            (format, byteOrder, root) = try Self.readZip(contents, file: file, limits: limits)
+            (format, byteOrder, root) = try Self.readZip(contents, file: file, limits: limits, verifyChecksums: verifyChecksums)
         } else if Self.isTar(bytes) {
             throw CheckpointError(
                 file: file, part: "", problem: .unsupported("tar-format checkpoint (torch < 0.4); resave it with a newer torch"))
@@ -96,9 +109,9 @@ public struct Checkpoint: Sendable {
     }
 
     private static func readZip(
-        _ contents: FileContents, file: String, limits: CheckpointLimits
+        _ contents: FileContents, file: String, limits: CheckpointLimits, verifyChecksums: Bool
     ) throws -> (Format, ByteOrder, CheckpointValue) {
-        let container = try ZipContainer(contents: contents, file: file)
+        let container = try ZipContainer(contents: contents, file: file, verifyChecksums: verifyChecksums)
         var byteOrder = ByteOrder.little
         if let record = try container.record("byteorder") {
             let text = String(decoding: record, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -14,10 +14,13 @@ final class ZipContainer {
     let prefix: String
     /// Bytes of all records read so far, bounded together with each record's size.
     private var extractedBytes: UInt64 = 0
+    /// Whether records read in place have their CRC-32 checked (libzip checks extracted ones).
+    private let verifiesStoredRecords: Bool
 
-    init(contents: FileContents, file: String) throws {
+    init(contents: FileContents, file: String, verifyChecksums: Bool = false) throws {
         self.contents = contents
         self.file = file
+        verifiesStoredRecords = verifyChecksums
         var error = zip_error_t()
         zip_error_init(&error)
         defer { zip_error_fini(&error) }
@@ -139,7 +142,8 @@ final class ZipContainer {
 
     /// The record `<prefix><name>` as a region of the file when it is stored uncompressed with the
     /// size libzip has for it; nil when the archive has no such record or it must be extracted
-    /// (`record`). Its CRC-32 is checked, as extracting it would.
+    /// (`record`). Its CRC-32 is checked, as extracting it would, when the container was opened with
+    /// `verifyChecksums` (torch's loader checks none; see `Checkpoint.init`).
     func storedRecord(_ name: String, expectedSize: Int) throws -> Range<Int>? {
         let fullName = prefix + name
         let index = zip_name_locate(archive, fullName, ZIP_FL_ENC_RAW)
@@ -152,6 +156,7 @@ final class ZipContainer {
         guard range.count == expectedSize else {
             throw failure(fullName, "holds \(range.count) bytes where \(expectedSize) are expected")
         }
+        guard verifiesStoredRecords else { return range }
         let crc = ZipChecksum.crc32(contents, range)
         guard crc == stat.crc else {
             throw failure(fullName, "fails its CRC-32 check (\(Self.hex(crc)), the archive says \(Self.hex(stat.crc))): the file is damaged")

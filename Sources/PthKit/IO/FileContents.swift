@@ -5,12 +5,17 @@ import Foundation
 /// Files that cannot be mapped (pipes, devices, empty files) and in-memory bytes are held in an
 /// allocation of their own instead.
 ///
-/// A mapped file that another process truncates while it is read makes the next access fault, as
-/// with `torch.load(mmap=True)`; checkpoints are not expected to change under a reader.
+/// A mapped file that another process truncates while it is read makes the next access to a lost
+/// page a SIGBUS, as with `torch.load(mmap=True)`. Parameters that borrow the bytes (see
+/// `TensorData.borrowedFloat32Storage`) keep the mapping, so this holds for as long as the model
+/// does; `LoadOptions.copyWeights` copies instead for files that may change (README).
 public final class FileContents: @unchecked Sendable {
     /// Immutable after `init`; valid until `deinit`.
     let bytes: UnsafeRawBufferPointer
     private let isMapped: Bool
+    private let lendingLock = NSLock()
+    /// Set once a tensor borrows these bytes (`lend()`); from then on no page is let go.
+    private var isLent = false
     /// The mapped file as `fstat` saw it when it was opened; nil for bytes not mapped from a file.
     public private(set) var identity: FileIdentity?
 
@@ -73,7 +78,7 @@ public final class FileContents: @unchecked Sendable {
     /// 500 MB checkpoint into a model then holds the model's bytes plus a chunk, not twice the model.
     func releaseResidentPages(_ range: Range<Int>) {
         #if os(Linux)
-        guard isMapped, let base = bytes.baseAddress else { return }
+        guard isMapped, !lendingLock.withLock({ isLent }), let base = bytes.baseAddress else { return }
         let page = Int(getpagesize())
         let address = Int(bitPattern: base)
         // Only whole pages inside the range: its neighbours' bytes may still be wanted.
@@ -82,6 +87,15 @@ public final class FileContents: @unchecked Sendable {
         guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
         madvise(start, end - first, MADV_DONTNEED)
         #endif
+    }
+
+    /// Records that tensors now borrow these bytes (a model's parameters reading the file in place).
+    /// Their pages are then never let go by `releaseResidentPages`: the mapping is private and
+    /// read-only, so a page let go would come back from the file unchanged, but every forward pass
+    /// (and the plan's packing) would fault it in again, and each chunk released to save memory
+    /// during a load would be memory the model holds anyway.
+    func lend() {
+        lendingLock.withLock { isLent = true }
     }
 
     /// Runs `body` over `range` in chunks of about `chunkBytes`, releasing each chunk's pages after

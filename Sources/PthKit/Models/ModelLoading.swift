@@ -13,10 +13,18 @@ public struct LoadOptions: Sendable {
     /// Check the SHA-256 of a file that carries an official weight file's name (on by default;
     /// `--no-verify` turns it off, with a notice).
     public var verifyOfficialFiles: Bool
+    /// Convert every tensor into arrays of the model's own instead of letting float32 parameters
+    /// borrow the mapped file's bytes (`loadStateDict(_:strict:copyWeights:)`): for a file that may
+    /// change, shrink or be deleted while the model is in use. Costs one copy of the weights.
+    public var copyWeights: Bool
+    /// Check the CRC-32 of every zip record read in place, as `torch.load` does not (see
+    /// `Checkpoint.init(contents:file:limits:verifyChecksums:)`).
+    public var verifyChecksums: Bool
 
     public init(
         key: String? = nil, stripPrefixes: [String] = [], renames: [RenameRule] = [], strict: Bool = true,
-        dropMismatched: Bool = false, verifyOfficialFiles: Bool = true
+        dropMismatched: Bool = false, verifyOfficialFiles: Bool = true, copyWeights: Bool = false,
+        verifyChecksums: Bool = false
     ) {
         self.key = key
         self.stripPrefixes = stripPrefixes
@@ -24,6 +32,8 @@ public struct LoadOptions: Sendable {
         self.strict = strict
         self.dropMismatched = dropMismatched
         self.verifyOfficialFiles = verifyOfficialFiles
+        self.copyWeights = copyWeights
+        self.verifyChecksums = verifyChecksums
     }
 }
 
@@ -78,7 +88,8 @@ extension ModelZoo {
         }
         let model = try build(name, arguments: arguments)
         let start = DispatchTime.now()
-        let checkpoint = try readCheckpoint(weights, verify: options.verifyOfficialFiles, notes: &notes)
+        let checkpoint = try readCheckpoint(
+            weights, verify: options.verifyOfficialFiles, verifyChecksums: options.verifyChecksums, notes: &notes)
         var key = options.key
         if key == nil, let automatic = StateDict.automaticKey(in: checkpoint) {
             key = automatic
@@ -92,8 +103,8 @@ extension ModelZoo {
         }
         if !options.renames.isEmpty { stateDict = stateDict.renamed(by: options.renames) }
         let report = options.dropMismatched
-            ? try model.loadStateDictDroppingMismatched(stateDict)
-            : try model.loadStateDict(stateDict, strict: options.strict)
+            ? try model.loadStateDictDroppingMismatched(stateDict, copyWeights: options.copyWeights)
+            : try model.loadStateDict(stateDict, strict: options.strict, copyWeights: options.copyWeights)
         let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
         return LoadedModel(
             model: model, report: report, notes: notes, loadMilliseconds: milliseconds,
@@ -118,23 +129,24 @@ extension ModelZoo {
     /// damaged download is reported as such, not as whatever parse error the damage causes. A file
     /// verified before and unchanged since (`VerifiedFiles`) is not hashed again.
     static func readCheckpoint(
-        _ url: URL, verify: Bool = true, verifiedFiles: VerifiedFiles = .standard, notes: inout [String]
+        _ url: URL, verify: Bool = true, verifyChecksums: Bool = false, verifiedFiles: VerifiedFiles = .standard,
+        notes: inout [String]
     ) throws -> Checkpoint {
         let contents = try Checkpoint.fileContents(url)
         guard let official = try ModelsManifest.embedded.officialWeights(fileName: url.lastPathComponent),
               let prefix = official.weights.sha256Prefix
-        else { return try Checkpoint(contents: contents, file: url.path) }
+        else { return try Checkpoint(contents: contents, file: url.path, verifyChecksums: verifyChecksums) }
         guard verify else {
             notes.append("not checking the sha256 of \(official.weights.file) against its official hash (--no-verify)")
-            return try Checkpoint(contents: contents, file: url.path)
+            return try Checkpoint(contents: contents, file: url.path, verifyChecksums: verifyChecksums)
         }
         let path = url.standardizedFileURL.path
         if let identity = contents.identity,
            verifiedFiles.verifiedDigest(path: path, identity: identity, prefix: prefix) != nil {
-            return try Checkpoint(contents: contents, file: url.path)
+            return try Checkpoint(contents: contents, file: url.path, verifyChecksums: verifyChecksums)
         }
         let hashing = BackgroundDigest(contents)
-        let parsed = Result { try Checkpoint(contents: contents, file: url.path) }
+        let parsed = Result { try Checkpoint(contents: contents, file: url.path, verifyChecksums: verifyChecksums) }
         let digest = hashing.wait()
         guard digest.hasPrefix(prefix) else {
             throw CheckpointError(

@@ -53,8 +53,15 @@ extension Module {
     /// extra one; shape mismatches fail in both modes; a batch norm from a checkpoint whose
     /// `_metadata` version is below 2 (or absent) keeps its `num_batches_tracked` when the key is
     /// missing. Unlike torch, nothing is changed when loading fails.
+    ///
+    /// float32 tensors that are aligned regions of a mapped file are not copied: the parameters
+    /// borrow the file's bytes (as `torch.load(mmap=True)` + `load_state_dict(assign=True)` would),
+    /// and keep the mapping alive. The file must then stay as it is while the model lives: a file
+    /// that shrinks under the mapping makes the next read of a lost page a SIGBUS, as in torch.
+    /// `copyWeights` converts every tensor into arrays of the model's own instead, so the file may
+    /// change or go once this returns.
     @discardableResult
-    public func loadStateDict(_ stateDict: StateDict, strict: Bool = true) throws -> LoadReport {
+    public func loadStateDict(_ stateDict: StateDict, strict: Bool = true, copyWeights: Bool = false) throws -> LoadReport {
         var report = LoadReport()
         var mismatches: [ShapeMismatch] = []
         var assignments: [(parameter: Parameter, tensor: TensorData, shape: [Int])] = []
@@ -108,9 +115,21 @@ extension Module {
                 modelName: typeName, missingKeys: strict ? report.missingKeys : [],
                 unexpectedKeys: strict ? report.unexpectedKeys : [], sizeMismatches: mismatches)
         }
-        // Each tensor is converted once, straight into its parameter's storage, spread over the
-        // compute threads. int64 buffers also keep their exact values for saveStateDict.
-        let work = assignments
+        // A float32 tensor that is a region of the mapped file becomes its parameter's values as it
+        // is: nothing is copied and no page is touched until something reads it (the plan's weight
+        // packing reads the file's pages directly). Writing to such a parameter copies it first.
+        var converting: [(parameter: Parameter, tensor: TensorData, shape: [Int])] = []
+        for assignment in assignments {
+            let count = assignment.shape.reduce(1, *)
+            if !copyWeights, assignment.parameter.dtype == .float32, let borrowed = assignment.tensor.borrowedFloat32Storage(count: count) {
+                assignment.parameter.value = Tensor(shape: assignment.shape, storage: borrowed)
+            } else {
+                converting.append(assignment)
+            }
+        }
+        // Every other tensor is converted once, straight into its parameter's storage, spread over
+        // the compute threads. int64 buffers also keep their exact values for saveStateDict.
+        let work = converting
         Kernels.forEachChunk(of: work.count, work: work.reduce(0) { $0 + $1.tensor.elementCount }) { range in
             for (parameter, tensor, shape) in work[range] {
                 let count = shape.reduce(1, *)
@@ -145,9 +164,9 @@ extension Module {
     /// Drops mismatched keys, then loads non-strictly: what transfer learning does by hand in PyTorch.
     /// The report's `missingKeys` are the parameters that keep their fresh initialization.
     @discardableResult
-    public func loadStateDictDroppingMismatched(_ stateDict: StateDict) throws -> LoadReport {
+    public func loadStateDictDroppingMismatched(_ stateDict: StateDict, copyWeights: Bool = false) throws -> LoadReport {
         let (kept, dropped) = droppingMismatched(stateDict)
-        var report = try loadStateDict(kept, strict: false)
+        var report = try loadStateDict(kept, strict: false, copyWeights: copyWeights)
         report.dropped = dropped
         return report
     }
