@@ -14,7 +14,7 @@ enum FuzzTarget: String, CaseIterable {
         case .zip, .legacy, .safetensors:
             guard let checkpoint = try? Checkpoint(bytes: bytes, file: "fuzz") else { return }
             // What inspect and convert do with a loaded file.
-            for (_, tensor) in checkpoint.tensors.prefix(64) { _ = SHA256.hexDigest(tensor.bytes) }
+            for (_, tensor) in checkpoint.tensors.prefix(64) { _ = tensor.denseSHA256() }
             _ = try? StateDict(checkpoint: checkpoint)
             _ = checkpoint.root.replacingModulesWithStateDicts().value.castingToFloat32([.float16, .bfloat16])
         case .npy:

@@ -121,7 +121,7 @@ public struct Checkpoint: Sendable {
             : try interpret(value, storages: source, limits: limits, file: file, part: part)
         try checkTensorPaths(root, limits: limits, file: file)
         let storageCount = container.recordNames(under: "data/").count
-        if storageCount > 0, root.flattenedTensors().isEmpty {
+        if storageCount > 0, !root.containsTensors {
             throw CheckpointError(
                 file: file, part: part,
                 problem: .container("the archive holds \(storageCount) storages but no tensor could be read from data.pkl"))
@@ -183,7 +183,7 @@ public struct Checkpoint: Sendable {
         }
         let root = try interpret(main.value, storages: source, limits: limits, file: file, part: "main pickle")
         try checkTensorPaths(root, limits: limits, file: file)
-        if !keys.isEmpty, root.flattenedTensors().isEmpty {
+        if !keys.isEmpty, !root.containsTensors {
             throw CheckpointError(
                 file: file, part: "main pickle",
                 problem: .container("the file holds \(keys.count) storages but no tensor could be read from its pickle"))

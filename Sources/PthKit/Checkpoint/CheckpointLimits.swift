@@ -1,10 +1,11 @@
-/// Bounds on what a checkpoint file may make PthKit do beyond holding its own bytes. Every other
-/// resource is already proportional to the file (the pickle machine refuses values whose expansion
-/// outgrows the stream, see `PickleMachine.maximumExpansion`); copying views out of storages is the
-/// one place a few bytes can ask for many, so it is bounded here.
+/// Bounds on what a checkpoint file may make PthKit do beyond holding its own bytes. Reading is
+/// proportional to the file: views (slices, transposes, expanded stride-0 views) stay views, as
+/// torch keeps them, and shared values are followed once. What remains is what a file's word could
+/// make large: the dense copies of its views where a consumer has no strides, and its dotted paths.
 public struct CheckpointLimits: Sendable {
-    /// Bytes that copied views (slices, transposes, expanded stride-0 views) may take beyond the
-    /// bytes of the storages the file holds. A state dict of whole tensors copies nothing.
+    /// Bytes that views written dense (safetensors has no strides) may take beyond the bytes of
+    /// the storages they view. Loading into a model needs no allowance: the model's parameter
+    /// sizes decide what is copied, after the shapes are checked.
     public var viewCopyAllowance: Int
     /// Bytes the tensors' dotted key paths (`layer1.0.conv1.weight`) may take in all, as
     /// `Checkpoint.tensors` and pickled modules' state dicts spell them out.
