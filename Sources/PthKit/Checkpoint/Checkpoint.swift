@@ -25,7 +25,7 @@ public struct Checkpoint: Sendable {
     public let file: String
     public let format: Format
     public let byteOrder: ByteOrder
-    /// Everything `torch.load` would return, with tensors materialized. A TorchScript archive is the
+    /// Everything `torch.load` would return, tensors and views as torch keeps them. A TorchScript archive is the
     /// `.module` whose state dict `torch.jit.load(f).state_dict()` returns; a safetensors file the
     /// dictionary `safetensors.torch.load_file` returns (keys in the order of their data).
     public let root: CheckpointValue
