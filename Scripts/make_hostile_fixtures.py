@@ -219,8 +219,12 @@ def make(out):
          memory_mib=256, seconds=5)
     file = "expand_2p28_zip.pth"
     zip_checkpoint(out / file, pickle_of(state_dict(("w", tensor("0", 1, [2**14, 2**14], [0, 0])))), {"0": FLOAT})
-    case(file, "expand", inspect, "ok", "sha256 of 1 GiB of expanded values, streamed under a 512 MiB limit",
+    case(file, "expand", ["inspect", "--json", "--view-copy-allowance", "2048", "{file}"], "ok",
+         "sha256 of 1 GiB of expanded values (allowed by the option), streamed under a 512 MiB limit",
          memory_mib=512, seconds=20)
+    case("expand_2p30_zip.pth", "expand", inspect, "error",
+         "hashing 4 GiB of expanded values is the file's word: past the default allowance", ["allowance"],
+         memory_mib=256, seconds=5)
     file = "expand_small_zip.pth"
     zip_checkpoint(out / file, pickle_of(state_dict(("w", tensor("0", 1, [1000], [0])))), {"0": FLOAT})
     case(file, "expand", inspect, "ok", "a modest expanded view still loads (1000 copies of one float)")

@@ -1,12 +1,13 @@
 import ArgumentParser
 import PthKit
 
-/// `--view-copy-allowance`: the one place a command makes a view dense on the file's word is
-/// `convert` to safetensors; every other command keeps views as views (inspect, convert to .pth)
-/// or copies as many values as the model's own parameters hold (load-check, run, classify, ...).
+/// `--view-copy-allowance`: the places a command makes views dense on the file's word are
+/// `inspect --json` (hashing them) and `convert` to safetensors; every other use keeps views as views
+/// (inspect, convert to .pth) or copies as many values as the model's parameters hold (load-check,
+/// run, classify, ...), which needs no allowance.
 struct CheckpointLimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "MiB that tensor views (transposes, expanded views) written dense to a .safetensors OUT may take beyond their storages.",
+        "MiB that tensor views (transposes, expanded views) made dense (hashed by inspect --json, written to .safetensors) may take beyond their storages.",
         valueName: "MiB"))
     var viewCopyAllowance: Int = CheckpointLimits.defaultViewCopyAllowance >> 20
 

@@ -14,12 +14,16 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print {format, byteorder, tensors: [{key, dtype, shape, sha256}], metadata?} as JSON.")
     var json = false
 
+    @OptionGroup var limits: CheckpointLimitOptions
+
     func run() throws {
         let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file))
         let tensors = checkpoint.tensors
         if json {
             // A tensor reachable under several keys (tied weights, shared references) is hashed once;
-            // a view is hashed in torch's dense order by streaming over it, never copied whole.
+            // a view is hashed in torch's dense order by streaming over it, never copied whole, and
+            // only as many dense bytes as the allowance lets the file ask for.
+            try limits.limits.checkDenseViews(tensors.map(\.tensor))
             var digests: [TensorData.ViewIdentity: String] = [:]
             func digest(_ tensor: TensorData) -> String {
                 guard let identity = tensor.viewIdentity else { return tensor.denseSHA256() }

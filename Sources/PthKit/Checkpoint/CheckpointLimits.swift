@@ -25,3 +25,39 @@ public struct CheckpointLimits: Sendable {
     public static let defaultTensorPathBytes = 64 << 20
     public static let `default` = CheckpointLimits()
 }
+
+extension CheckpointLimits {
+    /// Checks that making the views among `tensors` dense (hashing them in torch's order, writing a
+    /// format without strides) stays within their storages' bytes plus `viewCopyAllowance`: the time
+    /// or space such a copy takes is the file's word (a 600-byte file may claim 2^40 expanded floats).
+    /// A view reached under several keys counts once, as it is hashed or written once.
+    public func checkDenseViews(_ tensors: [TensorData]) throws {
+        var storages: [TensorBytes.Identity: Int] = [:]
+        var seen = Set<TensorData.ViewIdentity>()
+        var dense = 0
+        for tensor in tensors where tensor.denseStorage == nil {
+            if let identity = tensor.viewIdentity, !seen.insert(identity).inserted { continue }
+            tensor.storage.identity.map { storages[$0] = tensor.storage.count }
+            let (total, overflow) = dense.addingReportingOverflow(tensor.byteCount)
+            dense = overflow ? Int.max : total
+        }
+        let storageBytes = storages.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+        let (limit, overflow) = storageBytes.addingReportingOverflow(viewCopyAllowance)
+        guard overflow || dense <= limit else {
+            throw ViewCopyLimitError(denseBytes: dense, storageBytes: storageBytes, allowance: viewCopyAllowance)
+        }
+    }
+}
+
+/// Views that would be made dense past `CheckpointLimits.viewCopyAllowance`.
+public struct ViewCopyLimitError: Error, CustomStringConvertible {
+    public let denseBytes: Int
+    public let storageBytes: Int
+    public let allowance: Int
+
+    public var description: String {
+        "the file's tensor views (expanded or strided) would be made dense as \(denseBytes) bytes, more than "
+            + "their storages' \(storageBytes) bytes plus an allowance of \(allowance); raise the allowance "
+            + "(CheckpointLimits.viewCopyAllowance, --view-copy-allowance) if the file is trusted"
+    }
+}

@@ -81,25 +81,15 @@ public enum SafetensorsWriter {
         }
     }
 
-    /// A view's dense bytes come from the file's word (a few bytes can claim 2^30 expanded
-    /// elements): in all they may exceed the bytes of the storages they view by the allowance only.
+    /// A view's dense bytes come from the file's word: bounded by `limits` (see `checkDenseViews`).
     private static func checkViewCopies(
         _ tensors: [(key: String, tensor: TensorData)], limits: CheckpointLimits, file: String
     ) throws {
-        var storages: [TensorBytes.Identity: Int] = [:]
-        var copied = 0
-        for (_, tensor) in tensors where tensor.denseStorage == nil {
-            tensor.storage.identity.map { storages[$0] = tensor.storage.count }
-            let (total, overflow) = copied.addingReportingOverflow(tensor.byteCount)
-            copied = overflow ? Int.max : total
-        }
-        let storageBytes = storages.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
-        let (limit, overflow) = storageBytes.addingReportingOverflow(limits.viewCopyAllowance)
-        guard overflow || copied <= limit else {
+        do {
+            try limits.checkDenseViews(tensors.map(\.tensor))
+        } catch let error as ViewCopyLimitError {
             throw CheckpointWriteError(file: file, path: "", problem: .unwritable(
-                "its tensor views (expanded or strided) would be written as \(copied) dense bytes, more than their storages' "
-                    + "\(storageBytes) bytes plus an allowance of \(limits.viewCopyAllowance); raise the allowance "
-                    + "(CheckpointLimits.viewCopyAllowance, --view-copy-allowance) if the file is trusted, or write a .pth, which keeps views"))
+                "safetensors has no strides: \(error); or write a .pth, which keeps views"))
         }
     }
 
