@@ -9,7 +9,8 @@ DIR is recreated with one file per case and DIR/manifest.json:
               "seconds", "notes"}]}
 `command` is a pthkit command line in which {file} and {out} stand for the fixture and a scratch
 output path. HostileFileTests runs each one under prlimit (address space `memory_mib`, CPU
-`seconds`) and checks it succeeds, or fails with exactly one clean `error:` line and exit code 1.
+`seconds`) and checks it succeeds, or fails with exactly one clean `error:` line and exit code 1
+(with `first_line_only`, a clean first line followed by printable lines).
 
 Nothing here needs torch: the pickles are assembled opcode by opcode, because the point of most
 cases is a stream torch.save would never write. Fuzzer findings are added here as cases too.
@@ -178,10 +179,13 @@ def png(width, height, bit_depth, colour_type, raw):
 CASES = []
 
 
-def case(file, cls, command, expect, notes, error_contains=(), memory_mib=1024, seconds=20):
+def case(file, cls, command, expect, notes, error_contains=(), memory_mib=1024, seconds=20, first_line_only=False):
+    """first_line_only: the command may follow its one `error:` line with torch's own multi-line
+    text (load-check prints load_state_dict's message as torch words it)."""
     CASES.append({
         "file": file, "class": cls, "command": command, "expect": expect,
         "error_contains": list(error_contains), "memory_mib": memory_mib, "seconds": seconds, "notes": notes,
+        "first_line_only": first_line_only,
     })
 
 
@@ -196,7 +200,8 @@ def make(out):
         case(file, "overflow", inspect, "error", f"sizes {sizes}, strides {strides}: count * element size overflows",
              ["overflow"])
 
-    # 2. Expanded (stride-0) views claiming far more elements than the storage holds.
+    # 2. Expanded (stride-0) views claiming far more elements than the storage holds. torch.load
+    # keeps them as views (in ms); so does PthKit: only a consumer without strides copies them.
     for fmt in ("zip", "legacy"):
         file = f"expand_2p30_{fmt}.pth"
         body = pickle_of(state_dict(("w", tensor("0", 1, [2**30], [0], legacy=fmt == "legacy"))))
@@ -204,11 +209,42 @@ def make(out):
             zip_checkpoint(out / file, body, {"0": FLOAT})
         else:
             legacy_checkpoint(out / file, body, {"0": FLOAT})
-        case(file, "expand", inspect, "error", "2**30 floats (4 GiB) over a 4-byte storage", ["allowance"],
-             memory_mib=1024)
+        case(file, "expand", ["inspect", "{file}"], "ok",
+             "2**30 floats (4 GiB) over a 4-byte storage: listed as a view, as torch.load keeps it",
+             memory_mib=256, seconds=5)
+    case("expand_2p30_zip.pth", "expand", ["convert", "{file}", "{out}"], "ok",
+         "written again as torch.save writes it: the 4-byte storage and the stride-0 view", memory_mib=256, seconds=5)
+    case("expand_2p30_zip.pth", "expand", ["convert", "{file}", "{out}.safetensors"], "error",
+         "safetensors has no strides: a dense copy on the file's word, refused past the allowance", ["allowance"],
+         memory_mib=256, seconds=5)
+    file = "expand_2p28_zip.pth"
+    zip_checkpoint(out / file, pickle_of(state_dict(("w", tensor("0", 1, [2**14, 2**14], [0, 0])))), {"0": FLOAT})
+    case(file, "expand", ["inspect", "--json", "--view-copy-allowance", "2048", "{file}"], "ok",
+         "sha256 of 1 GiB of expanded values (allowed by the option), streamed under a 512 MiB limit",
+         memory_mib=512, seconds=20)
+    case("expand_2p30_zip.pth", "expand", inspect, "error",
+         "hashing 4 GiB of expanded values is the file's word: past the default allowance", ["allowance"],
+         memory_mib=256, seconds=5)
     file = "expand_small_zip.pth"
     zip_checkpoint(out / file, pickle_of(state_dict(("w", tensor("0", 1, [1000], [0])))), {"0": FLOAT})
     case(file, "expand", inspect, "ok", "a modest expanded view still loads (1000 copies of one float)")
+    # Into a model: the model's parameters decide what is copied, after the shapes are checked.
+    lenet5 = [("conv.0.weight", [6, 1, 5, 5]), ("conv.0.bias", [6]), ("conv.3.weight", [16, 6, 5, 5]),
+              ("conv.3.bias", [16]), ("conv.6.weight", [120, 16, 5, 5]), ("conv.6.bias", [120]),
+              ("classifier.0.weight", [84, 120]), ("classifier.0.bias", [84]),
+              ("classifier.1.weight", [10, 84]), ("classifier.1.bias", [10])]
+    def expanded(shape):
+        return tensor("0", 1, shape, [0] * len(shape))
+    file = "expand_lenet5.pth"
+    zip_checkpoint(out / file, pickle_of(state_dict(*[(key, expanded(shape)) for key, shape in lenet5])), {"0": FLOAT})
+    case(file, "expand", ["load-check", "lenet5", "--weights", "{file}"], "ok",
+         "every parameter an expanded view of one float: loads", memory_mib=1024, seconds=20)
+    file = "expand_lenet5_2p30_weight.pth"
+    entries = [(key, expanded([2**30] if key == "conv.0.weight" else shape)) for key, shape in lenet5]
+    zip_checkpoint(out / file, pickle_of(state_dict(*entries)), {"0": FLOAT})
+    case(file, "expand", ["load-check", "lenet5", "--weights", "{file}"], "error",
+         "a [2**30] expanded view where the model has [6, 1, 5, 5]: the shape check comes first", ["size mismatch"],
+         memory_mib=1024, seconds=20, first_line_only=True)
 
     # 3. One value reachable through 2**k paths via the memo and DUP.
     shared = tensor("0", 1, [1], [1])

@@ -9,10 +9,13 @@ struct DriverOptions {
     var corpora: [URL] = []
     var dictionary: URL?
     var artifacts = URL(fileURLWithPath: ".")
+    /// Write the target's seeds to this folder and stop (libFuzzer's seed corpus, so that it runs
+    /// only the inputs this target takes before it starts mutating).
+    var exportSeeds: URL?
 
     static let usage = """
         usage: pthkit-fuzz TARGET [--seconds S] [--runs N] [--seed N] [--timeout S] --corpus DIR... \
-        [--dict FILE] [--artifacts DIR]
+        [--dict FILE] [--artifacts DIR] [--export-seeds DIR]
         targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))
         """
 
@@ -30,6 +33,7 @@ struct DriverOptions {
             case "--corpus": corpora.append(URL(fileURLWithPath: value))
             case "--dict": dictionary = URL(fileURLWithPath: value)
             case "--artifacts": artifacts = URL(fileURLWithPath: value)
+            case "--export-seeds": exportSeeds = URL(fileURLWithPath: value)
             default: throw DriverError("unknown option \(flag)\n\(Self.usage)")
             }
         }
@@ -56,6 +60,13 @@ struct MutationDriver {
         let seeds = Seeds.load(for: target, from: options.corpora)
         guard !seeds.isEmpty else {
             throw DriverError("no seeds for \(target.rawValue) in \(options.corpora.map(\.path))")
+        }
+        if let folder = options.exportSeeds {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for (index, seed) in seeds.enumerated() {
+                try Data(seed).write(to: folder.appendingPathComponent(String(format: "seed-%05d", index)))
+            }
+            return
         }
         let dictionary = try options.dictionary.map(FuzzDictionary.load) ?? []
         try FileManager.default.createDirectory(at: options.artifacts, withIntermediateDirectories: true)

@@ -14,19 +14,10 @@ func LLVMFuzzerRunDriver(
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
 ) -> Int32
 
-nonisolated(unsafe) var libFuzzerTarget = FuzzTarget.pickle
-let name = ProcessInfo.processInfo.environment["PTHKIT_FUZZ_TARGET"] ?? ""
-guard let chosen = FuzzTarget(rawValue: name) else {
-    FileHandle.standardError.write(Data("PTHKIT_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue))\n".utf8))
-    exit(2)
-}
-libFuzzerTarget = chosen
+_ = libFuzzerTarget  // an unknown PTHKIT_FUZZ_TARGET stops here, before libFuzzer starts
 var argc = CommandLine.argc
 var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-    libFuzzerTarget.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-})
+exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOneInput(data, size) })
 #else
 do {
     let options = try DriverOptions(parsing: Array(CommandLine.arguments.dropFirst()))

@@ -1,10 +1,13 @@
 import ArgumentParser
 import PthKit
 
-/// `--view-copy-allowance`, for the commands that read a checkpoint directly.
+/// `--view-copy-allowance`: the places a command makes views dense on the file's word are
+/// `inspect --json` (hashing them) and `convert` to safetensors; every other use keeps views as views
+/// (inspect, convert to .pth) or copies as many values as the model's parameters hold (load-check,
+/// run, classify, ...), which needs no allowance.
 struct CheckpointLimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "MiB that copied tensor views (slices, transposes, expanded views) may take beyond the file's own storages.",
+        "MiB that tensor views (transposes, expanded views) made dense (hashed by inspect --json, written to .safetensors) may take beyond their storages.",
         valueName: "MiB"))
     var viewCopyAllowance: Int = CheckpointLimits.defaultViewCopyAllowance >> 20
 

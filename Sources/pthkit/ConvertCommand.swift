@@ -32,7 +32,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var limits: CheckpointLimitOptions
 
     func run() throws {
-        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: input), limits: limits.limits)
+        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: input))
         var changes: [String] = []
         if let key, !key.isEmpty { changes.append("kept \"\(key)\"") }
 
@@ -60,7 +60,7 @@ struct ConvertCommand: ParsableCommand {
 
         let outputURL = URL(fileURLWithPath: output)
         if outputURL.pathExtension == "safetensors" {
-            try SafetensorsWriter.write(value, to: outputURL)
+            try SafetensorsWriter.write(value, to: outputURL, limits: limits.limits)
         } else {
             try CheckpointWriter.write(value, to: outputURL)
         }

@@ -17,15 +17,18 @@ struct InspectCommand: ParsableCommand {
     @OptionGroup var limits: CheckpointLimitOptions
 
     func run() throws {
-        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file), limits: limits.limits)
+        let checkpoint = try Checkpoint.load(contentsOf: URL(fileURLWithPath: file))
         let tensors = checkpoint.tensors
         if json {
-            // A tensor reachable under several keys (tied weights, shared references) is hashed once.
-            var digests: [TensorBytes.Identity: String] = [:]
-            func digest(_ bytes: TensorBytes) -> String {
-                guard let identity = bytes.identity else { return bytes.withUnsafeBytes { SHA256.hexDigest($0) } }
+            // A tensor reachable under several keys (tied weights, shared references) is hashed once;
+            // a view is hashed in torch's dense order by streaming over it, never copied whole, and
+            // only as many dense bytes as the allowance lets the file ask for.
+            try limits.limits.checkDenseViews(tensors.map(\.tensor))
+            var digests: [TensorData.ViewIdentity: String] = [:]
+            func digest(_ tensor: TensorData) -> String {
+                guard let identity = tensor.viewIdentity else { return tensor.denseSHA256() }
                 if let known = digests[identity] { return known }
-                let computed = bytes.withUnsafeBytes { SHA256.hexDigest($0) }
+                let computed = tensor.denseSHA256()
                 digests[identity] = computed
                 return computed
             }
@@ -33,7 +36,7 @@ struct InspectCommand: ParsableCommand {
                 format: checkpoint.format.rawValue, byteorder: checkpoint.byteOrder.rawValue,
                 tensors: tensors.map {
                     .init(key: $0.key, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape,
-                          sha256: digest($0.tensor.storage))
+                          sha256: digest($0.tensor))
                 },
                 metadata: checkpoint.safetensorsMetadata)
             print(try JSONOutput.string(listing))

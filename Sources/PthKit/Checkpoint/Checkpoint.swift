@@ -25,7 +25,7 @@ public struct Checkpoint: Sendable {
     public let file: String
     public let format: Format
     public let byteOrder: ByteOrder
-    /// Everything `torch.load` would return, with tensors materialized. A TorchScript archive is the
+    /// Everything `torch.load` would return, tensors and views as torch keeps them. A TorchScript archive is the
     /// `.module` whose state dict `torch.jit.load(f).state_dict()` returns; a safetensors file the
     /// dictionary `safetensors.torch.load_file` returns (keys in the order of their data).
     public let root: CheckpointValue
@@ -134,7 +134,7 @@ public struct Checkpoint: Sendable {
             : try interpret(value, storages: source, limits: limits, file: file, part: part)
         try checkTensorPaths(root, limits: limits, file: file)
         let storageCount = container.recordNames(under: "data/").count
-        if storageCount > 0, root.flattenedTensors().isEmpty {
+        if storageCount > 0, !root.containsTensors {
             throw CheckpointError(
                 file: file, part: part,
                 problem: .container("the archive holds \(storageCount) storages but no tensor could be read from data.pkl"))
@@ -196,7 +196,7 @@ public struct Checkpoint: Sendable {
         }
         let root = try interpret(main.value, storages: source, limits: limits, file: file, part: "main pickle")
         try checkTensorPaths(root, limits: limits, file: file)
-        if !keys.isEmpty, root.flattenedTensors().isEmpty {
+        if !keys.isEmpty, !root.containsTensors {
             throw CheckpointError(
                 file: file, part: "main pickle",
                 problem: .container("the file holds \(keys.count) storages but no tensor could be read from its pickle"))

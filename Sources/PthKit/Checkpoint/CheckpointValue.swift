@@ -48,7 +48,15 @@ extension CheckpointValue {
         case .bool(let value): return value ? "True" : "False"
         case .float(let value): return String(value)
         case .none: return "None"
-        case .tuple(let items): return "(" + items.map(\.pathComponent).joined(separator: ", ") + ")"
+        case .tuple(let items):
+            // A tuple key may nest shared tuples (2^k leaves from k DUPs): spelled out to a bound.
+            var text = "("
+            for (index, item) in items.enumerated() {
+                if index > 0 { text += ", " }
+                text += item.pathComponent
+                if text.utf8.count > Self.pathComponentLimit { return String(text.prefix(Self.pathComponentLimit)) + "…" }
+            }
+            return text + ")"
         default: return "<\(kindName)>"
         }
     }
@@ -70,57 +78,101 @@ extension CheckpointValue {
         }
     }
 
+    /// Characters of a tuple key spelled out in a path before it is cut with an ellipsis.
+    static let pathComponentLimit = 256
+
     /// Every tensor under this value with its dotted path, in the order the pickle holds them.
+    /// A value shared along many paths (tied weights, a file's DUP'ed tuples) is listed under each,
+    /// but a shared part holding no tensor is walked once.
     public func flattenedTensors(prefix: String = "") -> [(key: String, tensor: TensorData)] {
         var result: [(key: String, tensor: TensorData)] = []
-        collectTensors(prefix: prefix, into: &result)
+        collectTensors(prefix: prefix, into: &result, paths: TensorPathCounter())
         return result
     }
 
-    /// Bytes the dotted paths of `flattenedTensors` would take, or nil once past `limit`. Paths
-    /// repeat their prefixes, so a deep chain of long keys above many tensors would make memory
-    /// quadratic in the file; the reader measures this (in linear time) before anything flattens.
+    /// Bytes the dotted paths of `flattenedTensors` would take, or nil past `limit`. Paths repeat
+    /// their prefixes, so a deep chain of long keys above many tensors, or tuples shared 2^k times,
+    /// would make memory explode; this counts them in time linear in the distinct values.
     func tensorPathBytes(limit: Int) -> Int? {
-        var total = 0
-        return addTensorPathBytes(prefixLength: 0, to: &total, limit: limit) ? total : nil
+        let total = TensorPathCounter().totalBytes(self)
+        return total <= limit ? total : nil
     }
 
-    private func addTensorPathBytes(prefixLength: Int, to total: inout Int, limit: Int) -> Bool {
-        func joined(_ component: String) -> Int {
-            prefixLength == 0 ? component.utf8.count : prefixLength + 1 + component.utf8.count
-        }
-        switch self {
-        case .tensor:
-            total += prefixLength
-            return total <= limit
-        case .list(let items), .tuple(let items):
-            for (index, item) in items.enumerated()
-            where !item.addTensorPathBytes(prefixLength: joined(String(index)), to: &total, limit: limit) {
-                return false
-            }
-            return true
-        case .dict(let dict), .module(_, let dict):
-            for entry in dict.entries
-            where !entry.value.addTensorPathBytes(prefixLength: joined(entry.key.pathComponent), to: &total, limit: limit) {
-                return false
-            }
-            return true
-        default:
-            return true
-        }
-    }
+    /// Whether any tensor lies under this value, each shared part looked at once.
+    var containsTensors: Bool { TensorPathCounter().summary(self).count > 0 }
 
-    private func collectTensors(prefix: String, into result: inout [(key: String, tensor: TensorData)]) {
-        func join(_ component: String) -> String { prefix.isEmpty ? component : prefix + "." + component }
+    /// The children of a container with the path component each adds.
+    fileprivate func forEachChild(_ body: (String, CheckpointValue) -> Void) {
         switch self {
-        case .tensor(let tensor):
-            result.append((prefix, tensor))
         case .list(let items), .tuple(let items):
-            for (index, item) in items.enumerated() { item.collectTensors(prefix: join(String(index)), into: &result) }
+            for (index, item) in items.enumerated() { body(String(index), item) }
         case .dict(let dict), .module(_, let dict):
-            for entry in dict.entries { entry.value.collectTensors(prefix: join(entry.key.pathComponent), into: &result) }
+            for entry in dict.entries { body(entry.key.pathComponent, entry.value) }
         default:
             break
         }
+    }
+
+    /// The identity of a container whose contents a file may share along many paths.
+    fileprivate var sharedIdentity: SharedIdentity? {
+        switch self {
+        case .list(let items), .tuple(let items): return SharedIdentity(items)
+        case .dict(let dict), .module(_, let dict): return SharedIdentity(dict.entries)
+        default: return nil
+        }
+    }
+
+    private func collectTensors(
+        prefix: String, into result: inout [(key: String, tensor: TensorData)], paths: TensorPathCounter
+    ) {
+        if case .tensor(let tensor) = self {
+            result.append((prefix, tensor))
+            return
+        }
+        guard paths.summary(self).count > 0 else { return }
+        forEachChild { component, child in
+            child.collectTensors(prefix: prefix.isEmpty ? component : prefix + "." + component, into: &result, paths: paths)
+        }
+    }
+}
+
+/// Counts the tensor paths under each value once, by identity: how many there are and the bytes
+/// each adds below the value (a dot and its relative path), saturating instead of overflowing.
+final class TensorPathCounter {
+    struct Summary {
+        var count = 0
+        var bytes = 0
+    }
+    private var known: [SharedIdentity: Summary] = [:]
+
+    func summary(_ value: CheckpointValue) -> Summary {
+        if case .tensor = value { return Summary(count: 1, bytes: 0) }
+        let identity = value.sharedIdentity
+        if let identity, let done = known[identity] { return done }
+        var result = Summary()
+        value.forEachChild { component, child in
+            let below = summary(child)
+            result.count = Self.sum(result.count, below.count)
+            result.bytes = Self.sum(result.bytes, Self.sum(below.bytes, Self.product(below.count, 1 + component.utf8.count)))
+        }
+        if let identity { known[identity] = result }
+        return result
+    }
+
+    /// Bytes of every dotted path from `root`, whose own children's paths start without a dot.
+    func totalBytes(_ root: CheckpointValue) -> Int {
+        if case .tensor = root { return 0 }
+        let whole = summary(root)
+        return whole.bytes - whole.count
+    }
+
+    private static func sum(_ a: Int, _ b: Int) -> Int {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        return overflow ? Int.max : total
+    }
+
+    private static func product(_ a: Int, _ b: Int) -> Int {
+        let (total, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : total
     }
 }

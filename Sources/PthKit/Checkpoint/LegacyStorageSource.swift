@@ -47,8 +47,9 @@ final class LegacyStorageSource: StorageSource {
     static func storageTypes(in value: PickleValue) throws -> [String: DType] {
         var result: [String: DType] = [:]
         var pending: [PickleValue] = [value]
-        var visited = Set<ObjectIdentifier>()
-        // Iterative walk: shared (memoized) containers are visited once.
+        var visited = Set<SharedIdentity>()
+        func firstVisit(_ identity: SharedIdentity?) -> Bool { identity.map { visited.insert($0).inserted } ?? true }
+        // Iterative walk: shared (memoized, DUP'ed) values, tuples included, are visited once.
         while let next = pending.popLast() {
             switch next {
             case .persistentID(let id):
@@ -56,15 +57,16 @@ final class LegacyStorageSource: StorageSource {
                     let reference = try StorageReference(persistentID: id)
                     result[reference.key] = reference.dtype
                 }
-            case .tuple(let items): pending += items
+            case .tuple(let items):
+                if firstVisit(SharedIdentity(items)) { pending += items }
             case .list(let list), .set(let list):
-                if visited.insert(ObjectIdentifier(list)).inserted { pending += list.items }
+                if firstVisit(SharedIdentity(list)) { pending += list.items }
             case .dict(let dict):
-                if visited.insert(ObjectIdentifier(dict)).inserted {
+                if firstVisit(SharedIdentity(dict)) {
                     for entry in dict.entries { pending += [entry.key, entry.value] }
                 }
             case .object(let object):
-                if visited.insert(ObjectIdentifier(object)).inserted {
+                if firstVisit(SharedIdentity(object)) {
                     pending += object.arguments + object.listItems
                     pending += object.dictItems.flatMap { [$0.key, $0.value] }
                     if let state = object.state { pending.append(state) }

@@ -1,6 +1,6 @@
 /// A tensor's bytes: a region of the file they were read from (a stored zip record, a legacy
 /// storage, a safetensors tensor), not copied until something converts them, or an array of their
-/// own (deflated records, copied views, big-endian files, tensors built in memory).
+/// own (deflated records, big-endian files' swapped storages, tensors built in memory).
 public enum TensorBytes: Sendable {
     case owned([UInt8])
     case region(FileContents, Range<Int>)

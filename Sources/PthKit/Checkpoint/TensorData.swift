@@ -1,10 +1,16 @@
-/// A tensor as the checkpoint stores it: its dtype, shape and values as contiguous little-endian
-/// row-major bytes (bool as one byte each). Views (offsets, strides) are already materialized; the
-/// bytes of a tensor that is a whole stored record are still the file's (`TensorBytes.region`).
+/// A tensor as the checkpoint stores it: its dtype, shape and the bytes of its storage (little-endian,
+/// bool as one byte each). A dense tensor's bytes are its row-major values (`layout` nil); the bytes
+/// of a tensor that is a whole stored record are still the file's (`TensorBytes.region`). Any other
+/// view (a slice, a transpose, an expanded stride-0 view) keeps its storage, offset and strides in `layout`,
+/// as torch keeps it, and is made dense only by a consumer that needs it so (see TensorLayout.swift).
 public struct TensorData: Sendable, Equatable {
     public let dtype: DType
     public let shape: [Int]
+    /// The dense values when `layout` is nil; otherwise the whole storage the view looks into
+    /// (`denseStorage` gives the dense bytes of both without copying where they are one run).
     public let storage: TensorBytes
+    /// Where a view (anything but its whole storage as it lies) lies in `storage`; nil when dense.
+    public let layout: TensorLayout?
 
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
         self.init(dtype: dtype, shape: shape, storage: .owned(bytes))
@@ -14,18 +20,32 @@ public struct TensorData: Sendable, Equatable {
         self.dtype = dtype
         self.shape = shape
         self.storage = storage
+        self.layout = nil
     }
 
-    /// The bytes as an array: a copy when they are still the file's.
-    public var bytes: [UInt8] { storage.array }
+    /// A view checked by `TensorView` (in bounds, counts without overflow).
+    init(dtype: DType, shape: [Int], storage: TensorBytes, layout: TensorLayout) {
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
+        self.layout = layout
+    }
 
-    public var byteCount: Int { storage.count }
+    /// The bytes as an array: a copy when they are still the file's, a dense copy of a view.
+    /// A view's copy is as large as its shape says: consumers of files use `forEachDenseChunk`.
+    public var bytes: [UInt8] { denseStorage?.array ?? denseBytes(elements: 0..<elementCount) }
 
-    public var elementCount: Int { storage.count / dtype.byteSize }
+    /// The bytes of the dense values (of the view, not of its storage).
+    public var byteCount: Int { layout.map { $0.elementCount * dtype.byteSize } ?? storage.count }
+
+    public var elementCount: Int { layout?.elementCount ?? storage.count / dtype.byteSize }
 
     public static func == (lhs: TensorData, rhs: TensorData) -> Bool {
         guard lhs.dtype == rhs.dtype, lhs.shape == rhs.shape, lhs.byteCount == rhs.byteCount else { return false }
-        return lhs.storage.withUnsafeBytes { left in rhs.storage.withUnsafeBytes { right in left.elementsEqual(right) } }
+        if let left = lhs.denseStorage, let right = rhs.denseStorage {
+            return left.withUnsafeBytes { left in right.withUnsafeBytes { right in left.elementsEqual(right) } }
+        }
+        return lhs.denseValuesEqual(rhs)
     }
 
     /// The values as float32, converting from any dtype the way `tensor.float()` does.
@@ -41,7 +61,7 @@ public struct TensorData: Sendable, Equatable {
     public func writeFloatValues(into buffer: UnsafeMutableBufferPointer<Float>) {
         let count = min(elementCount, buffer.count)
         let size = dtype.byteSize
-        storage.forEachChunk(elementSize: size) { first, raw in
+        forEachDenseChunk(elements: 0..<count) { first, raw in
             guard first < count else { return }
             let chunkCount = min(raw.count / size, count - first)
             let destination = UnsafeMutableBufferPointer(rebasing: buffer[first..<(first + chunkCount)])
@@ -65,11 +85,15 @@ public struct TensorData: Sendable, Equatable {
         }
     }
 
-    /// Integer values (for int64 buffers such as `num_batches_tracked`), nil for floating dtypes.
-    public func integerValues() -> [Int64]? {
+    /// Integer values (for int64 buffers such as `num_batches_tracked`), nil for floating dtypes;
+    /// the first `limit` of them when given (a model's buffer size, not the file's word).
+    public func integerValues(limit: Int? = nil) -> [Int64]? {
         guard !dtype.isFloatingPoint else { return nil }
-        let count = elementCount
-        return storage.withUnsafeBytes { raw in
+        let count = min(elementCount, limit ?? elementCount)
+        guard let dense = denseStorage else {
+            return TensorData(dtype: dtype, shape: [count], bytes: denseBytes(elements: 0..<count)).integerValues()
+        }
+        return dense.withUnsafeBytes { raw in
             switch dtype {
             case .int64: return Self.convert(raw, count, Int64.self) { $0 }
             case .int32: return Self.convert(raw, count, Int32.self) { Int64($0) }

@@ -7,32 +7,32 @@
 /// keeps the work linear in the pickle however the file nests its references.
 struct TorchObjectReader {
     let storages: StorageSource
-    private let budget: ViewCopyBudget
     private let converted = ConversionMemo()
     private let limits: CheckpointLimits
 
     init(storages: StorageSource, limits: CheckpointLimits = .default) {
         self.storages = storages
         self.limits = limits
-        self.budget = ViewCopyBudget(allowance: limits.viewCopyAllowance)
     }
 
     func read(_ value: PickleValue) throws -> CheckpointValue {
         try convert(value, depth: 0)
     }
 
-    /// Results by the identity of the reference-typed pickle value they came from.
+    /// Results by the identity of the pickle value they came from: the object of a list, dict or
+    /// call, the element buffer of a tuple (see `SharedIdentity`).
     private final class ConversionMemo {
-        var values: [ObjectIdentifier: CheckpointValue] = [:]
-        var storageKeys: Set<String> = []
+        var values: [SharedIdentity: CheckpointValue] = [:]
+        /// A big-endian file's storages, swapped once each (by key and element size).
+        var swapped: [String: TensorBytes] = [:]
         /// Bytes of the keys pickled modules' state dicts have spelled out so far.
         var moduleKeyBytes = 0
     }
 
     private func memoized(
-        _ identity: AnyObject, _ make: () throws -> CheckpointValue
+        _ key: SharedIdentity?, _ make: () throws -> CheckpointValue
     ) rethrows -> CheckpointValue {
-        let key = ObjectIdentifier(identity)
+        guard let key else { return try make() }
         if let done = converted.values[key] { return done }
         let value = try make()
         converted.values[key] = value
@@ -52,16 +52,17 @@ struct TorchObjectReader {
         case .float(let number): return .float(number)
         case .string(let text): return .string(text)
         case .bytes(let bytes): return .bytes(bytes)
-        case .tuple(let items): return .tuple(try items.map { try convert($0, depth: next) })
+        case .tuple(let items):
+            return try memoized(SharedIdentity(items)) { .tuple(try items.map { try convert($0, depth: next) }) }
         case .list(let list), .set(let list):
-            return try memoized(list) { .list(try list.items.map { try convert($0, depth: next) }) }
+            return try memoized(SharedIdentity(list)) { .list(try list.items.map { try convert($0, depth: next) }) }
         case .dict(let dict):
-            return try memoized(dict) { .dict(CheckpointDict(entries: try convert(dict.entries, depth: next))) }
+            return try memoized(SharedIdentity(dict)) { .dict(CheckpointDict(entries: try convert(dict.entries, depth: next))) }
         case let .global(module, name): return .opaque(name: "\(module).\(name)", arguments: [])
         case .persistentID(let id):
             // A bare storage outside a tensor; recorded, its bytes are not needed.
             return .opaque(name: "storage", arguments: [try convert(id, depth: next)])
-        case .object(let object): return try memoized(object) { try convert(object, depth: next) }
+        case .object(let object): return try memoized(SharedIdentity(object)) { try convert(object, depth: next) }
         }
     }
 
@@ -138,14 +139,26 @@ struct TorchObjectReader {
         guard offset >= Int64(Int.min / 2), offset <= Int64(Int.max / 2) else {
             throw TorchObjectError("tensor of storage \(SafeText.quoted(reference.key)) has offset \(offset)")
         }
-        let storage = try storages.bytes(for: reference)
-        if converted.storageKeys.insert(reference.key).inserted { budget.addStorage(storage.count) }
         let view = TensorView(dtype: dtype ?? reference.dtype, offset: Int(offset), shape: sizes, strides: strides)
+        let storage = try littleEndianStorage(reference, elementSize: view.dtype.byteSize)
         do {
-            return try view.materialize(from: storage, bigEndian: storages.bigEndian, budget: budget)
+            return try view.tensor(over: storage)
         } catch let error as TensorViewError {
             throw TorchObjectError("tensor of storage \(SafeText.quoted(reference.key)): \(error.reason)")
         }
+    }
+
+    /// The storage's bytes in little-endian order: a big-endian file's storage is swapped once, into
+    /// a copy as large as the storage (never as large as a view of it claims).
+    private func littleEndianStorage(_ reference: StorageReference, elementSize: Int) throws -> TensorBytes {
+        let storage = try storages.bytes(for: reference)
+        guard storages.bigEndian, elementSize > 1 else { return storage }
+        let key = "\(elementSize):\(reference.key)"
+        if let done = converted.swapped[key] { return done }
+        var bytes = storage.array
+        TensorView.swapBytes(&bytes, elementSize: elementSize)
+        converted.swapped[key] = .owned(bytes)
+        return .owned(bytes)
     }
 
     /// Sizes and strides: a tuple of ints (or `torch.Size`), each within a sane range.

@@ -133,7 +133,7 @@ extension Module {
         Kernels.forEachChunk(of: work.count, work: work.reduce(0) { $0 + $1.tensor.elementCount }) { range in
             for (parameter, tensor, shape) in work[range] {
                 let count = shape.reduce(1, *)
-                let integers = parameter.dtype == .int64 ? tensor.integerValues().map { Array($0.prefix(count)) } : nil
+                let integers = parameter.dtype == .int64 ? tensor.integerValues(limit: count) : nil
                 parameter.overwrite(shape: shape, integers: integers) { buffer in
                     tensor.writeFloatValues(into: buffer)
                     // Only a malformed TensorData (fewer bytes than its shape) leaves a tail unwritten.

@@ -11,7 +11,13 @@ struct PickleWriter {
     private enum MemoKey: Hashable {
         case string(String)
         case global(String, String)
+        /// A tuple, list, dict or call the value reaches along more than one path.
+        case shared(SharedIdentity)
     }
+    /// The containers reached along more than one path (see `SharedValues`): written once, then
+    /// referred to by BINGET, as CPython's pickler memoizes them, so a value shared 2^k times
+    /// costs k steps here and in any reader.
+    private var shared: Set<SharedIdentity> = []
 
     /// CPython's pickler writes SETITEMS and APPENDS in batches of this many items.
     static let batchSize = 1000
@@ -19,6 +25,7 @@ struct PickleWriter {
     /// PROTO 2, `value`, STOP.
     static func pickle(_ value: PickleValue) -> [UInt8] {
         var writer = PickleWriter()
+        writer.shared = SharedValues.count(value)
         writer.bytes = [Opcode.proto.rawValue, 2]
         writer.write(value)
         writer.emit(.stop)
@@ -26,6 +33,13 @@ struct PickleWriter {
     }
 
     private mutating func write(_ value: PickleValue) {
+        guard let identity = value.sharedIdentity, shared.contains(identity) else { return writeContents(value) }
+        if recall(.shared(identity)) { return }
+        writeContents(value)
+        remember(.shared(identity))
+    }
+
+    private mutating func writeContents(_ value: PickleValue) {
         switch value {
         case .none: emit(.none)
         case .bool(let flag): emit(flag ? .newTrue : .newFalse)
@@ -199,5 +213,48 @@ struct PickleWriter {
             result.removeLast()
         }
         return result
+    }
+}
+
+/// Finds the containers of a pickle value that are reached along more than one path, walking
+/// each once.
+enum SharedValues {
+    static func count(_ root: PickleValue) -> Set<SharedIdentity> {
+        var seen = Set<SharedIdentity>()
+        var shared = Set<SharedIdentity>()
+        var pending = [root]
+        while let value = pending.popLast() {
+            if let identity = value.sharedIdentity {
+                guard seen.insert(identity).inserted else {
+                    shared.insert(identity)
+                    continue
+                }
+            }
+            switch value {
+            case .tuple(let items): pending += items
+            case .list(let list), .set(let list): pending += list.items
+            case .dict(let dict): for entry in dict.entries { pending += [entry.key, entry.value] }
+            case .object(let object):
+                pending += [object.callable] + object.arguments + object.listItems
+                for entry in object.dictItems { pending += [entry.key, entry.value] }
+                if let state = object.state { pending.append(state) }
+            case .persistentID(let id): pending.append(id)
+            default: break
+            }
+        }
+        return shared
+    }
+}
+
+extension PickleValue {
+    /// The identity of a container a pickle may share along many paths.
+    var sharedIdentity: SharedIdentity? {
+        switch self {
+        case .tuple(let items): return SharedIdentity(items)
+        case .list(let list), .set(let list): return SharedIdentity(list)
+        case .dict(let dict): return SharedIdentity(dict)
+        case .object(let object): return SharedIdentity(object)
+        default: return nil
+        }
     }
 }

@@ -24,7 +24,13 @@ public struct ImageFolder: Sendable {
         var samples: [(URL, Int)] = []
         for (index, name) in classes.enumerated() {
             let folder = root.appendingPathComponent(name)
-            let files = (try? manager.contentsOfDirectory(atPath: folder.path)) ?? []
+            // An unreadable class folder is an error, not a class without images.
+            let files: [String]
+            do {
+                files = try manager.contentsOfDirectory(atPath: folder.path)
+            } catch {
+                throw ImageFolderError(folder: folder.path, problem: "cannot be listed (\(error.localizedDescription))")
+            }
             for file in files.sorted() where Self.extensions.contains((file as NSString).pathExtension.lowercased()) {
                 samples.append((folder.appendingPathComponent(file), index))
             }

@@ -16,10 +16,18 @@ extension CheckpointValue {
     /// dotted paths of the tensors that changed.
     public func castingToFloat32(_ dtypes: Set<DType>) -> (value: CheckpointValue, castKeys: [String]) {
         var castKeys: [String] = []
+        var castStorages: [TensorBytes.Identity: TensorBytes] = [:]
         let value = mappingTensors(prefix: "") { path, tensor in
             guard dtypes.contains(tensor.dtype), tensor.dtype != .float32 else { return tensor }
             castKeys.append(path)
-            return tensor.castToFloat32()
+            guard let layout = tensor.layout else { return tensor.castToFloat32() }
+            // A view stays a view: its storage is cast (once, however many views share it), so the
+            // cost is the storage's, not what the view's shape claims.
+            let storage = tensor.storage.identity.flatMap { castStorages[$0] }
+                ?? TensorData(dtype: tensor.dtype, shape: [tensor.storage.count / tensor.dtype.byteSize], storage: tensor.storage)
+                    .castToFloat32().storage
+            tensor.storage.identity.map { castStorages[$0] = storage }
+            return TensorData(dtype: .float32, shape: tensor.shape, storage: storage, layout: layout)
         }
         return (value, castKeys)
     }
@@ -46,22 +54,42 @@ extension CheckpointValue {
     }
 
     /// The tree with each value `replace` returns non-nil for swapped in (and not descended into).
+    /// A container shared along many paths is rewritten once, at the first path that reaches it,
+    /// and the result shared again (a file's DUP'ed tuples would otherwise cost 2^k steps).
     private func mapping(
         prefix: String, _ replace: (String, CheckpointValue) -> CheckpointValue?
     ) -> CheckpointValue {
+        var done: [SharedIdentity: CheckpointValue] = [:]
+        return mapping(prefix: prefix, replace, done: &done)
+    }
+
+    private func mapping(
+        prefix: String, _ replace: (String, CheckpointValue) -> CheckpointValue?,
+        done: inout [SharedIdentity: CheckpointValue]
+    ) -> CheckpointValue {
         if let replacement = replace(prefix, self) { return replacement }
+        let identity: SharedIdentity?
+        switch self {
+        case .list(let items), .tuple(let items): identity = SharedIdentity(items)
+        case .dict(let dict): identity = SharedIdentity(dict.entries)
+        default: return self
+        }
+        if let identity, let known = done[identity] { return known }
         func join(_ component: String) -> String { prefix.isEmpty ? component : prefix + "." + component }
+        let result: CheckpointValue
         switch self {
         case .list(let items):
-            return .list(items.enumerated().map { $1.mapping(prefix: join(String($0)), replace) })
+            result = .list(items.enumerated().map { $1.mapping(prefix: join(String($0)), replace, done: &done) })
         case .tuple(let items):
-            return .tuple(items.enumerated().map { $1.mapping(prefix: join(String($0)), replace) })
+            result = .tuple(items.enumerated().map { $1.mapping(prefix: join(String($0)), replace, done: &done) })
         case .dict(var dict):
-            dict.entries = dict.entries.map { ($0.key, $0.value.mapping(prefix: join($0.key.pathComponent), replace)) }
-            return .dict(dict)
+            dict.entries = dict.entries.map { ($0.key, $0.value.mapping(prefix: join($0.key.pathComponent), replace, done: &done)) }
+            result = .dict(dict)
         default:
-            return self
+            result = self
         }
+        if let identity { done[identity] = result }
+        return result
     }
 }
 

@@ -8,12 +8,18 @@ public enum SafetensorsWriter {
     /// Writes every tensor under `value` (a dictionary of tensors, nested dictionaries becoming
     /// dotted keys). Anything that is not a tensor is an error naming its key: safetensors holds
     /// only tensors, so a training checkpoint needs its state dict chosen first.
-    public static func write(_ value: CheckpointValue, to url: URL, metadata: [String: String] = ["format": "pt"]) throws {
-        try write(tensors(in: value, file: url.path), to: url, metadata: metadata)
+    /// Views (a transpose, an expanded stride-0 view) are written dense, as safetensors has no
+    /// strides: `limits.viewCopyAllowance` bounds what they may add beyond their storages' bytes.
+    public static func write(
+        _ value: CheckpointValue, to url: URL, metadata: [String: String] = ["format": "pt"],
+        limits: CheckpointLimits = .default
+    ) throws {
+        try write(tensors(in: value, file: url.path), to: url, metadata: metadata, limits: limits)
     }
 
     public static func write(
-        _ tensors: [(key: String, tensor: TensorData)], to url: URL, metadata: [String: String] = ["format": "pt"]
+        _ tensors: [(key: String, tensor: TensorData)], to url: URL, metadata: [String: String] = ["format": "pt"],
+        limits: CheckpointLimits = .default
     ) throws {
         func failure(_ path: String, _ problem: CheckpointWriteError.Problem) -> CheckpointWriteError {
             CheckpointWriteError(file: url.path, path: path, problem: problem)
@@ -25,6 +31,7 @@ public enum SafetensorsWriter {
                 throw failure(key, .malformedTensor("\(tensor.byteCount) bytes for shape \(tensor.shape) of \(tensor.dtype.rawValue)"))
             }
         }
+        try checkViewCopies(tensors, limits: limits, file: url.path)
         let ordered = tensors.sorted {
             $0.tensor.dtype.byteSize != $1.tensor.dtype.byteSize
                 ? $0.tensor.dtype.byteSize > $1.tensor.dtype.byteSize
@@ -53,12 +60,36 @@ public enum SafetensorsWriter {
         do {
             defer { try? handle.close() }
             try handle.write(contentsOf: length + headerBytes)
-            for (_, tensor) in ordered where tensor.byteCount > 0 { try handle.write(contentsOf: tensor.bytes) }
+            for (_, tensor) in ordered where tensor.byteCount > 0 {
+                if let dense = tensor.denseStorage {
+                    try dense.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                } else {
+                    // Gathered chunk by chunk: written in full, never held in full.
+                    var failure: Error?
+                    tensor.forEachDenseChunk { _, chunk in
+                        guard failure == nil else { return }
+                        do { try handle.write(contentsOf: Data(chunk)) } catch { failure = error }
+                    }
+                    if let failure { throw failure }
+                }
+            }
         } catch {
             throw failure("", .archive("cannot write: \(error)"))
         }
         guard rename(temporary.path, url.path) == 0 else {
             throw failure("", .archive("cannot move the written file into place: \(String(cString: strerror(errno)))"))
+        }
+    }
+
+    /// A view's dense bytes come from the file's word: bounded by `limits` (see `checkDenseViews`).
+    private static func checkViewCopies(
+        _ tensors: [(key: String, tensor: TensorData)], limits: CheckpointLimits, file: String
+    ) throws {
+        do {
+            try limits.checkDenseViews(tensors.map(\.tensor))
+        } catch let error as ViewCopyLimitError {
+            throw CheckpointWriteError(file: file, path: "", problem: .unwritable(
+                "safetensors has no strides: \(error); or write a .pth, which keeps views"))
         }
     }
 

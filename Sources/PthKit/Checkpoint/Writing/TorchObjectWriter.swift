@@ -12,6 +12,10 @@ struct TorchObjectWriter {
     /// several places (a tied weight, or a value a hostile file shares along thousands of paths) is
     /// written once and shared, as torch shares it.
     private var keysByBuffer: [BufferIdentity: String] = [:]
+    /// Containers already converted, by identity: a value the tree shares along many paths (up to
+    /// 2^k from a file's DUP'ed tuples) becomes one shared pickle value, which `PickleWriter` writes
+    /// once and refers back to, as torch.save's pickler memoizes it.
+    private var converted: [SharedIdentity: PickleValue] = [:]
 
     private struct BufferIdentity: Hashable {
         let bytes: TensorBytes.Identity
@@ -41,16 +45,29 @@ struct TorchObjectWriter {
         case .bytes(let data): return .bytes(data)
         case .tensor(let tensor): return try convert(tensor, path: path)
         case .list(let items):
-            return .list(PickleList(try items.enumerated().map { try convert($1, path: Self.join(path, String($0))) }))
+            return try memoized(SharedIdentity(items)) { writer in
+                .list(PickleList(try items.enumerated().map { try writer.convert($1, path: Self.join(path, String($0))) }))
+            }
         case .tuple(let items):
-            return .tuple(try items.enumerated().map { try convert($1, path: Self.join(path, String($0))) })
-        case .dict(let dict): return try convert(dict, path: path)
+            return try memoized(SharedIdentity(items)) { writer in
+                .tuple(try items.enumerated().map { try writer.convert($1, path: Self.join(path, String($0))) })
+            }
+        case .dict(let dict): return try memoized(SharedIdentity(dict.entries)) { try $0.convert(dict, path: path) }
         case .module(let typeName, _):
             throw failure(path, .unwritable(
                 "it is a pickled module (\(typeName)), which torch.load(weights_only=True) refuses; write its state dict instead"))
         case .opaque(let name, _):
             throw failure(path, .unwritable("it is \(name), which torch.load(weights_only=True) does not allow"))
         }
+    }
+
+    private mutating func memoized(
+        _ identity: SharedIdentity?, _ make: (inout TorchObjectWriter) throws -> PickleValue
+    ) rethrows -> PickleValue {
+        if let identity, let done = converted[identity] { return done }
+        let value = try make(&self)
+        if let identity { converted[identity] = value }
+        return value
     }
 
     /// A dict with `_metadata` is the OrderedDict `state_dict()` returns, `_metadata` its attribute
@@ -88,21 +105,30 @@ struct TorchObjectWriter {
         return object
     }
 
-    /// `_rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())` with the storage as the
-    /// persistent id `("storage", torch.<X>Storage, key, "cpu", numel)` torch.save's `persistent_id` gives.
+    /// `_rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())` with the storage as the
+    /// persistent id `("storage", torch.<X>Storage, key, "cpu", numel)` torch.save's `persistent_id`
+    /// gives. A dense tensor is its own storage; a view is written as torch writes it, its whole
+    /// storage (once, however many views share it) with the view's offset and strides.
     private mutating func convert(_ tensor: TensorData, path: String) throws -> PickleValue {
-        guard let count = Self.elementCount(tensor.shape), count * tensor.dtype.byteSize == tensor.byteCount else {
-            throw failure(path, .malformedTensor(
-                "\(tensor.byteCount) bytes do not hold a \(tensor.dtype.rawValue) tensor of shape \(tensor.shape)"))
+        let size = tensor.dtype.byteSize
+        let storageElements: Int, offset: Int, strides: [Int]
+        if let layout = tensor.layout {
+            (storageElements, offset, strides) = (tensor.storage.count / size, layout.offset, layout.strides)
+        } else {
+            guard let count = Self.elementCount(tensor.shape), count * size == tensor.byteCount else {
+                throw failure(path, .malformedTensor(
+                    "\(tensor.byteCount) bytes do not hold a \(tensor.dtype.rawValue) tensor of shape \(tensor.shape)"))
+            }
+            (storageElements, offset, strides) = (count, 0, Self.contiguousStrides(tensor.shape))
         }
         let key = storageKey(for: tensor.storage, dtype: tensor.dtype)
         let storage = PickleValue.persistentID(.tuple([
             .string("storage"), .global(module: "torch", name: tensor.dtype.storageClassName), .string(key),
-            .string("cpu"), .int(Int64(count)),
+            .string("cpu"), .int(Int64(storageElements)),
         ]))
         let arguments: [PickleValue] = [
-            storage, .int(0), .tuple(tensor.shape.map { .int(Int64($0)) }),
-            .tuple(Self.contiguousStrides(tensor.shape).map { .int(Int64($0)) }), .bool(false),
+            storage, .int(Int64(offset)), .tuple(tensor.shape.map { .int(Int64($0)) }),
+            .tuple(strides.map { .int(Int64($0)) }), .bool(false),
             // Backward hooks: always empty in a saved tensor.
             .object(Self.orderedDict([])),
         ]
