@@ -8,7 +8,9 @@ extension TensorData {
     /// own), so this host must be too.
     func borrowedFloat32Storage(count: Int) -> TensorStorage? {
         #if _endian(little)
-        guard dtype == .float32, case .region(let contents, let range) = storage, range.count == count * 4,
+        // `denseStorage`, not `storage`: a view (a transpose of a whole record has its byte count)
+        // must be gathered into the parameter's order, never read in the storage's.
+        guard dtype == .float32, case .region(let contents, let range)? = denseStorage, range.count == count * 4,
               count > 0, let base = contents.bytes.baseAddress else { return nil }
         let start = base + range.lowerBound
         guard Int(bitPattern: start) % MemoryLayout<Float>.alignment == 0 else { return nil }

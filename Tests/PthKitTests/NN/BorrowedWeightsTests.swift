@@ -126,4 +126,19 @@ struct BorrowedWeightsTests {
         #expect(terminatingSignal == SIGBUS, "child ended with status \(status)")
     }
     #endif
+
+    /// Only dense tensors are borrowed: `views_zip.pth`'s `transposed` is base.t() of a whole 4 x 6
+    /// storage, as many bytes as the [6, 4] weight it loads into, and must arrive transposed.
+    @Test func aViewOfAWholeStorageIsGatheredNotBorrowed() throws {
+        let checkpoint = try Checkpoint.load(contentsOf: Fixtures.url("checkpoints").appendingPathComponent("views_zip.pth"))
+        let tensors = Dictionary(uniqueKeysWithValues: checkpoint.tensors.map { ($0.key, $0.tensor) })
+        let transposed = try #require(tensors["transposed"]), base = try #require(tensors["base"])
+        #expect(transposed.borrowedFloat32Storage(count: 24) == nil)
+        #expect(base.borrowedFloat32Storage(count: 24) != nil)
+        let layer = Linear(4, 6, bias: false)
+        try layer.loadStateDict(StateDict(entries: [("weight", transposed)]))
+        // base is arange(24) as 4 x 6, so its transpose holds base[j][i] = 6 j + i at [i][j].
+        let expected = (0..<6).flatMap { i in (0..<4).map { j in Float(6 * j + i) } }
+        #expect(layer.weight.value.storage.array == expected)
+    }
 }
