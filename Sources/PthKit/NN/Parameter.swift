@@ -33,7 +33,9 @@ public final class Parameter: @unchecked Sendable {
     /// Room for `count` values still to be drawn: never read before `materializePendingDraw` fills it
     /// (or a load overwrites it), and large enough buffers ask for huge pages before their first write.
     private static func unfilledStorage(count: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        // Never Array(unsafeUninitializedCapacity: 0): it writes into the shared empty-array storage.
+        guard count > 0 else { return [] }
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             initialized = count
         }
