@@ -25,6 +25,10 @@ static inline float pk_erf(float x) {
     return x < 0 ? -y : y;
 }
 
+/// ATen's max rule, `value > kept || isnan(value)`: the kept value stays on ties and a NaN wins
+/// (max pooling, softmax's row maximum).
+static inline float pk_keep_max(float kept, float value) { return value > kept || value != value ? value : kept; }
+
 static inline float pk_activate(pk_activation activation, float x) {
     switch (activation) {
     case PK_ACTIVATION_NONE: return x;

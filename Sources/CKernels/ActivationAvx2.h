@@ -100,6 +100,13 @@ static inline PK_AVX2 void pk_transpose8x8_avx2(__m256 v[8]) {
     }
 }
 
+/// pk_keep_max (Activation.h) on eight lanes: max_ps(value, kept) is value only where value > kept
+/// (kept on ties and on NaN); then NaN values win.
+static inline PK_AVX2 __m256 pk_keep_max_avx2(__m256 kept, __m256 value) {
+    __m256 larger = _mm256_max_ps(value, kept);
+    return _mm256_blendv_ps(larger, value, _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
+}
+
 /// Lane j of the result is all ones for j < count (count in 0...8): masks for partial vectors.
 static inline PK_AVX2 __m256i pk_lane_mask_avx2(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -5,14 +5,13 @@
 // column into a line (contiguous, so it vectorizes), the line is bordered with -inf for the
 // padding, and each output is the maximum over its window's taps along the line. Stride 1 and 2 with
 // dilation 1 (every torchvision max pool) take eight outputs at a time.
+#include "Activation.h"
 #include "Gemm.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
 
 #include <math.h>
 
-/// ATen's rule, `value > kept || isnan(value)`: the kept value stays on ties and NaN sticks.
-static inline float keep_max(float kept, float value) { return value > kept || value != value ? value : kept; }
 
 /// Floats past the line's last tap that vector loads may read: -inf, so they change nothing.
 enum { LINE_SLACK = 24 };
@@ -33,7 +32,7 @@ static void fill_line(const pk_pool2d_shape *s, const float *plane, int oy, floa
         int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
         if (iy < 0 || iy >= s->in_height) continue;
         const float *row = plane + (size_t)iy * s->in_width;
-        for (int x = 0; x < s->in_width; x++) columns[x] = keep_max(columns[x], row[x]);
+        for (int x = 0; x < s->in_width; x++) columns[x] = pk_keep_max(columns[x], row[x]);
     }
 }
 
@@ -42,19 +41,13 @@ static void reduce_line_portable(const pk_pool2d_shape *s, const float *line, in
     for (int ox = first; ox < s->out_width; ox++) {
         const float *window = line + (size_t)ox * s->stride_width;
         float kept = window[0];
-        for (int kx = 1; kx < s->kernel_width; kx++) kept = keep_max(kept, window[kx * s->dilation_width]);
+        for (int kx = 1; kx < s->kernel_width; kx++) kept = pk_keep_max(kept, window[kx * s->dilation_width]);
         out[ox] = kept;
     }
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 #include "ActivationAvx2.h"
-
-static inline PK_AVX2 __m256 keep_max_avx2(__m256 kept, __m256 value) {
-    // max_ps(value, kept) is value only where value > kept (kept on ties and on NaN); then NaN values win.
-    __m256 larger = _mm256_max_ps(value, kept);
-    return _mm256_blendv_ps(larger, value, _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
-}
 
 /// line[0], line[2], ..., line[14].
 static inline PK_AVX2 __m256 load_evens_avx2(const float *line) {
@@ -75,8 +68,8 @@ static PK_AVX2 void fill_line_avx2(const pk_pool2d_shape *s, const float *plane,
         const float *row = plane + (size_t)iy * s->in_width;
         int x = 0;
         for (; x + 8 <= s->in_width; x += 8)
-            _mm256_storeu_ps(columns + x, keep_max_avx2(_mm256_loadu_ps(columns + x), _mm256_loadu_ps(row + x)));
-        for (; x < s->in_width; x++) columns[x] = keep_max(columns[x], row[x]);
+            _mm256_storeu_ps(columns + x, pk_keep_max_avx2(_mm256_loadu_ps(columns + x), _mm256_loadu_ps(row + x)));
+        for (; x < s->in_width; x++) columns[x] = pk_keep_max(columns[x], row[x]);
     }
 }
 
@@ -89,7 +82,7 @@ static PK_AVX2 void reduce_line_avx2(const pk_pool2d_shape *s, const float *line
             const float *window = line + (size_t)ox * stride;
             __m256 kept = stride == 1 ? _mm256_loadu_ps(window) : load_evens_avx2(window);
             for (int kx = 1; kx < s->kernel_width; kx++)
-                kept = keep_max_avx2(kept, stride == 1 ? _mm256_loadu_ps(window + kx) : load_evens_avx2(window + kx));
+                kept = pk_keep_max_avx2(kept, stride == 1 ? _mm256_loadu_ps(window + kx) : load_evens_avx2(window + kx));
             _mm256_storeu_ps(out + ox, kept);
         }
     }

@@ -7,15 +7,13 @@
 
 #include <math.h>
 
-/// ATen's rule: the larger value is kept, and a NaN anywhere wins.
-static inline float larger(float kept, float value) { return value > kept || value != value ? value : kept; }
 
 static void softmax_row_portable(float *row, size_t count, const float *bias, const float *mask) {
     float maximum = -INFINITY;
     for (size_t j = 0; j < count; j++) {
         if (bias) row[j] += bias[j];
         if (mask) row[j] += mask[j];
-        maximum = larger(maximum, row[j]);
+        maximum = pk_keep_max(maximum, row[j]);
     }
     double sum = 0;
     for (size_t j = 0; j < count; j++) {
@@ -67,14 +65,10 @@ static void layer_norm_pixel_portable(const float *x, float *y, size_t channels,
 #if defined(__x86_64__) || defined(__i386__)
 #include "ActivationAvx2.h"
 
-static inline PK_AVX2 __m256 larger_avx2(__m256 kept, __m256 value) {
-    return _mm256_blendv_ps(_mm256_max_ps(value, kept), value, _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
-}
-
-static inline PK_AVX2 float horizontal_larger(__m256 v) {
+static inline PK_AVX2 float horizontal_keep_max(__m256 v) {
     float lanes[8], kept = -INFINITY;
     _mm256_storeu_ps(lanes, v);
-    for (int i = 0; i < 8; i++) kept = larger(kept, lanes[i]);
+    for (int i = 0; i < 8; i++) kept = pk_keep_max(kept, lanes[i]);
     return kept;
 }
 
@@ -98,13 +92,13 @@ static PK_AVX2 void softmax_row_avx2(float *row, size_t count, const float *bias
         if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
         if (mask) v = _mm256_add_ps(v, _mm256_loadu_ps(mask + j));
         _mm256_storeu_ps(row + j, v);
-        kept = larger_avx2(kept, v);
+        kept = pk_keep_max_avx2(kept, v);
     }
-    float maximum = horizontal_larger(kept);
+    float maximum = horizontal_keep_max(kept);
     for (size_t j = full; j < count; j++) {
         if (bias) row[j] += bias[j];
         if (mask) row[j] += mask[j];
-        maximum = larger(maximum, row[j]);
+        maximum = pk_keep_max(maximum, row[j]);
     }
     __m256 shift = _mm256_set1_ps(maximum);
     __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
