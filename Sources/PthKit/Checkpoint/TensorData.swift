@@ -50,7 +50,7 @@ public struct TensorData: Sendable, Equatable {
 
     /// The values as float32, converting from any dtype the way `tensor.float()` does.
     public func floatValues() -> [Float] {
-        [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialized in
+        [Float](emptySafeUninitializedCapacity: elementCount) { buffer, initialized in
             writeFloatValues(into: buffer)
             initialized = buffer.count
         }

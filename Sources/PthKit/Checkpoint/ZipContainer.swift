@@ -111,7 +111,7 @@ final class ZipContainer {
         }
         defer { zip_fclose(handle) }
         var failureMessage: String?
-        let data = [UInt8](unsafeUninitializedCapacity: Int(size)) { buffer, initialized in
+        let data = [UInt8](emptySafeUninitializedCapacity: Int(size)) { buffer, initialized in
             var filled = 0
             while filled < buffer.count, let base = buffer.baseAddress {
                 let read = zip_fread(handle, base + filled, UInt64(buffer.count - filled))

@@ -29,11 +29,8 @@ enum FileReading {
             return [UInt8](try Data(contentsOf: url))
         }
         let size = Int(status.st_size)
-        // Swift's Array(unsafeUninitializedCapacity: 0) stores its count into the shared empty-array
-        // storage, a write ThreadSanitizer sees racing with every other reader of empty arrays.
-        guard size > 0 else { return [] }
         var failure: Int32?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        let bytes = [UInt8](emptySafeUninitializedCapacity: size) { buffer, initialized in
             var filled = 0
             while filled < size, let base = buffer.baseAddress {
                 let count = read(descriptor, base + filled, size - filled)

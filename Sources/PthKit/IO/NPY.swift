@@ -315,7 +315,7 @@ private struct ElementType {
     private func load<Raw: FixedWidthInteger>(
         _ raw: UnsafeRawBufferPointer, _ count: Int, _ type: Raw.Type, _ convert: (Raw) -> Float
     ) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        [Float](emptySafeUninitializedCapacity: count) { buffer, initialized in
             for i in 0..<count {
                 let bits = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Raw>.size, as: Raw.self)
                 buffer[i] = convert(bigEndian ? Raw(bigEndian: bits) : Raw(littleEndian: bits))

@@ -30,7 +30,7 @@ public enum Initialization {
     /// `count` values uniform in [-bound, bound).
     static func uniform(count: Int, bound: Float) -> [Float] {
         let draw = pendingUniformDraw(bound: bound)
-        return [Float](unsafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
+        return [Float](emptySafeUninitializedCapacity: max(count, 0)) { buffer, initialized in
             draw.fill(buffer)
             initialized = buffer.count
         }

@@ -33,9 +33,7 @@ public final class Parameter: @unchecked Sendable {
     /// Room for `count` values still to be drawn: never read before `materializePendingDraw` fills it
     /// (or a load overwrites it), and large enough buffers ask for huge pages before their first write.
     private static func unfilledStorage(count: Int) -> [Float] {
-        // Never Array(unsafeUninitializedCapacity: 0): it writes into the shared empty-array storage.
-        guard count > 0 else { return [] }
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        return [Float](emptySafeUninitializedCapacity: count) { buffer, initialized in
             HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             initialized = count
         }
@@ -98,7 +96,7 @@ public final class Parameter: @unchecked Sendable {
                 storedValue.storage.withUnsafeMutableBufferPointer { buffer in fill(buffer) }
                 if storedValue.shape != shape { storedValue = Tensor(shape: shape, storage: storedValue.storage) }
             } else {
-                storedValue = Tensor(shape: shape, storage: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                storedValue = Tensor(shape: shape, storage: [Float](emptySafeUninitializedCapacity: count) { buffer, initialized in
                     fill(buffer)
                     initialized = count
                 })

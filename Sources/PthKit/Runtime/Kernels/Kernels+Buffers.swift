@@ -8,10 +8,10 @@
 extension Kernels {
     /// Room for `count` values that the caller overwrites entirely.
     static func uninitializedBuffer(count: Int) -> [Float] {
-        // Never Array(unsafeUninitializedCapacity: 0): it writes into the shared empty-array storage.
+        // Empty requests never reach the workspace, which keys its spare buffers by size.
         guard count > 0 else { return [] }
         if let workspace = PlanWorkspace.running { return workspace.buffer(count: count) }
-        return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        return [Float](emptySafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     /// `count` zeros.

@@ -23,7 +23,7 @@ extension Kernels {
             groups: groups)
         let count = shape.batch * shape.outputChannels * shape.outputPlane
         // Every path writes every output value, so the buffer starts uninitialized.
-        let output = [Float](unsafeUninitializedCapacity: count) { destination, initialized in
+        let output = [Float](emptySafeUninitializedCapacity: count) { destination, initialized in
             initialized = count
             guard count > 0 else { return }
             input.storage.withUnsafeBufferPointer { source in

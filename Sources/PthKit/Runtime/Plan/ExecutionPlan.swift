@@ -96,7 +96,7 @@ final class PlanWorkspace: @unchecked Sendable {
     func buffer(count: Int) -> [Float] {
         demand[count, default: 0] += 1
         if let reused = spare[count]?.popLast() { return reused }
-        return [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        return [Float](emptySafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     /// Ends `value`'s life, keeping its storage for a later value of the same size.
