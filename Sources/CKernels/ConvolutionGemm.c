@@ -18,7 +18,7 @@
 // Blocks at most PANEL_FIRST_DEPTH deep run panel first (see gemm_task).
 enum {
     KC_MAX = 256, PANEL_BLOCK = 16, PANEL_FLOATS = 32768, NC_MIN = 32, NC_MAX = PK_PANEL_PIXELS_MAX,
-    TASKS_PER_THREAD = 6, PANEL_FIRST_DEPTH = 32,
+    TASKS_PER_THREAD = 6, PANEL_FIRST_DEPTH = 32, SHARED_PANELS_FLOATS_MAX = 4 << 20,
 };
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -70,7 +70,38 @@ typedef struct {
     int k_blocks, kc;                 // K split in k_blocks blocks of at most kc
     int nc, pixel_blocks;             // pixels per task
     int panels_per_task, oc_chunks;   // 6-row panels per task
+    // When the output channels are split across tasks, every im2col block is gathered once, before
+    // the GEMM, into this buffer (one slot of block_floats per image, group, pixel block and K block)
+    // instead of once per task; NULL otherwise.
+    float *shared_panels;
+    size_t block_floats;
 } gemm_job;
+
+static size_t block_slot(const gemm_job *job, int image, int g, int pixel_block, int k_block) {
+    size_t slot = (((size_t)image * job->shape->groups + (size_t)g) * (size_t)job->pixel_blocks + (size_t)pixel_block) *
+        (size_t)job->k_blocks + (size_t)k_block;
+    return slot * job->block_floats;
+}
+
+static const float *image_group_input(const gemm_job *job, int image, int g) {
+    const pk_conv2d_shape *s = job->shape;
+    return job->input + ((size_t)image * s->in_channels + (size_t)g * job->dims.group_inputs) *
+        (size_t)s->in_height * s->in_width;
+}
+
+// Task = (image, group, pixel block, K block) of the shared gather.
+static void gather_task(void *context, size_t task) {
+    const gemm_job *job = context;
+    int kb = (int)(task % (size_t)job->k_blocks);
+    task /= (size_t)job->k_blocks;
+    int pixel_block = (int)(task % (size_t)job->pixel_blocks);
+    task /= (size_t)job->pixel_blocks;
+    int g = (int)(task % (size_t)job->shape->groups), image = (int)(task / (size_t)job->shape->groups);
+    int p0 = pixel_block * job->nc, np = job->pixels - p0 < job->nc ? job->pixels - p0 : job->nc;
+    int k0 = kb * job->kc, kc = job->dims.depth - k0 < job->kc ? job->dims.depth - k0 : job->kc;
+    pk_im2col_panel(job->shape, image_group_input(job, image, g), k0, kc, p0, np,
+                    job->shared_panels + block_slot(job, image, g, pixel_block, kb));
+}
 
 static void gemm_task(void *context, size_t task) {
     const gemm_job *job = context;
@@ -86,14 +117,15 @@ static void gemm_task(void *context, size_t task) {
     int p0 = pixel_block * job->nc, np = job->pixels - p0 < job->nc ? job->pixels - p0 : job->nc;
     int panel_begin = chunk * job->panels_per_task;
     int panel_end = panel_begin + job->panels_per_task < d->panels ? panel_begin + job->panels_per_task : d->panels;
-    const float *image_group = job->input +
-        ((size_t)image * s->in_channels + (size_t)g * d->group_inputs) * (size_t)s->in_height * s->in_width;
+    const float *image_group = image_group_input(job, image, g);
     size_t first_channel = (size_t)image * s->out_channels + (size_t)g * d->group_outputs;
-    float *panel = pk_thread_scratch((size_t)job->kc * (size_t)ceil_div(np, PK_NR) * PK_NR);
+    float *own_panel = job->shared_panels ? NULL : pk_thread_scratch(job->block_floats);
 
     for (int kb = 0; kb < job->k_blocks; kb++) {
         int k0 = kb * job->kc, kc = d->depth - k0 < job->kc ? d->depth - k0 : job->kc;
-        pk_im2col_panel(s, image_group, k0, kc, p0, np, panel);
+        const float *panel = own_panel;
+        if (own_panel) pk_im2col_panel(s, image_group, k0, kc, p0, np, own_panel);
+        else panel = job->shared_panels + block_slot(job, image, g, pixel_block, kb);
         pk_tile_epilogue epilogue = {NULL, NULL, job->activation, kb == 0, kb == job->k_blocks - 1};
         // Two tile orders, by depth. Deep blocks take BLIS's: one B strip (kc x 16) stays in L1 while
         // a block of 16 A panels streams from L2, 24 bytes per k against the strip's 64. Shallow
@@ -151,6 +183,14 @@ void pk_conv2d_run_gemm(const pk_conv2d_shape *s, const float *input, const floa
     }
     job.panels_per_task = ceil_div(job.dims.panels, chunks);
     job.oc_chunks = ceil_div(job.dims.panels, job.panels_per_task);
+    job.block_floats = (size_t)job.kc * (size_t)ceil_div(job.nc, PK_NR) * PK_NR;
 
+    // Split output channels would each gather the same im2col blocks: resnet18's 7x7 512-channel 3x3
+    // layers gathered every block twelve times, and the gather took a quarter of its forward pass.
+    size_t shared_floats = (size_t)base_tasks * (size_t)job.k_blocks * job.block_floats;
+    if (job.oc_chunks > 1 && shared_floats <= SHARED_PANELS_FLOATS_MAX) {
+        job.shared_panels = pk_thread_shared_scratch(shared_floats);
+        pk_parallel_for((size_t)base_tasks * (size_t)job.k_blocks, gather_task, &job);
+    }
     pk_parallel_for((size_t)base_tasks * (size_t)job.oc_chunks, gemm_task, &job);
 }

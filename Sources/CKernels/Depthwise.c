@@ -20,6 +20,7 @@ typedef struct {
     pk_activation activation;
     float *output;
     pk_depthwise_row_fn row;
+    int direct;  // pk_depthwise_plane_direct_avx2 computes whole planes, no padded copy
 } depthwise_job;
 
 static pk_padded_plane pad_plane(const pk_conv2d_shape *s, const float *input) {
@@ -73,6 +74,19 @@ static void depthwise_task(void *context, size_t task) {
     const pk_conv2d_shape *s = job->shape;
     size_t channel = task % (size_t)s->out_channels;
     size_t in_plane = (size_t)s->in_height * s->in_width, out_plane = (size_t)s->out_height * s->out_width;
+    const float *taps = job->weights + channel * (size_t)s->kernel_height * s->kernel_width;
+    float bias = job->bias ? job->bias[channel] : 0.0f;
+#if defined(__x86_64__) || defined(__i386__)
+    if (job->direct) {
+        size_t offset = task * out_plane, zero_count = (size_t)s->in_width + 16;
+        float *zeros = pk_thread_scratch(zero_count);
+        memset(zeros, 0, zero_count * sizeof(float));
+        pk_depthwise_plane_direct_avx2(s, job->input + task * in_plane, zeros, taps, bias,
+                                       job->residual ? job->residual + offset : NULL, job->activation,
+                                       job->output + offset);
+        return;
+    }
+#endif
     pk_padded_plane plane = pad_plane(s, job->input + task * in_plane);
     ptrdiff_t tap_offsets[s->kernel_height * s->kernel_width];
     for (int ky = 0; ky < s->kernel_height; ky++) {
@@ -83,8 +97,6 @@ static void depthwise_task(void *context, size_t task) {
         }
     }
     plane.tap_offsets = tap_offsets;
-    const float *taps = job->weights + channel * (size_t)s->kernel_height * s->kernel_width;
-    float bias = job->bias ? job->bias[channel] : 0.0f;
     for (int oy = 0; oy < s->out_height; oy++) {
         size_t offset = task * out_plane + (size_t)oy * s->out_width;
         job->row(s, &plane, taps, oy, bias, job->residual ? job->residual + offset : NULL, job->activation,
@@ -94,9 +106,12 @@ static void depthwise_task(void *context, size_t task) {
 
 void pk_conv2d_run_depthwise(const pk_conv2d_shape *s, const float *input, const float *weights,
                              const float *bias, const float *residual, pk_activation activation, float *output) {
-    depthwise_job job = {s, input, weights, bias, residual, activation, output, pk_depthwise_row_portable};
+    depthwise_job job = {s, input, weights, bias, residual, activation, output, pk_depthwise_row_portable, 0};
 #if defined(__x86_64__) || defined(__i386__)
-    if (pk_use_avx2()) job.row = pk_depthwise_row_avx2;
+    if (pk_use_avx2()) {
+        job.row = pk_depthwise_row_avx2;
+        job.direct = pk_depthwise_direct_avx2_fits(s);
+    }
 #endif
     pk_parallel_for((size_t)s->batch * (size_t)s->out_channels, depthwise_task, &job);
 }

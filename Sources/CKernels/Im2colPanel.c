@@ -1,5 +1,6 @@
 #include "Im2colPanel.h"
 #include "Gemm.h"
+#include "Depthwise.h"
 
 #include <string.h>
 
@@ -59,6 +60,14 @@ void pk_im2col_panel(const pk_conv2d_shape *s, const float *image_group, int k0,
                     out += high - x;
                     x = high;
                 } else {
+#if defined(__x86_64__) || defined(__i386__)
+                    // Stride-2 stems (resnet's 7x7, the mobilenets' 3x3) gather most of their im2col here.
+                    if (s->stride_width == 2 && high > x && pk_use_avx2()) {
+                        pk_gather_stride2_avx2(source + 2 * x + column_offset, high - x, out);
+                        out += high - x;
+                        x = high;
+                    }
+#endif
                     for (; x < high; x++) *out++ = source[x * s->stride_width + column_offset];
                 }
                 for (; x < end; x++) *out++ = 0;

@@ -9,7 +9,7 @@ typedef struct {
     size_t capacity;
 } scratch_buffer;
 
-static pthread_key_t scratch_key;
+static pthread_key_t scratch_key, shared_scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 // Threads that call in once (a caller's own thread) give their buffer back when they end.
@@ -19,7 +19,10 @@ static void release_scratch(void *value) {
     free(buffer);
 }
 
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, release_scratch); }
+static void make_scratch_keys(void) {
+    pthread_key_create(&scratch_key, release_scratch);
+    pthread_key_create(&shared_scratch_key, release_scratch);
+}
 
 // A few hundred kilobytes per thread: the kernels' API has no error path, and a machine that cannot
 // give that much cannot run the model either.
@@ -28,13 +31,13 @@ static void out_of_memory(size_t bytes) {
     abort();
 }
 
-float *pk_thread_scratch(size_t count) {
-    pthread_once(&scratch_once, make_scratch_key);
-    scratch_buffer *buffer = pthread_getspecific(scratch_key);
+static float *scratch_of(pthread_key_t *key, size_t count) {
+    pthread_once(&scratch_once, make_scratch_keys);
+    scratch_buffer *buffer = pthread_getspecific(*key);
     if (!buffer) {
         buffer = calloc(1, sizeof *buffer);
         if (!buffer) out_of_memory(sizeof *buffer);
-        pthread_setspecific(scratch_key, buffer);
+        pthread_setspecific(*key, buffer);
     }
     if (buffer->capacity < count) {
         void *memory = NULL;
@@ -46,3 +49,7 @@ float *pk_thread_scratch(size_t count) {
     }
     return buffer->floats;
 }
+
+float *pk_thread_scratch(size_t count) { return scratch_of(&scratch_key, count); }
+
+float *pk_thread_shared_scratch(size_t count) { return scratch_of(&shared_scratch_key, count); }

@@ -9,4 +9,9 @@
 /// memory is exhausted.
 float *pk_thread_scratch(size_t count);
 
+/// A second buffer of the calling thread, for operands a kernel prepares once and then hands to every
+/// worker of its parallel loop (which may use their own pk_thread_scratch, the caller's included,
+/// meanwhile); same contract as pk_thread_scratch.
+float *pk_thread_shared_scratch(size_t count);
+
 #endif
