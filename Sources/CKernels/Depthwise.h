@@ -29,7 +29,7 @@ void pk_depthwise_row_portable(const pk_conv2d_shape *shape, const pk_padded_pla
 void pk_gather_stride2_avx2(const float *source, int count, float *out);
 void pk_depthwise_row_avx2(const pk_conv2d_shape *shape, const pk_padded_plane *plane, const float *taps,
                            int oy, float bias, const float *residual, pk_activation activation, float *out);
-/// Whether pk_depthwise_plane_direct_avx2 handles this shape (horizontal stride 1 or 2).
+/// Whether pk_depthwise_plane_direct_avx2 runs this shape: small planes, horizontal stride 1 or 2.
 int pk_depthwise_direct_avx2_fits(const pk_conv2d_shape *shape);
 /// One channel's whole output plane, read straight from its unpadded input plane; `zeros` holds
 /// in_width + 16 zeros, read in place of window rows in the padding.

@@ -1,11 +1,10 @@
-// The AVX2 + FMA depthwise convolution for horizontal strides 1 and 2, reading the input plane where it
-// lies: no padded copy. Lanes whose input column falls in the padding are masked off at load (a masked
-// lane reads nothing, so nothing outside the row is touched), and window rows in the padding read a
-// row of zeros. Output vectors (8 pixels of a row) are taken eight at a time in row order, across row ends,
-// so a 7x7 plane's seven rows share one pass over the taps and eight independent accumulators hide the
-// FMA latency.
-// Wide rows go one row at a time instead: plain loads in blocks of four vectors inside the row,
-// masked ones only at its ends. Which layers take this path: pk_depthwise_direct_avx2_fits.
+// The AVX2 + FMA depthwise convolution for small planes (horizontal stride 1 or 2), reading the
+// input plane where it lies: no padded copy. Lanes whose input column falls in the padding are masked
+// off at load (a masked lane reads nothing, so nothing outside the row is touched), and window rows in
+// the padding read a row of zeros. Output vectors (8 pixels of a row) are taken eight at a time in row
+// order, across row ends, so a 7x7 plane's seven rows share one pass over the taps and eight
+// independent accumulators hide the FMA latency. Which layers take this path:
+// pk_depthwise_direct_avx2_fits.
 #include "Depthwise.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,15 +42,15 @@ static inline PK_AVX2 __m256 load_window(const float *row, int start, int width,
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-// Where reading in place beat the padded copy (least CPU time of 21 runs, Zen 3, a busy machine, so
-// only clear wins count): stride-2 3x3 layers, whose padded copy splits every row into two phases
-// (mobilenet_v2's 96-channel 56x56 0.80 -> 0.54 ms, 576-channel 7x7 0.32 -> 0.16 ms), and planes one
-// vector wide (960-channel 7x7 0.23 -> 0.17 ms), where copying each small plane cost more than the
-// taps. Wider stride-1 planes, and 5x5 windows whose masked edges are most of a 14-pixel row, keep
-// the padded copy (112x112 0.36 -> 0.65 ms, 144-channel 28x28 5x5 stride 2 0.52 -> 1.4 ms this way).
+// Where reading in place beat the padded copy: planes at most one vector wide (stride 1) or two
+// (stride 2), where copying each small plane into a padded, phase-split buffer cost more than its
+// taps. Least CPU time of 15 runs on one Zen 3 thread: 960-channel 7x7 0.23 -> 0.17 ms, 576-channel
+// 14x14 -> 7x7 stride 2 0.32 -> 0.15 ms, 192-channel 28x28 -> 14x14 stride 2 0.24 -> 0.16 ms. Wider
+// planes lose, their masked row ends too large a share (stride 1 112x112 0.35 -> 0.49 ms, stride 2
+// 56x56 -> 28x28 0.67 -> 0.79 ms), and keep the padded copy.
 int pk_depthwise_direct_avx2_fits(const pk_conv2d_shape *s) {
-    if (s->stride_width != 1 && s->stride_width != 2) return 0;
-    return (s->stride_width == 2 && s->kernel_width <= 3) || s->out_width <= 8;
+    if (s->stride_width == 1) return s->out_width <= 8;
+    return s->stride_width == 2 && s->out_width <= 16;
 }
 
 // The plane, for one horizontal stride known at compile time (so load_window's branches on it fold).
@@ -102,98 +101,10 @@ static inline __attribute__((always_inline)) PK_AVX2 void plane_direct(
     }
 }
 
-/// Lane i gets row[start + i * stride], every column inside the row.
-static inline PK_AVX2 __m256 load_inside(const float *row, int start, const int stride) {
-    if (stride == 1) return _mm256_loadu_ps(row + start);
-    __m256 low = _mm256_loadu_ps(row + start), high = _mm256_loadu_ps(row + start + 8);
-    __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
-static inline PK_AVX2 void finish(__m256 sum, float bias, const float *residual, pk_activation activation,
-                                  float *out, int remaining) {
-    __m256i mask = pk_lane_mask_avx2(remaining);
-    __m256 value = _mm256_add_ps(sum, _mm256_set1_ps(bias));
-    if (residual) value = _mm256_add_ps(value, _mm256_maskload_ps(residual, mask));
-    value = pk_activate_avx2(activation, value);
-    if (remaining >= 8) _mm256_storeu_ps(out, value);
-    else _mm256_maskstore_ps(out, mask, value);
-}
-
-enum { WIDE_BLOCK = 4, KERNEL_ROWS_MAX = 16 };
-
-// Rows of at least WIDE_BLOCK vectors, one row at a time: the vectors whose every window column is
-// inside the row (all but one or two at each end) take plain loads in blocks of four; only the ends
-// take masked ones. Kernels taller than KERNEL_ROWS_MAX take the grouped path.
-static inline __attribute__((always_inline)) PK_AVX2 void plane_wide_rows(
-    const pk_conv2d_shape *s, const float *input, const float *zeros, const float *taps, float bias,
-    const float *residual, pk_activation activation, float *out, const int stride) {
-    int vectors = (s->out_width + 7) / 8, step = 8 * stride;
-    int reach = (s->kernel_width - 1) * s->dilation_width + (stride == 1 ? 8 : 16);
-    // Vector j reads columns [j * step - padding, ... + reach): inside for j in [inside_begin, inside_end).
-    int inside_begin = (s->padding_width + step - 1) / step;
-    int inside_end = s->in_width + s->padding_width - reach < 0 ? 0 : (s->in_width + s->padding_width - reach) / step + 1;
-    if (inside_end > vectors) inside_end = vectors;
-    if (inside_begin > inside_end) inside_begin = inside_end;
-    for (int oy = 0; oy < s->out_height; oy++) {
-        const float *rows[KERNEL_ROWS_MAX];
-        for (int ky = 0; ky < s->kernel_height; ky++) {
-            int y = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
-            rows[ky] = y >= 0 && y < s->in_height ? input + (size_t)y * s->in_width : zeros;
-        }
-        size_t row_offset = (size_t)oy * s->out_width;
-        const float *row_residual = residual ? residual + row_offset : NULL;
-        float *row_out = out + row_offset;
-        int j = inside_begin;
-        for (; j + WIDE_BLOCK <= inside_end; j += WIDE_BLOCK) {
-            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-            int start = j * step - s->padding_width;
-            for (int ky = 0; ky < s->kernel_height; ky++) {
-                const float *row = rows[ky] + start;
-                for (int kx = 0; kx < s->kernel_width; kx++) {
-                    __m256 weight = _mm256_broadcast_ss(taps + ky * s->kernel_width + kx);
-                    const float *window = row + kx * s->dilation_width;
-                    s0 = _mm256_fmadd_ps(weight, load_inside(window, 0, stride), s0);
-                    s1 = _mm256_fmadd_ps(weight, load_inside(window, step, stride), s1);
-                    s2 = _mm256_fmadd_ps(weight, load_inside(window, 2 * step, stride), s2);
-                    s3 = _mm256_fmadd_ps(weight, load_inside(window, 3 * step, stride), s3);
-                }
-            }
-            __m256 sums[WIDE_BLOCK] = {s0, s1, s2, s3};
-            for (int v = 0; v < WIDE_BLOCK; v++) {
-                int column = (j + v) * 8;
-                finish(sums[v], bias, row_residual ? row_residual + column : NULL, activation, row_out + column,
-                       s->out_width - column);
-            }
-        }
-        // The ends, and inside vectors left over from the blocks, one at a time with masked loads.
-        for (int v = 0; v < vectors; v++) {
-            if (v >= inside_begin && v < j) {
-                v = j - 1;
-                continue;
-            }
-            __m256 sum = _mm256_setzero_ps();
-            int start = v * step - s->padding_width;
-            for (int ky = 0; ky < s->kernel_height; ky++) {
-                for (int kx = 0; kx < s->kernel_width; kx++) {
-                    __m256 weight = _mm256_broadcast_ss(taps + ky * s->kernel_width + kx);
-                    sum = _mm256_fmadd_ps(weight, load_window(rows[ky], start + kx * s->dilation_width, s->in_width, stride), sum);
-                }
-            }
-            int column = v * 8;
-            finish(sum, bias, row_residual ? row_residual + column : NULL, activation, row_out + column,
-                   s->out_width - column);
-        }
-    }
-}
-
 PK_AVX2 void pk_depthwise_plane_direct_avx2(const pk_conv2d_shape *s, const float *input, const float *zeros,
                                             const float *taps, float bias, const float *residual,
                                             pk_activation activation, float *out) {
-    if ((s->out_width + 7) / 8 >= WIDE_BLOCK && s->kernel_height <= KERNEL_ROWS_MAX) {
-        if (s->stride_width == 1) plane_wide_rows(s, input, zeros, taps, bias, residual, activation, out, 1);
-        else plane_wide_rows(s, input, zeros, taps, bias, residual, activation, out, 2);
-    } else if (s->stride_width == 1) {
+    if (s->stride_width == 1) {
         plane_direct(s, input, zeros, taps, bias, residual, activation, out, 1);
     } else {
         plane_direct(s, input, zeros, taps, bias, residual, activation, out, 2);
