@@ -77,8 +77,15 @@ public final class FileContents: @unchecked Sendable {
     /// resident memory (they stay in the page cache, and a later read maps them back). Converting a
     /// 500 MB checkpoint into a model then holds the model's bytes plus a chunk, not twice the model.
     func releaseResidentPages(_ range: Range<Int>) {
+        guard !lendingLock.withLock({ isLent }) else { return }
+        adviseNotNeeded(range)
+    }
+
+    /// Whole pages of `range` leave resident memory, whoever reads them: the mapping is private and
+    /// read-only, so a page let go comes back unchanged from the file when it is read again.
+    private func adviseNotNeeded(_ range: Range<Int>) {
         #if os(Linux)
-        guard isMapped, !lendingLock.withLock({ isLent }), let base = bytes.baseAddress else { return }
+        guard isMapped, let base = bytes.baseAddress else { return }
         let page = Int(getpagesize())
         let address = Int(bitPattern: base)
         // Only whole pages inside the range: its neighbours' bytes may still be wanted.
@@ -108,5 +115,19 @@ public final class FileContents: @unchecked Sendable {
             releaseResidentPages(start..<end)
             start = end
         }
+    }
+}
+
+extension FileContents: CopiedRegionPages {
+    /// A borrowed region whose values the compiled plan copied into a layout of its own (a packed
+    /// convolution's weights, which the compiled forward pass never reads here again): its pages
+    /// leave resident memory even though the bytes are lent, so a model's weights are not held
+    /// twice, once in the file's pages and once packed. Reading them again (the reference path,
+    /// another plan) maps them back from the file.
+    public func releasePages(ofCopied region: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, let start = region.baseAddress, start >= base,
+              start + region.count <= base + bytes.count else { return }
+        let offset = start - base
+        adviseNotNeeded(offset..<(offset + region.count))
     }
 }

@@ -32,6 +32,13 @@ public struct TensorStorage: Sendable {
         return false
     }
 
+    /// Lets a borrowed region's memory go resident-wise once its values have been copied into another
+    /// layout, when its owner can (`CopiedRegionPages`: a mapped file); nothing for owned values.
+    func releaseBorrowedPagesAfterCopy() {
+        guard case .borrowed(let values, let owner) = backing, let pages = owner as? CopiedRegionPages else { return }
+        pages.releasePages(ofCopied: UnsafeRawBufferPointer(values))
+    }
+
     /// The values as an array: the storage's own array when it has one (no copy), a copy when borrowed.
     public var array: [Float] {
         switch backing {
@@ -141,4 +148,10 @@ extension TensorStorage: ExpressibleByArrayLiteral, Equatable, CustomStringConve
     }
 
     public var description: String { array.description }
+}
+
+/// An owner of borrowed values that can let their resident pages go once they were copied elsewhere
+/// (their values stay readable).
+public protocol CopiedRegionPages: AnyObject {
+    func releasePages(ofCopied region: UnsafeRawBufferPointer)
 }

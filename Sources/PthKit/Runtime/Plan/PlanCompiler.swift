@@ -65,6 +65,8 @@ enum PlanCompiler {
             let input = nodes[index].inputs[0]
             let packed = try PackedConvolution(
                 weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation)
+            // The compiled forward pass reads only the packed copy from now on.
+            weights.weight.storage.releaseBorrowedPagesAfterCopy()
             guard packed.outputShape == shapes[value] else {
                 throw RuntimeError.shapeMismatch(
                     operation: "compiled plan", expected: "convolution output \(shapes[value])",
