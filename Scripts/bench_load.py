@@ -14,9 +14,17 @@ medians over several runs, the file in the page cache for every reader:
                     parameter bytes
   sha256            PthKit hashing the whole file once (`bench` sha256_ms): what the official-name
                     check costs at most, as a share of PthKit's load
+  first result      `pthkit bench` first_result_ms at the model's own input size (load, compile, one
+                    forward pass) with the file's SHA-256 checked, as for an official file name, and
+                    with --no-verify. The files hold random weights, so an official name could not
+                    pass its check: the check is asked for with `--sha256 DIGEST` instead, the same
+                    code path, each run with an empty verification cache (PTHKIT_CACHE_DIR) so the
+                    file is really hashed; check_wait is how long the result then waited for the hash
 """
+import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +61,22 @@ def pthkit_run(model_name, path, time_sha256=False):
     return result["load_ms"], result["load_peak_rss_mb"], result.get("sha256_ms")
 
 
+def pthkit_first_result(model_name, path, digest=None):
+    """first_result_ms and verify_wait_ms of one `pthkit bench` process at the model's own input size:
+    with `digest` the file's hash is checked beside the compile and the first pass (a fresh, empty
+    verification cache, so nothing remembered hides the hash), else --no-verify."""
+    cache = tempfile.mkdtemp()
+    try:
+        check = ["--sha256", digest] if digest else ["--no-verify"]
+        result = subprocess.run(
+            [PTHKIT, "bench", model_name, "--weights", path, "--runs", "1", "--warmup", "0", "--json"] + check,
+            check=True, capture_output=True, text=True, env=dict(os.environ, PTHKIT_CACHE_DIR=cache))
+    finally:
+        shutil.rmtree(cache)
+    result = json.loads(result.stdout)
+    return result["first_result_ms"], result.get("verify_wait_ms")
+
+
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     folder = tempfile.mkdtemp()
@@ -77,17 +101,25 @@ def main():
             pthkit_ms = statistics.median(r[0] for r in runs)
             rss_mb = statistics.median(r[1] for r in runs)
             hash_ms = statistics.median(pthkit_run(model_name, path, time_sha256=True)[2] for _ in range(3))
+            with open(path, "rb") as file:
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
+            checked = [pthkit_first_result(model_name, path, digest) for _ in range(RUNS)]
+            first_checked_ms = statistics.median(r[0] for r in checked)
+            wait_ms = statistics.median(r[1] for r in checked)
+            first_plain_ms = statistics.median(pthkit_first_result(model_name, path)[0] for _ in range(RUNS))
             rows.append((model_name, label, os.path.getsize(path) / 1e6, read_ms, mmap_ms, full_ms, pthkit_ms,
-                         rss_mb, parameter_mb, hash_ms))
+                         rss_mb, parameter_mb, hash_ms, first_checked_ms, first_plain_ms, wait_ms))
             os.remove(path)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, median of {RUNS} runs, file in page cache")
     print("| model | format | size | torch read | torch mmap read | torch read + load_state_dict | PthKit read + load "
-          "| PthKit / torch+load | PthKit peak RSS (float32 params) | sha256 of the file (share of PthKit load) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, label, size, t, tm, tf, p, rss, params, h in rows:
+          "| PthKit / torch+load | PthKit peak RSS (float32 params) | sha256 of the file (share of PthKit load) "
+          "| PthKit first result, sha256 checked / not (check_wait) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, label, size, t, tm, tf, p, rss, params, h, first_checked, first_plain, wait in rows:
         mmap_text = f"{tm:.0f} ms" if tm is not None else "-"
         print(f"| {name} | {label} | {size:.0f} MB | {t:.0f} ms | {mmap_text} | {tf:.0f} ms | {p:.0f} ms | {p / tf:.2f}x "
-              f"| {rss:.0f} MB ({params:.0f} MB) | {h:.0f} ms ({100 * h / p:.0f}%) |")
+              f"| {rss:.0f} MB ({params:.0f} MB) | {h:.0f} ms ({100 * h / p:.0f}%) "
+              f"| {first_checked:.0f} / {first_plain:.0f} ms ({wait:.0f} ms) |")
 
 
 if __name__ == "__main__":
