@@ -11,6 +11,7 @@ import argparse
 import collections
 import json
 import os
+import pickletools
 
 import numpy as np
 import torch
@@ -61,6 +62,28 @@ def record(cases, out, name, checkpoint, model_name, model, *, args=None, key=No
     return model
 
 
+def legacy_storage_offset(path):
+    """Where a legacy (non-zip) file's first storage's bytes start: after the magic number, protocol,
+    system info, the object's pickle, the storage keys, and the storage's 8-byte element count."""
+    with open(path, "rb") as handle:
+        for _ in range(5):
+            for _ in pickletools.genops(handle):  # walks to the pickle's STOP without running it
+                pass
+        return handle.tell() + 8
+
+
+def misaligned_legacy_checkpoint(sd, path):
+    """A training checkpoint holding `sd`, whose `arch` string is padded until the legacy file's
+    storages start off a float boundary, as resnet50's do in torchvision's era of files (the file
+    cannot then be read in place, and every float32 tensor is converted)."""
+    for padding in range(4):
+        checkpoint = {"arch": "resnet18" + " " * padding, "state_dict": sd}
+        torch.save(checkpoint, path, _use_new_zipfile_serialization=False)
+        if legacy_storage_offset(path) % 4:
+            return checkpoint
+    raise RuntimeError("no padding misaligns the legacy storages")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -72,6 +95,10 @@ def main():
 
     record(cases, out, "exact", sd, "resnet18", resnet18())
     record(cases, out, "legacy_format", sd, "resnet18", resnet18(),
+           save_kwargs=dict(_use_new_zipfile_serialization=False))
+    # Every float32 storage misaligned: converted into the parameters (on the compute threads).
+    misaligned = misaligned_legacy_checkpoint(sd, os.path.join(out, "legacy_misaligned.pth"))
+    record(cases, out, "legacy_misaligned", misaligned, "resnet18", resnet18(), key="state_dict",
            save_kwargs=dict(_use_new_zipfile_serialization=False))
     parallel = torch.nn.DataParallel(resnet18()).state_dict()
     record(cases, out, "dataparallel_strict", parallel, "resnet18", resnet18())

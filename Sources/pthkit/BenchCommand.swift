@@ -35,11 +35,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
     var uncompiled = false
 
-    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, sha256_ms], load_peak_rss_mb, peak_rss_mb} as JSON.")
+    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, verify_wait_ms, sha256_ms], load_peak_rss_mb, peak_rss_mb} as JSON.")
     var json = false
 
     @Flag(name: .customLong("time-sha256"), help: "Also time one SHA-256 of the weight file (sha256_ms): the most the official-name check costs.")
     var timeSHA256 = false
+
+    @Flag(help: "Skip the SHA-256 check of a file named like an official weight file (as --no-verify on the other commands): compare first_result_ms with and without it.")
+    var noVerify = false
+
+    @Option(help: ArgumentHelp("Check that the weight file's SHA-256 is (or starts with) this (as --sha256 on the other commands): times the check on a file without an official name.", valueName: "hex"))
+    var sha256: String?
 
     @Flag(help: "Load the weights into memory of the model's own instead of reading the mapped file in place (as --copy-weights on the other commands).")
     var copyWeights = false
@@ -62,13 +68,17 @@ struct BenchCommand: ParsableCommand {
         var generator = SystemRandomNumberGenerator()
         let input = Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
 
-        // The first result, as a user meets it: load (or build), compile, one forward pass.
+        // The first result, as a user meets it: load (or build), compile, one forward pass, the
+        // file's hash check confirmed (it runs beside the compile and the pass: verify_wait_ms is
+        // how long the result then still waited for it).
         let firstStart = DispatchTime.now().uptimeNanoseconds
         let builderArguments = try ModelArguments(parsing: arguments)
         let loaded = try weights.map {
             try ModelZoo.load(
                 model, arguments: builderArguments, weights: URL(fileURLWithPath: $0),
-                options: LoadOptions(copyWeights: copyWeights, verifyChecksums: verifyCrc))
+                options: LoadOptions(
+                    verifyOfficialFiles: !noVerify, sha256: sha256, verificationTiming: .inBackground,
+                    copyWeights: copyWeights, verifyChecksums: verifyCrc))
         } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         // VmHWM only grows: read now, it is the peak of reading, building and loading alone.
         let loadPeakResidentMB = Self.peakResidentMegabytes()
@@ -77,6 +87,9 @@ struct BenchCommand: ParsableCommand {
         if !uncompiled { _ = try loaded.model.compiled(for: shape) }
         let compileMs = Self.milliseconds(since: compileStart)
         _ = try forward()
+        let waitStart = DispatchTime.now().uptimeNanoseconds
+        try loaded.confirmVerified()
+        let verifyWaitMs = loaded.verification == nil ? nil : Self.milliseconds(since: waitStart)
         let firstResultMs = Self.milliseconds(since: firstStart)
 
         for _ in 1..<max(warmup, 1) { _ = try forward() }
@@ -90,7 +103,7 @@ struct BenchCommand: ParsableCommand {
         let result = BenchResult(
             medianMs: times[times.count / 2], minMs: times[0], p90Ms: times[min(times.count - 1, Int(Double(times.count) * 0.9))],
             loadMs: weights == nil ? nil : loaded.loadMilliseconds, compileMs: uncompiled ? nil : compileMs,
-            firstResultMs: firstResultMs, loadPeakResidentMB: loadPeakResidentMB, peakResidentMB: Self.peakResidentMegabytes(),
+            firstResultMs: firstResultMs, verifyWaitMs: verifyWaitMs, loadPeakResidentMB: loadPeakResidentMB, peakResidentMB: Self.peakResidentMegabytes(),
             sha256Ms: timeSHA256 ? try weights.map(Self.hashMilliseconds) : nil)
         if json {
             print(try JSONOutput.string(result))
@@ -134,13 +147,16 @@ struct BenchCommand: ParsableCommand {
         let loadMs: Double?
         let compileMs: Double?
         let firstResultMs: Double
+        /// How long the first result waited for the file's SHA-256 after its forward pass; nil when
+        /// no check ran (no official name, verified before, or --no-verify).
+        let verifyWaitMs: Double?
         let loadPeakResidentMB: Double?
         let peakResidentMB: Double?
         let sha256Ms: Double?
 
         enum CodingKeys: String, CodingKey {
             case medianMs = "median_ms", minMs = "min_ms", p90Ms = "p90_ms", loadMs = "load_ms"
-            case compileMs = "compile_ms", firstResultMs = "first_result_ms",
+            case compileMs = "compile_ms", firstResultMs = "first_result_ms", verifyWaitMs = "verify_wait_ms",
                  loadPeakResidentMB = "load_peak_rss_mb", peakResidentMB = "peak_rss_mb", sha256Ms = "sha256_ms"
         }
     }

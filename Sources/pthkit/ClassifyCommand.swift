@@ -63,6 +63,7 @@ struct ClassifyCommand: ParsableCommand {
             width = output.shape.last ?? 0
             logits += output.storage
         }
+        try loaded.confirmVerified()
         let results = files.enumerated().map { row, file in
             ImageResult(image: file.path, top: Prediction.top(
                 topk, logits: logits[(row * width)..<((row + 1) * width)], labels: labelNames))

@@ -12,6 +12,7 @@ struct LoadCheckCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try options.loadModel(requireWeights: true)
+        try loaded.confirmVerified()
         let report = loaded.report
         print("\(options.model): loaded \(report.loaded.count) of \(loaded.model.stateDict().count) tensors "
             + "in \(String(format: "%.1f", loaded.loadMilliseconds)) ms")

@@ -36,6 +36,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Skip the SHA-256 check of a file named like an official weight file (a notice says so). Files verified once and unchanged since are not hashed again anyway.")
     var noVerify = false
 
+    @Option(help: ArgumentHelp("Check that the weight file's SHA-256 is (or starts with) this, whatever its name, as torch.hub's check_hash.", valueName: "hex"))
+    var sha256: String?
+
     @Flag(help: "Copy the weights into memory of the model's own instead of reading a mapped file in place, so the file may change or be deleted while the model runs (README: a file that shrinks under a mapped model).")
     var copyWeights = false
 
@@ -49,11 +52,13 @@ struct ModelOptions: ParsableArguments {
     func loadOptions() throws -> LoadOptions {
         LoadOptions(
             key: key, stripPrefixes: stripPrefix, renames: try rename.map(RenameRule.init(parsing:)),
-            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify,
-            copyWeights: copyWeights, verifyChecksums: verifyCrc)
+            strict: !nonStrict, dropMismatched: dropMismatched, verifyOfficialFiles: !noVerify, sha256: sha256,
+            verificationTiming: .inBackground, copyWeights: copyWeights, verifyChecksums: verifyCrc)
     }
 
     /// The model with its weights loaded (notes go to stderr), or freshly initialized without --weights.
+    /// A file's SHA-256 check may still be running (`VerificationTiming.inBackground`), beside the
+    /// compile and the first forward pass: call `confirmVerified()` before printing or writing any result.
     func loadModel(requireWeights: Bool) throws -> LoadedModel {
         guard let weights else {
             if requireWeights { throw ValidationError("--weights FILE is required") }

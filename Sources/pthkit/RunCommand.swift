@@ -22,6 +22,7 @@ struct RunCommand: ParsableCommand {
         let loaded = try options.loadModel(requireWeights: true)
         let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
         let result = try options.forward(loaded.model, batch, features: features)
+        try loaded.confirmVerified()
         try NPY.write(result, to: URL(fileURLWithPath: output))
         print("wrote \(output): \(result.shape)")
     }
@@ -55,6 +56,7 @@ struct CompareCommand: ParsableCommand {
         let batch = try NPY.read(contentsOf: URL(fileURLWithPath: input))
         let expected = try NPY.read(contentsOf: URL(fileURLWithPath: reference))
         let output = try options.forward(loaded.model, batch)
+        try loaded.confirmVerified()
         let comparison = try OutputComparison(output: output, reference: expected, atol: atol, rtol: rtol)
         if json {
             print(try JSONOutput.string(comparison))

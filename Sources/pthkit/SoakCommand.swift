@@ -34,8 +34,9 @@ struct SoakCommand: ParsableCommand {
         let input = Tensor(shape: shape, storage: (0..<count).map { Float($0 % 255) / 255 })
         var resident: [Int] = []
         for run in 1...runs {
-            let loaded = try ModelZoo.load(model, weights: url)
+            let loaded = try ModelZoo.load(model, weights: url, options: LoadOptions(verificationTiming: .inBackground))
             _ = try loaded.model(input)
+            try loaded.confirmVerified()
             if run % (runs / samples) == 0, resident.count < samples { resident.append(try Self.residentBytes()) }
         }
         if json {

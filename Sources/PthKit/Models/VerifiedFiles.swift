@@ -4,8 +4,8 @@ import Foundation
 /// (device, inode, size, modification time) in the user's cache folder, so loading the same
 /// unchanged file again skips hashing it. Any change to the file changes its identity and it is
 /// hashed again. The cache is an optimization: a cache that cannot be read or written is ignored.
-struct VerifiedFiles {
-    struct Entry: Codable, Equatable {
+struct VerifiedFiles: Sendable {
+    struct Entry: Codable, Equatable, Sendable {
         let path: String
         let identity: FileContents.FileIdentity
         let sha256: String

@@ -26,6 +26,7 @@ extension Module {
     public func trace(_ input: Tensor) throws -> (output: Tensor, trace: ForwardTrace) {
         let trace = ForwardTrace()
         let output = try ForwardTrace.$current.withValue(trace) { try self(input) }
+        try weightsGate.pass()
         return (output, trace)
     }
 }

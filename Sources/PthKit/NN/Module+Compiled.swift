@@ -27,6 +27,7 @@ extension Module {
         do {
             _ = try ReferencePass.$stopBefore.withValue(ObjectIdentifier(head.layer)) { try referenceForward(input) }
         } catch let stopped as ReferencePass.Stopped {
+            try weightsGate.pass()
             return stopped.input
         }
         throw RuntimeError.invalidArgument(
@@ -38,6 +39,7 @@ extension Module {
         let key = PlanCache.Key(inputShape: inputShape, output: output.key)
         if let plan = planCache.plan(for: key, stamp: stamp) { return plan }
         let plan = try tracePlan(inputShape: inputShape, output: output)
+        plan.weightsCheck = weightsGate.pending
         planCache.store(plan, for: key, stamp: stamp)
         return plan
     }

@@ -9,6 +9,8 @@ open class Module: @unchecked Sendable {
     public private(set) var localBuffers: [(name: String, buffer: Parameter, persistent: Bool)] = []
     /// Plans compiled for this module as the root (`compiled(for:)`).
     let planCache = PlanCache()
+    /// The hash check the loaded weights wait on, if any (`WeightsGate`).
+    let weightsGate = WeightsGate()
 
     public init() {}
 
@@ -44,7 +46,9 @@ open class Module: @unchecked Sendable {
     /// The plain module-by-module forward pass, every layer as its own kernel: the reference the
     /// compiled plan is checked against, and the path to debug a model on.
     public func referenceForward(_ input: Tensor) throws -> Tensor {
-        try ReferencePass.$isActive.withValue(true) { try self(input) }
+        let output = try ReferencePass.$isActive.withValue(true) { try self(input) }
+        try weightsGate.pass()
+        return output
     }
 
     // MARK: - Tracing

@@ -74,7 +74,8 @@ public enum HeadFineTuning {
         try request.settings.validate()
         try prepareOutputFolder(request.output)
 
-        let model = try loadBackbone(request, classCount: classes.count, onEvent: onEvent)
+        let loaded = try loadBackbone(request, classCount: classes.count, onEvent: onEvent)
+        let model = loaded.model
         guard let head = model.classifierHead else {
             throw TrainingError.invalidData("\(request.model) has no Linear layer to train")
         }
@@ -86,6 +87,9 @@ public enum HeadFineTuning {
         let everything = try FeatureExtraction.extract(
             model: model, files: samples.map(\.url), labels: samples.map(\.classIndex), preprocessing: preprocessing,
             onProgress: { onEvent(.extracting(done: $0, total: $1)) })
+        // The features already waited for the file's hash (the model's outputs do); the trained
+        // head and the written state dict must not even start from a file that failed it.
+        try loaded.confirmVerified()
         let trainRows: [Int], validationRows: [Int]
         if validationFolder != nil {
             trainRows = Array(0..<folder.samples.count)
@@ -123,8 +127,9 @@ public enum HeadFineTuning {
 
     /// The model built for `classCount` classes with the checkpoint's backbone in it. Tensors that
     /// no longer fit (the old head) are dropped; anything else missing means the checkpoint is not
-    /// this model's backbone, which training a head cannot repair.
-    private static func loadBackbone(_ request: Request, classCount: Int, onEvent: (Event) -> Void) throws -> Module {
+    /// this model's backbone, which training a head cannot repair. An official file's hash is checked
+    /// while the features are computed (`VerificationTiming.inBackground`).
+    private static func loadBackbone(_ request: Request, classCount: Int, onEvent: (Event) -> Void) throws -> LoadedModel {
         let name = ModelZoo.classCountArgument(for: request.model)
         var arguments = request.arguments
         if arguments.contains(name) {
@@ -136,7 +141,8 @@ public enum HeadFineTuning {
         arguments = arguments.setting(name, to: String(classCount))
         let loaded = try ModelZoo.load(
             request.model, arguments: arguments, weights: request.weights,
-            options: LoadOptions(key: request.key, stripPrefixes: request.stripPrefixes, dropMismatched: true))
+            options: LoadOptions(
+                key: request.key, stripPrefixes: request.stripPrefixes, dropMismatched: true, verificationTiming: .inBackground))
         let head = loaded.model.classifierHead?.path ?? ""
         let dropped = Set(loaded.report.dropped.map(\.key))
         let absent = loaded.report.missingKeys.filter { !dropped.contains($0) && !$0.hasPrefix(head + ".") }
@@ -146,6 +152,6 @@ public enum HeadFineTuning {
                     + absent.prefix(3).joined(separator: ", "))
         }
         onEvent(.loaded(head: head, dropped: loaded.report.dropped, notes: loaded.notes))
-        return loaded.model
+        return loaded
     }
 }

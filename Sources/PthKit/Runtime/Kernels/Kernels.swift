@@ -88,6 +88,17 @@ extension Kernels {
         return first..<end
     }
 
+    /// Runs `body` for every task in `0..<count` on `ComputeThreads.count` threads, each thread
+    /// taking the next task when it finishes one, so tasks of uneven size (order them largest
+    /// first) still share the work evenly; inline when `work` is too small to pay for the dispatch.
+    static func forEachTask(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {
+        guard work >= 1 << 18, count > 1, ComputeThreads.count > 1 else {
+            for task in 0..<count { body(task) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+
     /// Runs `body` over `0..<count`, split into a few chunks on `ComputeThreads.count` threads when
     /// `work` (inner-loop iterations) is big enough to pay for the dispatch, otherwise inline.
     static func forEachChunk(of count: Int, work: Int, _ body: @Sendable (Range<Int>) -> Void) {

@@ -16,6 +16,9 @@ public final class ExecutionPlan: @unchecked Sendable {
     let outputValue: Int
     private let lock = NSLock()
     private var idleWorkspaces: [PlanWorkspace] = []
+    /// The hash check the model's weights were still waiting on when this plan was compiled
+    /// (`WeightsGate`): every output waits for it. Set before the plan is shared, then only read.
+    var weightsCheck: (@Sendable () throws -> Void)?
 
     init(inputShape: [Int], outputShape: [Int], steps: [PlanStep], valueCount: Int, inputValue: Int, outputValue: Int) {
         self.inputShape = inputShape
@@ -65,6 +68,7 @@ public final class ExecutionPlan: @unchecked Sendable {
             throw RuntimeError.invalidArgument(operation: "compiled plan", reason: "produced no output")
         }
         workspace.values[outputValue] = nil
+        try weightsCheck?()
         return output
     }
 }
