@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
     var uncompiled = false
 
-    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, verify_wait_ms, sha256_ms], load_peak_rss_mb, peak_rss_mb} as JSON.")
+    @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, verify_wait_ms, sha256_ms], load_peak_rss_mb, peak_rss_mb, startup_rss_mb} as JSON.")
     var json = false
 
     @Flag(name: .customLong("time-sha256"), help: "Also time one SHA-256 of the weight file (sha256_ms): the most the official-name check costs.")
@@ -58,6 +58,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // What the process holds before it reads or builds anything (its runtime and libraries): the
+        // baseline that ONNX Runtime's figure in Scripts/bench_models.sh is counted from too.
+        let startupResidentMB = Self.statusMegabytes("VmRSS:")
         if let threads { ComputeThreads.set(threads) }
         Initialization.seed(0)
         let entry = try ModelsManifest.embedded.entry(model)
@@ -81,7 +84,7 @@ struct BenchCommand: ParsableCommand {
                     copyWeights: copyWeights, verifyChecksums: verifyCrc))
         } ?? LoadedModel(model: try ModelZoo.build(model, arguments: builderArguments), report: LoadReport())
         // VmHWM only grows: read now, it is the peak of reading, building and loading alone.
-        let loadPeakResidentMB = Self.peakResidentMegabytes()
+        let loadPeakResidentMB = Self.statusMegabytes("VmHWM:")
         let forward = { uncompiled ? try loaded.model.referenceForward(input) : try loaded.model(input) }
         let compileStart = DispatchTime.now().uptimeNanoseconds
         if !uncompiled { _ = try loaded.model.compiled(for: shape) }
@@ -103,7 +106,8 @@ struct BenchCommand: ParsableCommand {
         let result = BenchResult(
             medianMs: times[times.count / 2], minMs: times[0], p90Ms: times[min(times.count - 1, Int(Double(times.count) * 0.9))],
             loadMs: weights == nil ? nil : loaded.loadMilliseconds, compileMs: uncompiled ? nil : compileMs,
-            firstResultMs: firstResultMs, verifyWaitMs: verifyWaitMs, loadPeakResidentMB: loadPeakResidentMB, peakResidentMB: Self.peakResidentMegabytes(),
+            firstResultMs: firstResultMs, verifyWaitMs: verifyWaitMs, loadPeakResidentMB: loadPeakResidentMB, peakResidentMB: Self.statusMegabytes("VmHWM:"),
+            startupResidentMB: startupResidentMB,
             sha256Ms: timeSHA256 ? try weights.map(Self.hashMilliseconds) : nil)
         if json {
             print(try JSONOutput.string(result))
@@ -116,12 +120,12 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// The process's peak resident memory so far, from Linux's VmHWM (reset at exec, unlike
-    /// getrusage's maxrss, which keeps the high-water mark of the process that forked us); nil where
-    /// /proc is missing.
-    private static func peakResidentMegabytes() -> Double? {
+    /// A memory figure of this process from /proc/self/status in MB: `VmHWM:`, the peak resident
+    /// memory so far (reset at exec, unlike getrusage's maxrss, which keeps the high-water mark of
+    /// the process that forked us), or `VmRSS:`, the resident memory now; nil where /proc is missing.
+    private static func statusMegabytes(_ field: String) -> Double? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kilobytes = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         else { return nil }
         return kilobytes / 1024
@@ -152,12 +156,15 @@ struct BenchCommand: ParsableCommand {
         let verifyWaitMs: Double?
         let loadPeakResidentMB: Double?
         let peakResidentMB: Double?
+        /// Resident memory when the command started, before anything was read or built.
+        let startupResidentMB: Double?
         let sha256Ms: Double?
 
         enum CodingKeys: String, CodingKey {
             case medianMs = "median_ms", minMs = "min_ms", p90Ms = "p90_ms", loadMs = "load_ms"
             case compileMs = "compile_ms", firstResultMs = "first_result_ms", verifyWaitMs = "verify_wait_ms",
-                 loadPeakResidentMB = "load_peak_rss_mb", peakResidentMB = "peak_rss_mb", sha256Ms = "sha256_ms"
+                 loadPeakResidentMB = "load_peak_rss_mb", peakResidentMB = "peak_rss_mb", sha256Ms = "sha256_ms",
+                 startupResidentMB = "startup_rss_mb"
         }
     }
 }
