@@ -124,6 +124,7 @@ def main():
                          rss_mb, parameter_mb, hash_ms, first_checked_ms, first_plain_ms, wait_ms))
             os.remove(path)
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, median of {RUNS} runs, file in page cache")
+    print()
     print("| model | format | size | torch read | torch mmap read | torch read + load_state_dict | PthKit read + load "
           "| PthKit / torch+load | PthKit peak RSS (float32 params) | sha256 of the file (share of PthKit load) "
           "| PthKit first result, sha256 checked / not (check_wait) |")
