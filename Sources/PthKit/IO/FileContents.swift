@@ -84,16 +84,8 @@ public final class FileContents: @unchecked Sendable {
     /// Whole pages of `range` leave resident memory, whoever reads them: the mapping is private and
     /// read-only, so a page let go comes back unchanged from the file when it is read again.
     private func adviseNotNeeded(_ range: Range<Int>) {
-        #if os(Linux)
         guard isMapped, let base = bytes.baseAddress else { return }
-        let page = Int(getpagesize())
-        let address = Int(bitPattern: base)
-        // Only whole pages inside the range: its neighbours' bytes may still be wanted.
-        let first = (address + range.lowerBound + page - 1) / page * page
-        let end = (address + range.upperBound) / page * page
-        guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        madvise(start, end - first, MADV_DONTNEED)
-        #endif
+        PageAdvice.advise(PageAdvice.dontNeed, base + range.lowerBound, count: range.count)
     }
 
     /// Records that tensors now borrow these bytes (a model's parameters reading the file in place).

@@ -9,28 +9,15 @@ enum HugePages {
     /// Call before the buffer is first written. Only the 2 MB-aligned interior is advised: the
     /// buffer's neighbours share its first and last pages.
     static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        guard buffer.count >= size, let base = buffer.baseAddress else { return }
-        let address = Int(bitPattern: base)
-        let first = (address + size - 1) / size * size
-        let end = (address + buffer.count) / size * size
-        guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        madvise(start, end - first, MADV_HUGEPAGE)
-        #endif
+        guard buffer.count >= size else { return }
+        PageAdvice.advise(PageAdvice.hugePage, buffer.baseAddress, count: buffer.count, pageSize: size)
     }
 
     /// Maps every page of `buffer` about to be written in full, in one call instead of a page fault
     /// per 4 KB page on first touch (Linux 5.14's MADV_POPULATE_WRITE; older kernels refuse it and
     /// the pages fault in as before). Only whole pages inside the buffer are touched.
     static func populate(_ buffer: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        let page = Int(getpagesize())
-        guard buffer.count >= 4 * page, let base = buffer.baseAddress else { return }
-        let address = Int(bitPattern: base)
-        let first = (address + page - 1) / page * page
-        let end = (address + buffer.count) / page * page
-        guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        _ = madvise(start, end - first, 23 /* MADV_POPULATE_WRITE */)
-        #endif
+        guard buffer.count >= 4 * Int(getpagesize()) else { return }
+        PageAdvice.advise(PageAdvice.populateWrite, buffer.baseAddress, count: buffer.count)
     }
 }
