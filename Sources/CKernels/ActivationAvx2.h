@@ -107,6 +107,13 @@ static inline PK_AVX2 __m256 pk_keep_max_avx2(__m256 kept, __m256 value) {
     return _mm256_blendv_ps(larger, value, _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
 }
 
+/// Lanes 0, 2, ..., 14 of the sixteen floats `low` then `high`, in order: a stride-2 row read as two
+/// vectors. Lanes 0, 2 of each 128-bit half of both, then the 64-bit pairs back in order.
+static inline PK_AVX2 __m256 pk_even_lanes_avx2(__m256 low, __m256 high) {
+    __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /// Lane j of the result is all ones for j < count (count in 0...8): masks for partial vectors.
 static inline PK_AVX2 __m256i pk_lane_mask_avx2(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -21,9 +21,7 @@ PK_AVX2 void pk_gather_stride2_avx2(const float *source, int count, float *out) 
     // Eight outputs read sixteen floats, the last one past the eighth output's: stop a block early.
     for (; i + 8 < count; i += 8) {
         __m256 low = _mm256_loadu_ps(source + 2 * i), high = _mm256_loadu_ps(source + 2 * i + 8);
-        // Lanes 0, 2 of each 128-bit half of both, then the 64-bit pairs back in order.
-        __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
-        _mm256_storeu_ps(out + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0))));
+        _mm256_storeu_ps(out + i, pk_even_lanes_avx2(low, high));
     }
     for (; i < count; i++) out[i] = source[2 * i];
 }

@@ -37,9 +37,7 @@ static inline PK_AVX2 __m256 load_window(const float *row, int start, int width,
         low = _mm256_maskload_ps(row + start, inside);
         high = _mm256_maskload_ps(row + start + 8, inside_high);
     }
-    // Even lanes of both (0, 2 of each 128-bit half), then the 64-bit pairs back in order.
-    __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+    return pk_even_lanes_avx2(low, high);
 }
 
 // Where reading in place beat the padded copy: planes at most one vector wide (stride 1) or two

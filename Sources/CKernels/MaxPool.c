@@ -51,9 +51,7 @@ static void reduce_line_portable(const pk_pool2d_shape *s, const float *line, in
 
 /// line[0], line[2], ..., line[14].
 static inline PK_AVX2 __m256 load_evens_avx2(const float *line) {
-    __m256 low = _mm256_loadu_ps(line), high = _mm256_loadu_ps(line + 8);
-    __m256 evens = _mm256_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0)));
+    return pk_even_lanes_avx2(_mm256_loadu_ps(line), _mm256_loadu_ps(line + 8));
 }
 
 static PK_AVX2 void fill_line_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *line, size_t line_floats) {
