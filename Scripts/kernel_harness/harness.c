@@ -120,6 +120,29 @@ static int compare_with_reference(const pk_conv2d_shape *s, const float *input, 
 
 typedef enum { RESIDUAL_NONE, RESIDUAL_SEPARATE, RESIDUAL_IN_OUTPUT } residual_mode;
 
+/// The channel-blocked path of the same case: input and residual changed into blocks, the output
+/// changed back, then the same comparison.
+static int check_blocked(const pk_conv2d_shape *s, const float *input, const float *weight, const float *bias,
+                         const float *residual, residual_mode residual_kind, pk_activation activation, double *worst) {
+    size_t in_plane = (size_t)s->in_height * s->in_width, out_plane = (size_t)s->out_height * s->out_width;
+    float *blocked_input = malloc(input_count(s) * sizeof(float));
+    float *blocked_residual = residual ? malloc(output_count(s) * sizeof(float)) : NULL;
+    float *blocked_output = malloc(output_count(s) * sizeof(float)), *output = malloc(output_count(s) * sizeof(float));
+    float *packed = malloc(pk_conv2d_blocked_packed_weights_count(s) * sizeof(float) + 64);
+    for (size_t i = 0; i < output_count(s); i++) blocked_output[i] = NAN;
+    pk_to_channel_blocks(input, blocked_input, (size_t)s->batch, (size_t)s->in_channels, in_plane);
+    if (residual) pk_to_channel_blocks(residual, blocked_residual, (size_t)s->batch, (size_t)s->out_channels, out_plane);
+    if (residual_kind == RESIDUAL_IN_OUTPUT) memcpy(blocked_output, blocked_residual, output_count(s) * sizeof(float));
+    pk_conv2d_blocked_pack_weights(s, weight, packed);
+    pk_conv2d_blocked_run(s, blocked_input, packed, bias,
+                          residual_kind == RESIDUAL_IN_OUTPUT ? blocked_output : blocked_residual, activation,
+                          blocked_output);
+    pk_from_channel_blocks(blocked_output, output, (size_t)s->batch, (size_t)s->out_channels, out_plane);
+    int failures = compare_with_reference(s, input, weight, bias, residual, activation, output, worst);
+    free(blocked_input); free(blocked_residual); free(blocked_output); free(output); free(packed);
+    return failures;
+}
+
 static int check_case(const char *name, pk_conv2d_shape s, int with_bias, residual_mode residual_kind,
                       pk_activation activation, double *worst) {
     s.out_height = out_size(s.in_height, s.kernel_height, s.stride_height, s.padding_height, s.dilation_height);
@@ -142,8 +165,13 @@ static int check_case(const char *name, pk_conv2d_shape s, int with_bias, residu
     if (failures)
         fprintf(stderr, "FAIL %s [%s, %d threads, bias %d, residual %d, activation %d]: %d elements\n", name,
                 pk_kernels_isa(), pk_thread_count(), with_bias, residual_kind, activation, failures);
+    int blocked_failures = pk_conv2d_blocked_supported(&s)
+        ? check_blocked(&s, input, weight, bias, residual, residual_kind, activation, worst) : 0;
+    if (blocked_failures)
+        fprintf(stderr, "FAIL %s, channel-blocked [%s, %d threads, bias %d, residual %d, activation %d]: %d elements\n",
+                name, pk_kernels_isa(), pk_thread_count(), with_bias, residual_kind, activation, blocked_failures);
     free(input); free(weight); free(bias); free(residual); free(output); free(packed);
-    return failures != 0;
+    return failures != 0 || blocked_failures != 0;
 }
 
 typedef struct {
@@ -189,6 +217,18 @@ static const check_shape check_shapes[] = {
     {"depthwise 3x3 stride 2 dilation 2 (read in place)", SHAPE(1, 4, 9, 20, 4, 3, 3, 2, 2, 2, 2, 2, 2, 4)},
     {"depthwise 3x3 stride 2, no padding", SHAPE(1, 5, 12, 41, 5, 3, 3, 2, 2, 0, 0, 1, 1, 5)},
     {"depthwise 2x3 stride (1, 2), padding wider than the window", SHAPE(1, 3, 6, 11, 3, 2, 3, 1, 2, 3, 4, 1, 1, 3)},
+    // Channel counts that are multiples of 8 also run on the channel-blocked layout.
+    {"blocked 1x1, one 8-channel panel, 13 pixels", SHAPE(2, 16, 1, 13, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1, panels of 16 and 8, 7x7", SHAPE(1, 24, 7, 7, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1, deep K, many pixel blocks", SHAPE(1, 960, 12, 14, 24, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1 on a 1x1 image", SHAPE(3, 32, 1, 1, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked depthwise 3x3, 1 block", SHAPE(2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8)},
+    {"blocked depthwise 3x3 stride 2", SHAPE(1, 24, 14, 15, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24)},
+    {"blocked depthwise 5x5 stride 2, odd size", SHAPE(1, 16, 17, 19, 16, 5, 5, 2, 2, 2, 2, 1, 1, 16)},
+    {"blocked depthwise 3x3 dilation 2, stride 3", SHAPE(1, 8, 13, 14, 8, 3, 3, 3, 3, 2, 1, 2, 2, 8)},
+    {"blocked depthwise, padding wider than the window", SHAPE(1, 16, 6, 11, 16, 2, 3, 1, 2, 3, 4, 1, 1, 16)},
+    {"blocked depthwise on a 1x1 image", SHAPE(2, 16, 1, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16)},
+    {"blocked depthwise 7x7 on 3 columns", SHAPE(1, 8, 9, 3, 8, 7, 7, 1, 1, 3, 3, 1, 1, 8)},
 };
 
 /// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or
@@ -579,7 +619,7 @@ static int run_bench(const char *layers_path, int threads, int reps, int verbose
             while (last < count && strcmp(layers[last].model, layers[first].model) == 0) last++;
             const char *model = layers[first].model;
             if (only_model && strcmp(model, only_model) != 0) { first = last; continue; }
-            double ours_total = 0, blas_total = 0, flops_total = 0;
+            double ours_total = 0, blas_total = 0, flops_total = 0, blocked_total = 0;
             for (int i = first; i < last; i++) {
                 pk_conv2d_shape s = layers[i].shape;
                 s.batch = batches[bi];
@@ -592,18 +632,26 @@ static int run_bench(const char *layers_path, int threads, int reps, int verbose
                 pk_activation activation = model_activation(model);
                 double ours = MEDIAN_TIME(reps, pk_conv2d_run(&s, input, packed, bias, NULL, activation, output));
                 double blas = MEDIAN_TIME(reps, openblas_conv(&s, input, weight, columns, output));
+                // The channel-blocked path where it runs (its layout changes are the plan's, not timed).
+                double blocked = ours;
+                if (pk_conv2d_blocked_supported(&s)) {
+                    float *blocked_packed = malloc(pk_conv2d_blocked_packed_weights_count(&s) * sizeof(float));
+                    pk_conv2d_blocked_pack_weights(&s, weight, blocked_packed);
+                    blocked = MEDIAN_TIME(reps, pk_conv2d_blocked_run(&s, input, blocked_packed, bias, NULL, activation, output));
+                    free(blocked_packed);
+                }
                 double flops = layer_flops(&s);
                 if (verbose)
-                    printf("  %-16s b%d %4d->%4d %3dx%-3d k%dx%d s%d g%-4d  ours %8.3f ms %6.1f GF/s  openblas %8.3f ms %6.1f GF/s\n",
+                    printf("  %-16s b%d %4d->%4d %3dx%-3d k%dx%d s%d g%-4d  ours %8.3f ms %6.1f GF/s  blocked %8.3f ms  openblas %8.3f ms %6.1f GF/s\n",
                            model, s.batch, s.in_channels, s.out_channels, s.out_height, s.out_width, s.kernel_height,
-                           s.kernel_width, s.stride_height, s.groups, ours * 1e3, flops / ours * 1e-9, blas * 1e3,
-                           flops / blas * 1e-9);
-                ours_total += ours; blas_total += blas; flops_total += flops;
+                           s.kernel_width, s.stride_height, s.groups, ours * 1e3, flops / ours * 1e-9, blocked * 1e3,
+                           blas * 1e3, flops / blas * 1e-9);
+                ours_total += ours; blas_total += blas; flops_total += flops; blocked_total += blocked;
                 free(input); free(weight); free(bias); free(output); free(packed); free(columns);
             }
-            printf("%-16s batch %d: %3d conv layers %6.2f GFLOP  ours %8.2f ms (%6.1f GFLOP/s)  openblas im2col+sgemm %8.2f ms (%6.1f GFLOP/s)  ratio %.2fx\n",
+            printf("%-16s batch %d: %3d conv layers %6.2f GFLOP  ours %8.2f ms (%6.1f GFLOP/s)  with channel blocks %8.2f ms  openblas im2col+sgemm %8.2f ms (%6.1f GFLOP/s)  ratio %.2fx\n",
                    model, batches[bi], last - first, flops_total * 1e-9, ours_total * 1e3, flops_total / ours_total * 1e-9,
-                   blas_total * 1e3, flops_total / blas_total * 1e-9, blas_total / ours_total);
+                   blocked_total * 1e3, blas_total * 1e3, flops_total / blas_total * 1e-9, blas_total / ours_total);
             fflush(stdout);
             first = last;
         }

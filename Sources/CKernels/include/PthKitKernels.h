@@ -65,6 +65,36 @@ void pk_conv2d_pack_weights(const pk_conv2d_shape *shape, const float *weight, f
 void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                    const float *bias, const float *residual, pk_activation activation, float *output);
 
+/// The channel-blocked layout ("NCHWc8", MLAS's and oneDNN's nChw8c): [batch][channels / 8][height]
+/// [width][8], the eight channels of a block side by side for each pixel. A pixel's channels fill
+/// one vector, so pointwise convolutions read their input in place and depthwise convolutions
+/// vectorize across channels. Only tensors whose channel count is a multiple of 8 take it.
+enum { PK_CHANNEL_BLOCK = 8 };
+
+/// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 stride-1 unpadded dense convolution, or a
+/// depthwise one, with channel counts multiples of PK_CHANNEL_BLOCK.
+int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
+size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
+/// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] for the blocked kernels.
+void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
+/// pk_conv2d_run on channel-blocked input, residual and output. `output` must not alias `input`;
+/// it may alias `residual`.
+void pk_conv2d_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
+                           const float *bias, const float *residual, pk_activation activation, float *output);
+
+/// NCHW [batch, channels, plane] to channel-blocked, and back (channels a multiple of PK_CHANNEL_BLOCK).
+void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane);
+void pk_from_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane);
+
+/// destination[n * channels + c] = mean over the plane of channel c of the channel-blocked `source`,
+/// summed in float64, rounded, then divided (the reference path's global average pool).
+void pk_channel_blocks_mean(const float *source, float *destination, size_t batch, size_t channels, size_t plane);
+
+/// destination = source * scale[n * channels + c] per channel of a channel-blocked tensor
+/// (squeeze-and-excitation); destination may be source.
+void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
+                             size_t channels, size_t plane);
+
 /// The geometry of one `torch.nn.functional.max_pool2d` call over `planes` (N * C) planes; the output
 /// size (ceil mode included) is the caller's, as ATen's `pooling_output_shape` gives it, and every
 /// window must hold at least one input value (ATen's padding <= kernel / 2 guarantees it).

@@ -74,10 +74,43 @@ struct PlanTests {
                 norm, activation)
             let input = Self.randomInput([2, inputs, height, width], seed: 9)
             let plan = try block.compiled(for: input.shape)
-            #expect(plan.convolutionCount == 1 && plan.summary.count == 1, "\(plan.summary)")
+            // A depthwise convolution on whole channel blocks runs on them, between two layout changes.
+            let steps = plan.summary.filter { !$0.contains("channel blocks") }
+            #expect(plan.convolutionCount == 1 && steps.count == 1, "\(plan.summary)")
             let error = Self.relativeError(try plan.run(input), try block.referenceForward(input))
             #expect(error <= 1e-5, "\(geometry) \(activation.typeName): \(error)")
         }
+    }
+
+    /// Networks with depthwise convolutions hold their activations in channel blocks: every
+    /// depthwise and pointwise convolution runs on them, squeeze-and-excitation and the final pool
+    /// read them in place, and the layout changes once, after the stem.
+    @Test(arguments: ["mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"])
+    func depthwiseNetworksRunOnChannelBlocks(_ name: String) throws {
+        let plan = try ModelZoo.build(name).compiled(for: [1, 3, 64, 64])
+        let convolutions = plan.summary.filter { $0.hasPrefix("conv") }
+        let blocked = convolutions.filter { $0.contains(" blocked") }
+        // Not blocked: the stem (3 input channels) and the squeeze-and-excitation layers on 1x1 maps.
+        let squeezeLayers = plan.summary.filter { $0.hasPrefix("multiply channels") }.count * 2
+        #expect(blocked.count == convolutions.count - 1 - squeezeLayers, "\(plan.summary)")
+        #expect(plan.summary.filter { $0.contains("NCHW to channel blocks") }.count == 1, "\(plan.summary)")
+        #expect(!plan.summary.contains { $0.contains("channel blocks to NCHW") }, "\(plan.summary)")
+        #expect(plan.summary.contains { $0.hasPrefix("global average pool of channel blocks") })
+    }
+
+    /// The channel-blocked plans at sizes that leave odd, 2x1 and 1x1 maps deep in the network, at
+    /// batch sizes above one, against the reference path.
+    @Test(arguments: [
+        ("mobilenet_v2", [3, 3, 33, 47]), ("mobilenet_v3_small", [2, 3, 37, 29]), ("mobilenet_v3_large", [1, 3, 17, 40]),
+        ("efficientnet_b0", [2, 3, 45, 33]), ("mnasnet0_5", [1, 3, 35, 35]),
+    ] as [(String, [Int])])
+    func channelBlockedPlansMatchAtOddSizes(_ name: String, _ shape: [Int]) throws {
+        let model = try ModelZoo.build(name)
+        let plan = try model.compiled(for: shape)
+        #expect(plan.summary.contains { $0.contains(" blocked") })
+        let input = Self.randomInput(shape, seed: 5)
+        let error = Self.relativeError(try plan.run(input), try model.referenceForward(input))
+        #expect(error <= 1e-4, "\(name) \(shape): compiled differs from reference by \(error) of the output's scale")
     }
 
     @Test func resnetBlocksBecomeOneStepPerConvolution() throws {

@@ -29,8 +29,8 @@ extension Kernels {
 
     /// x [N, C, H, W] times s [N, C, 1, 1], each plane by its own scalar (squeeze-excitation).
     public static func multiplyChannels(_ x: Tensor, by s: Tensor) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("multiply_channels", [x, s]) { [try multiplyChannels($0[0], by: $0[1])] }[0]
+        if let tracer = PlanTracer.recording {
+            return try tracer.record(.multiplyChannels, [x, s]) { [try multiplyChannels($0[0], by: $0[1])] }[0]
         }
         let op = "multiplyChannels"
         try require(x, rank: 4, op, layout: "[N, C, H, W]")

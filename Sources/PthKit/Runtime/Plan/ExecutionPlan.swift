@@ -152,6 +152,13 @@ struct PlanStep: CustomStringConvertible {
         case gather(BlockSlice, shape: [Int])
         /// Batch norm and activation of the leading `slice` of the input buffer, read in place.
         case scaleShiftSlice(BlockSlice, shape: [Int], scale: [Float], shift: [Float], activation: Kernels.Activation?)
+        /// Each plane's mean, [N, C, 1, 1], of an input held in `layout`.
+        case globalAveragePool(ActivationLayout)
+        /// The first input times the second ([N, C, 1, 1]) per channel, both held in `layout`; with
+        /// `inPlace` the first ends here and its storage becomes the output's.
+        case multiplyChannels(ActivationLayout, inPlace: Bool)
+        /// The input, held in `from`, rewritten into the other layout.
+        case changeLayout(from: ActivationLayout)
     }
 
     let operation: Operation
@@ -214,6 +221,23 @@ struct PlanStep: CustomStringConvertible {
             let storage = Kernels.scaleShift(
                 slice, of: try value(inputs[0], workspace).storage.array, scale: scale, shift: shift, activation: activation)
             workspace.values[outputs[0]] = Tensor(shape: shape, storage: storage)
+        case .globalAveragePool(let layout):
+            let input = try value(inputs[0], workspace)
+            workspace.values[outputs[0]] = layout == .nchw
+                ? try Kernels.adaptiveAvgPool2d(input, outputSize: (1, 1)) : ChannelBlockKernels.channelMeans(input)
+        case let .multiplyChannels(layout, inPlace):
+            let scale = try value(inputs[1], workspace)
+            if layout == .nchw {
+                workspace.values[outputs[0]] = try Kernels.multiplyChannels(value(inputs[0], workspace), by: scale)
+            } else if inPlace, var x = workspace.values[inputs[0]] {
+                workspace.values[inputs[0]] = nil
+                ChannelBlockKernels.scaleChannels(&x, by: scale)
+                workspace.values[outputs[0]] = x
+            } else {
+                workspace.values[outputs[0]] = ChannelBlockKernels.multiplyChannels(try value(inputs[0], workspace), by: scale)
+            }
+        case .changeLayout(let layout):
+            workspace.values[outputs[0]] = ChannelBlockKernels.changeLayout(try value(inputs[0], workspace), from: layout)
         }
         for value in releases { workspace.release(value) }
     }
@@ -243,6 +267,9 @@ struct PlanStep: CustomStringConvertible {
         case .gather(let slice, _): name = "slice \(slice.length)/\(slice.stride)"
         case let .scaleShiftSlice(slice, _, _, _, activation):
             name = "batch_norm of slice \(slice.length)/\(slice.stride)" + (activation.map { " +\($0)" } ?? "")
+        case .globalAveragePool(let layout): name = "global average pool of \(layout)"
+        case .multiplyChannels(let layout, _): name = "multiply channels of \(layout)"
+        case .changeLayout(let layout): name = layout == .nchw ? "NCHW to channel blocks" : "channel blocks to NCHW"
         }
         return "\(name) \(inputs) -> \(outputs)"
     }

@@ -6,6 +6,8 @@ final class PackedConvolution: @unchecked Sendable {
     let shape: pk_conv2d_shape
     let outputShape: [Int]
     let activation: Kernels.Activation?
+    /// The layout of its input, residual and output (`ChannelBlockLayout` decides where they change).
+    let layout: ActivationLayout
     private let bias: [Float]?
     private let packed: UnsafeMutablePointer<Float>
 
@@ -14,7 +16,7 @@ final class PackedConvolution: @unchecked Sendable {
     /// after the convolution, moved before it.
     init(
         _ weights: ConvolutionWeights, inputShape: [Int], batchNorm: (scale: [Float], shift: [Float])?,
-        activation: Kernels.Activation?
+        activation: Kernels.Activation?, preferChannelBlocks: Bool = false
     ) throws {
         // The geometry check of the reference kernel: one set of rules for both paths.
         let geometry = try ConvolutionShape(
@@ -58,9 +60,19 @@ final class PackedConvolution: @unchecked Sendable {
         self.activation = activation
         self.bias = bias
         var cShape = shape
-        let count = pk_conv2d_packed_weights_count(&cShape)
+        // A 1x1 image gains nothing from blocks: its [N, C, 1, 1] is laid out the same either way.
+        let blocked = preferChannelBlocks && pk_conv2d_blocked_supported(&cShape) != 0
+            && geometry.inputHeight * geometry.inputWidth > 1
+        layout = blocked ? .channelBlocks : .nchw
+        let count = blocked ? pk_conv2d_blocked_packed_weights_count(&cShape) : pk_conv2d_packed_weights_count(&cShape)
         packed = .allocate(capacity: max(count, 1))
-        weight.withUnsafeBufferPointer { pk_conv2d_pack_weights(&cShape, $0.baseAddress, packed) }
+        weight.withUnsafeBufferPointer { weight in
+            if blocked {
+                pk_conv2d_blocked_pack_weights(&cShape, weight.baseAddress, packed)
+            } else {
+                pk_conv2d_pack_weights(&cShape, weight.baseAddress, packed)
+            }
+        }
     }
 
     deinit { packed.deallocate() }
@@ -69,7 +81,7 @@ final class PackedConvolution: @unchecked Sendable {
     var description: String {
         let s = shape
         return "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
-            + (s.groups > 1 ? " groups \(s.groups)" : "")
+            + (s.groups > 1 ? " groups \(s.groups)" : "") + (layout == .channelBlocks ? " blocked" : "")
     }
 
     /// Whether the C kernels apply `activation` in their epilogue.
@@ -96,9 +108,15 @@ final class PackedConvolution: @unchecked Sendable {
                     output.withUnsafeMutableBufferPointer { destination in
                         let residualPointer: UnsafePointer<Float>? =
                             if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
-                        pk_conv2d_run(
-                            &cShape, source.baseAddress, packed, bias, residualPointer, activation,
-                            destination.baseAddress)
+                        if layout == .channelBlocks {
+                            pk_conv2d_blocked_run(
+                                &cShape, source.baseAddress, packed, bias, residualPointer, activation,
+                                destination.baseAddress)
+                        } else {
+                            pk_conv2d_run(
+                                &cShape, source.baseAddress, packed, bias, residualPointer, activation,
+                                destination.baseAddress)
+                        }
                     }
                 }
             }
@@ -106,8 +124,10 @@ final class PackedConvolution: @unchecked Sendable {
     }
 
     /// Writes the output for `input`, image by image, into `slice` of `buffer` (a concatenation's
-    /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`.
+    /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`
+    /// and that the convolution is NCHW, as concatenations are.
     func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) {
+        precondition(layout == .nchw, "a channel-blocked convolution was planned into a concatenation slice")
         var cShape = shape
         cShape.batch = 1
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE

@@ -10,7 +10,9 @@
 ///    they are computed, shorter concatenations read out of the longer one's buffer, by the batch norm
 ///    (and activation) that reads them where there is one;
 /// 4. pack every convolution's weights once;
-/// 5. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
+/// 5. in networks with depthwise convolutions, hold activations in channel blocks where the kernels
+///    take them (`ChannelBlockLayout`);
+/// 6. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
 enum PlanCompiler {
     static func compile(
         nodes: [TracedNode], shapes: [[Int]], inputValue: Int, outputValue: Int
@@ -32,6 +34,7 @@ enum PlanCompiler {
             return consumerNode[value]
         }
 
+        let preferChannelBlocks = ChannelBlockLayout.preferred(nodes: nodes, needed: needed, shapes: shapes)
         var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
         var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
         for index in needed where !absorbed.contains(index) {
@@ -64,7 +67,8 @@ enum PlanCompiler {
             }
             let input = nodes[index].inputs[0]
             let packed = try PackedConvolution(
-                weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation)
+                weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation,
+                preferChannelBlocks: preferChannelBlocks)
             // The compiled forward pass reads only the packed copy from now on.
             weights.weight.storage.releaseBorrowedPagesAfterCopy()
             guard packed.outputShape == shapes[value] else {
@@ -97,7 +101,7 @@ enum PlanCompiler {
         // A convolution whose output is read only as part of one concatenation writes it there itself.
         var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
         for (last, (_, value)) in fusedInputs {
-            guard case .convolution(let convolution, nil, _) = fusedAt[last], value != outputValue,
+            guard case .convolution(let convolution, nil, _) = fusedAt[last], convolution.layout == .nchw, value != outputValue,
                 let placements = concatenations.placements[value], placements.count == 1, let placement = placements.first,
                 placement.slice.blocks == convolution.outputShape[0],
                 placement.slice.length * placement.slice.blocks == convolution.outputShape.reduce(1, *),
@@ -161,16 +165,20 @@ enum PlanCompiler {
                 }
             case .linear(let weight, let bias): operation = .linear(weight: weight, bias: bias)
             case .activation(let kind): operation = .activation(kind, inPlace: false)
+            case .globalAveragePool: operation = .globalAveragePool(.nchw)
+            case .multiplyChannels: operation = .multiplyChannels(.nchw, inPlace: false)
             case .add: operation = .add(inPlace: false)
             case let .reference(name, run): operation = .reference(name: name, run: run)
             }
             steps.append(PlanStep(operation: operation, inputs: node.inputs, outputs: node.outputs, releases: []))
             steps += placements(of: node.outputs)
         }
+        var shapes = shapes, planOutput = outputValue
+        let laidOut = ChannelBlockLayout.assign(steps, shapes: &shapes, outputValue: &planOutput)
         return ExecutionPlan(
-            inputShape: shapes[inputValue], outputShape: shapes[outputValue],
-            steps: scheduleReleases(steps, inputValue: inputValue, outputValue: outputValue),
-            valueCount: shapes.count, inputValue: inputValue, outputValue: outputValue)
+            inputShape: shapes[inputValue], outputShape: shapes[planOutput],
+            steps: scheduleReleases(laidOut, inputValue: inputValue, outputValue: planOutput),
+            valueCount: shapes.count, inputValue: inputValue, outputValue: planOutput)
     }
 
     /// Indices of the nodes the output depends on, in trace order.
@@ -203,6 +211,8 @@ enum PlanCompiler {
                 operation = .activation(kind, inPlace: true)
             case .add where endsHere(step.inputs[0]) && step.inputs[0] != step.inputs[1]:
                 operation = .add(inPlace: true)
+            case .multiplyChannels(let layout, _) where endsHere(step.inputs[0]) && step.inputs[0] != step.inputs[1]:
+                operation = .multiplyChannels(layout, inPlace: true)
             default: break
             }
             return PlanStep(operation: operation, inputs: step.inputs, outputs: step.outputs, releases: ending)

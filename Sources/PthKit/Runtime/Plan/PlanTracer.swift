@@ -17,6 +17,10 @@ enum TracedOperation {
     case add
     /// `torch.cat(inputs, dim)`.
     case concatenate(dim: Int)
+    /// `adaptive_avg_pool2d(x, 1)` of [N, C, H, W]: each plane's mean, as [N, C, 1, 1].
+    case globalAveragePool
+    /// x [N, C, H, W] times s [N, C, 1, 1], channel by channel (squeeze-and-excitation's scaling).
+    case multiplyChannels
     case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
 }
 

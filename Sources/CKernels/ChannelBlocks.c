@@ -1,0 +1,244 @@
+// Convolutions on the channel-blocked layout (PK_CHANNEL_BLOCK channels side by side per pixel), the
+// layout changes into and out of it, and the two squeeze-and-excitation steps on it.
+//
+// Pointwise (1x1) convolutions are a GEMM whose B is the input itself: a pixel's eight channels are
+// contiguous, so a tile broadcasts them one by one against packed weight vectors, with no im2col copy
+// (on NCHW the copy was a tenth of mobilenet_v2). Tiles write whole output vectors, contiguous along
+// the pixels. Depthwise convolutions multiply a pixel's channel vector by a tap's weight vector: no
+// padded copy of the plane, no strided gathers, the same code for every width.
+#include "ChannelBlocks.h"
+#include "Activation.h"
+#include "Gemm.h"
+#include "ThreadPool.h"
+
+enum { BLOCK = PK_CHANNEL_BLOCK, PANEL = PK_POINTWISE_BLOCKS * PK_CHANNEL_BLOCK, TASKS_PER_THREAD = 8 };
+// Pixels a pointwise task keeps: their input (pixels x K floats) stays in L2 while every panel of
+// the task's output channels streams through it.
+enum { POINTWISE_BLOCK_FLOATS = 24576, POINTWISE_PIXELS_MAX = 40 * PK_POINTWISE_PIXELS };
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+static int is_pointwise(const pk_conv2d_shape *s) {
+    return s->groups == 1 && s->kernel_height == 1 && s->kernel_width == 1 && s->stride_height == 1 &&
+        s->stride_width == 1 && s->padding_height == 0 && s->padding_width == 0;
+}
+
+int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
+    if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
+    return is_pointwise(s) || pk_conv2d_is_depthwise(s);
+}
+
+size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *s) {
+    if (pk_conv2d_is_depthwise(s)) return (size_t)s->out_channels * (size_t)s->kernel_height * (size_t)s->kernel_width;
+    return (size_t)s->out_channels * (size_t)s->in_channels;
+}
+
+// Pointwise: panels of 16 output channels (the last may hold 8), each [input channel][panel width],
+// panel p at p * 16 * in_channels. Depthwise: [channel block][tap][8].
+void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *s, const float *weight, float *packed) {
+    if (pk_conv2d_is_depthwise(s)) {
+        int taps = s->kernel_height * s->kernel_width;
+        for (int c = 0; c < s->out_channels; c++)
+            for (int t = 0; t < taps; t++)
+                packed[((size_t)(c / BLOCK) * taps + t) * BLOCK + c % BLOCK] = weight[(size_t)c * taps + t];
+        return;
+    }
+    size_t depth = (size_t)s->in_channels;
+    for (int first = 0; first < s->out_channels; first += PANEL) {
+        int width = s->out_channels - first < PANEL ? s->out_channels - first : PANEL;
+        float *panel = packed + (size_t)first * depth;
+        for (size_t k = 0; k < depth; k++)
+            for (int j = 0; j < width; j++) panel[k * width + j] = weight[(size_t)(first + j) * depth + k];
+    }
+}
+
+static void pointwise_tile_portable(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                                    int pixels, const float *bias, const float *residual, pk_activation activation,
+                                    float *out) {
+    float sums[PK_POINTWISE_PIXELS][PANEL] = {{0}};
+    int width = blocks * BLOCK;
+    for (int ib = 0; ib < in_blocks; ib++, x += block_stride) {
+        for (int i = 0; i < BLOCK; i++, w += width) {
+            for (int r = 0; r < pixels; r++) {
+                float a = x[r * BLOCK + i];
+                for (int j = 0; j < width; j++) sums[r][j] += a * w[j];
+            }
+        }
+    }
+    for (int b = 0; b < blocks; b++) {
+        for (int r = 0; r < pixels; r++) {
+            for (int l = 0; l < BLOCK; l++) {
+                size_t at = (size_t)b * block_stride + (size_t)r * BLOCK + (size_t)l;
+                float value = sums[r][b * BLOCK + l] + bias[b * BLOCK + l];
+                if (residual) value += residual[at];
+                out[at] = pk_activate(activation, value);
+            }
+        }
+    }
+}
+
+static void depthwise_row_portable(const pk_conv2d_shape *s, const float *in, const float *w, const float *bias,
+                                   int oy, const float *residual, pk_activation activation, float *out) {
+    for (int ox = 0; ox < s->out_width; ox++) {
+        float sums[BLOCK] = {0};
+        for (int kh = 0; kh < s->kernel_height; kh++) {
+            int iy = oy * s->stride_height - s->padding_height + kh * s->dilation_height;
+            if (iy < 0 || iy >= s->in_height) continue;
+            for (int kw = 0; kw < s->kernel_width; kw++) {
+                int ix = ox * s->stride_width - s->padding_width + kw * s->dilation_width;
+                if (ix < 0 || ix >= s->in_width) continue;
+                const float *pixel = in + ((size_t)iy * s->in_width + ix) * BLOCK;
+                const float *tap = w + (size_t)(kh * s->kernel_width + kw) * BLOCK;
+                for (int l = 0; l < BLOCK; l++) sums[l] += pixel[l] * tap[l];
+            }
+        }
+        for (int l = 0; l < BLOCK; l++) {
+            float value = sums[l] + bias[l];
+            if (residual) value += residual[(size_t)ox * BLOCK + l];
+            out[(size_t)ox * BLOCK + l] = pk_activate(activation, value);
+        }
+    }
+}
+
+typedef struct {
+    const pk_conv2d_shape *shape;
+    const float *input, *packed, *bias, *residual;
+    pk_activation activation;
+    float *output;
+    pk_pointwise_tile_fn tile;
+    pk_depthwise_blocked_row_fn row;
+    int pixels, pixel_block, pixel_blocks;        // pointwise
+    int panels, panels_per_task, panel_chunks;    // pointwise
+    int rows_per_task, row_chunks;                // depthwise
+    const float *zero_bias;
+} blocked_job;
+
+// Task = (image, pixel block, chunk of 16-channel panels).
+static void pointwise_task(void *context, size_t task) {
+    const blocked_job *job = context;
+    const pk_conv2d_shape *s = job->shape;
+    int chunk = (int)(task % (size_t)job->panel_chunks);
+    task /= (size_t)job->panel_chunks;
+    int pixel_block = (int)(task % (size_t)job->pixel_blocks), image = (int)(task / (size_t)job->pixel_blocks);
+    size_t block_stride = (size_t)job->pixels * BLOCK;
+    int p0 = pixel_block * job->pixel_block;
+    int p_end = p0 + job->pixel_block < job->pixels ? p0 + job->pixel_block : job->pixels;
+    int panel_end = (chunk + 1) * job->panels_per_task < job->panels ? (chunk + 1) * job->panels_per_task : job->panels;
+    const float *image_in = job->input + (size_t)image * s->in_channels * (size_t)job->pixels;
+    size_t image_out = (size_t)image * s->out_channels * (size_t)job->pixels;
+    for (int panel = chunk * job->panels_per_task; panel < panel_end; panel++) {
+        int first = panel * PANEL, blocks = s->out_channels - first < PANEL ? 1 : 2;
+        const float *w = job->packed + (size_t)first * s->in_channels;
+        const float *bias = job->bias ? job->bias + first : job->zero_bias;
+        for (int p = p0; p < p_end; p += PK_POINTWISE_PIXELS) {
+            int count = p_end - p < PK_POINTWISE_PIXELS ? p_end - p : PK_POINTWISE_PIXELS;
+            size_t at = image_out + (size_t)first * job->pixels + (size_t)p * BLOCK;
+            job->tile(s->in_channels / BLOCK, block_stride, image_in + (size_t)p * BLOCK, w, blocks, count, bias,
+                      job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+        }
+    }
+}
+
+// Task = (image, channel block, chunk of output rows).
+static void depthwise_task(void *context, size_t task) {
+    const blocked_job *job = context;
+    const pk_conv2d_shape *s = job->shape;
+    int chunk = (int)(task % (size_t)job->row_chunks);
+    size_t plane_task = task / (size_t)job->row_chunks;  // image * blocks + block
+    int cb = (int)(plane_task % (size_t)(s->out_channels / BLOCK));
+    size_t in_plane = (size_t)s->in_height * s->in_width * BLOCK, out_row = (size_t)s->out_width * BLOCK;
+    const float *in = job->input + plane_task * in_plane;
+    const float *w = job->packed + (size_t)cb * s->kernel_height * s->kernel_width * BLOCK;
+    const float *bias = job->bias ? job->bias + (size_t)cb * BLOCK : job->zero_bias;
+    int oy_end = (chunk + 1) * job->rows_per_task < s->out_height ? (chunk + 1) * job->rows_per_task : s->out_height;
+    for (int oy = chunk * job->rows_per_task; oy < oy_end; oy++) {
+        size_t at = (plane_task * (size_t)s->out_height + (size_t)oy) * out_row;
+        job->row(s, in, w, bias, oy, job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+    }
+}
+
+void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
+                           const float *residual, pk_activation activation, float *output) {
+    static const float zeros[PANEL] = {0};
+    blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
+                       .activation = activation, .output = output, .tile = pointwise_tile_portable,
+                       .row = depthwise_row_portable, .zero_bias = zeros};
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        job.tile = pk_pointwise_tile_avx2;
+        job.row = pk_depthwise_blocked_row_avx2;
+    }
+#endif
+    long wanted = (long)pk_thread_count() * TASKS_PER_THREAD;
+    if (pk_conv2d_is_depthwise(s)) {
+        long planes = (long)s->batch * (s->out_channels / BLOCK);
+        job.row_chunks = planes >= wanted ? 1 : (int)((wanted + planes - 1) / planes);
+        if (job.row_chunks > s->out_height) job.row_chunks = s->out_height;
+        job.rows_per_task = ceil_div(s->out_height, job.row_chunks);
+        job.row_chunks = ceil_div(s->out_height, job.rows_per_task);
+        pk_parallel_for((size_t)planes * (size_t)job.row_chunks, depthwise_task, &job);
+        return;
+    }
+    job.pixels = s->out_height * s->out_width;
+    int block = POINTWISE_BLOCK_FLOATS / s->in_channels / PK_POINTWISE_PIXELS * PK_POINTWISE_PIXELS;
+    block = block < PK_POINTWISE_PIXELS ? PK_POINTWISE_PIXELS : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
+    job.pixel_block = block < job.pixels ? block : job.pixels;
+    job.pixel_blocks = ceil_div(job.pixels, job.pixel_block);
+    job.panels = ceil_div(s->out_channels, PANEL);
+    long base = (long)s->batch * job.pixel_blocks;
+    int chunks = base >= wanted ? 1 : (int)((wanted + base - 1) / base);
+    if (chunks > job.panels) chunks = job.panels;
+    job.panels_per_task = ceil_div(job.panels, chunks);
+    job.panel_chunks = ceil_div(job.panels, job.panels_per_task);
+    pk_parallel_for((size_t)base * (size_t)job.panel_chunks, pointwise_task, &job);
+}
+
+void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
+    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
+        const float *from = source + block * BLOCK * plane;
+        float *to = destination + block * BLOCK * plane;
+#ifdef PK_HAVE_AVX2_PATH
+        if (pk_use_avx2()) {
+            pk_to_channel_blocks_avx2(from, to, BLOCK, plane);
+            continue;
+        }
+#endif
+        for (size_t p = 0; p < plane; p++)
+            for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[l * plane + p];
+    }
+}
+
+void pk_from_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
+    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
+        const float *from = source + block * BLOCK * plane;
+        float *to = destination + block * BLOCK * plane;
+#ifdef PK_HAVE_AVX2_PATH
+        if (pk_use_avx2()) {
+            pk_from_channel_blocks_avx2(from, to, BLOCK, plane);
+            continue;
+        }
+#endif
+        for (size_t p = 0; p < plane; p++)
+            for (size_t l = 0; l < BLOCK; l++) to[l * plane + p] = from[p * BLOCK + l];
+    }
+}
+
+void pk_channel_blocks_mean(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
+    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
+        const float *from = source + block * BLOCK * plane;
+        double sums[BLOCK] = {0};
+        for (size_t p = 0; p < plane; p++)
+            for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
+        for (size_t l = 0; l < BLOCK; l++) destination[block * BLOCK + l] = (float)sums[l] / (float)plane;
+    }
+}
+
+void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
+                             size_t channels, size_t plane) {
+    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
+        const float *from = source + block * BLOCK * plane, *factors = scale + block * BLOCK;
+        float *to = destination + block * BLOCK * plane;
+        for (size_t p = 0; p < plane; p++)
+            for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[p * BLOCK + l] * factors[l];
+    }
+}

@@ -1,0 +1,37 @@
+// The channel-blocked kernels' internal contract: the register tiles each ISA provides.
+#ifndef PTHKIT_CHANNEL_BLOCKS_H
+#define PTHKIT_CHANNEL_BLOCKS_H
+
+#include "PthKitKernels.h"
+#include <stddef.h>
+
+/// Output pixels of one pointwise tile; with two output blocks that is twelve accumulators, plus two
+/// weight vectors and one broadcast, in AVX2's sixteen registers.
+enum { PK_POINTWISE_PIXELS = 6, PK_POINTWISE_BLOCKS = 2 };
+
+/// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS) consecutive pixels of `blocks` (1 or 2)
+/// output blocks. `x` is the first pixel's channel block 0 (further input blocks `block_stride`
+/// floats apart), `w` the panel's packed weights [input channel][blocks * 8], `bias` the panel's
+/// first channel's; `residual` (or NULL) and `out` are the first pixel's in the panel's first output
+/// block, output blocks `block_stride` floats apart. out = activation(sum + bias + residual).
+typedef void (*pk_pointwise_tile_fn)(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                                     int pixels, const float *bias, const float *residual, pk_activation activation,
+                                     float *out);
+
+/// One output row `oy` of a depthwise convolution on one channel block: `in` is the block's
+/// [in_height][in_width][8] plane, `w` its packed taps [kernel_height * kernel_width][8], `bias` its
+/// eight biases; `residual` (or NULL) and `out` are the row's [out_width][8].
+typedef void (*pk_depthwise_blocked_row_fn)(const pk_conv2d_shape *shape, const float *in, const float *w,
+                                            const float *bias, int oy, const float *residual,
+                                            pk_activation activation, float *out);
+
+#if defined(__x86_64__) || defined(__i386__)
+void pk_pointwise_tile_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                            int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
+void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
+                                   int oy, const float *residual, pk_activation activation, float *out);
+void pk_to_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
+void pk_from_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
+#endif
+
+#endif

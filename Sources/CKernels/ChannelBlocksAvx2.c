@@ -1,0 +1,149 @@
+// AVX2 + FMA tiles of the channel-blocked kernels: one 8-float vector is one pixel's channel block.
+#include "ChannelBlocks.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "ActivationAvx2.h"
+
+#define PK_AVX2_INLINE static inline __attribute__((always_inline)) PK_AVX2
+
+// out = activation(sum + bias (+ residual)): the reference path's order, bias inside the convolution.
+PK_AVX2_INLINE void finish(__m256 sum, __m256 bias, const float *residual, pk_activation activation, float *out) {
+    __m256 value = _mm256_add_ps(sum, bias);
+    if (residual) value = _mm256_add_ps(value, _mm256_loadu_ps(residual));
+    _mm256_storeu_ps(out, pk_activate_avx2(activation, value));
+}
+
+// Specialized by the dispatcher below for constant `blocks` and `pixels`, so the accumulators stay in
+// registers and the pixel loops unroll.
+PK_AVX2_INLINE void pointwise_tile(int in_blocks, size_t block_stride, const float *x, const float *w,
+                                   const int blocks, const int pixels, const float *bias, const float *residual,
+                                   pk_activation activation, float *out) {
+    __m256 sums[PK_POINTWISE_PIXELS][PK_POINTWISE_BLOCKS];
+    for (int r = 0; r < pixels; r++) {
+        sums[r][0] = _mm256_setzero_ps();
+        sums[r][1] = _mm256_setzero_ps();
+    }
+    for (int ib = 0; ib < in_blocks; ib++, x += block_stride) {
+        for (int i = 0; i < PK_CHANNEL_BLOCK; i++, w += blocks * PK_CHANNEL_BLOCK) {
+            __m256 w0 = _mm256_loadu_ps(w), w1 = blocks == 2 ? _mm256_loadu_ps(w + PK_CHANNEL_BLOCK) : w0;
+            for (int r = 0; r < pixels; r++) {
+                __m256 a = _mm256_broadcast_ss(x + r * PK_CHANNEL_BLOCK + i);
+                sums[r][0] = _mm256_fmadd_ps(a, w0, sums[r][0]);
+                if (blocks == 2) sums[r][1] = _mm256_fmadd_ps(a, w1, sums[r][1]);
+            }
+        }
+    }
+    for (int b = 0; b < blocks; b++) {
+        __m256 bias_b = _mm256_loadu_ps(bias + b * PK_CHANNEL_BLOCK);
+        for (int r = 0; r < pixels; r++) {
+            size_t at = (size_t)b * block_stride + (size_t)r * PK_CHANNEL_BLOCK;
+            finish(sums[r][b], bias_b, residual ? residual + at : NULL, activation, out + at);
+        }
+    }
+}
+
+#define PK_POINTWISE_CASES(blocks)                                                                        \
+    switch (pixels) {                                                                                     \
+    case 6: pointwise_tile(in_blocks, block_stride, x, w, blocks, 6, bias, residual, activation, out); return; \
+    case 5: pointwise_tile(in_blocks, block_stride, x, w, blocks, 5, bias, residual, activation, out); return; \
+    case 4: pointwise_tile(in_blocks, block_stride, x, w, blocks, 4, bias, residual, activation, out); return; \
+    case 3: pointwise_tile(in_blocks, block_stride, x, w, blocks, 3, bias, residual, activation, out); return; \
+    case 2: pointwise_tile(in_blocks, block_stride, x, w, blocks, 2, bias, residual, activation, out); return; \
+    default: pointwise_tile(in_blocks, block_stride, x, w, blocks, 1, bias, residual, activation, out); return; \
+    }
+
+PK_AVX2 void pk_pointwise_tile_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                                    int pixels, const float *bias, const float *residual, pk_activation activation,
+                                    float *out) {
+    if (blocks == 2) PK_POINTWISE_CASES(2)
+    PK_POINTWISE_CASES(1)
+}
+
+// One output pixel with every tap bounds-checked: the row's borders.
+PK_AVX2_INLINE __m256 depthwise_pixel(const pk_conv2d_shape *s, const float *in, const float *w, int iy0, int ox,
+                                      int kh_begin, int kh_end) {
+    __m256 sum = _mm256_setzero_ps();
+    int ix0 = ox * s->stride_width - s->padding_width;
+    for (int kh = kh_begin; kh < kh_end; kh++) {
+        const float *row = in + (size_t)(iy0 + kh * s->dilation_height) * s->in_width * PK_CHANNEL_BLOCK;
+        for (int kw = 0; kw < s->kernel_width; kw++) {
+            int ix = ix0 + kw * s->dilation_width;
+            if (ix < 0 || ix >= s->in_width) continue;
+            sum = _mm256_fmadd_ps(_mm256_loadu_ps(row + (size_t)ix * PK_CHANNEL_BLOCK),
+                                  _mm256_loadu_ps(w + (size_t)(kh * s->kernel_width + kw) * PK_CHANNEL_BLOCK), sum);
+        }
+    }
+    return sum;
+}
+
+PK_AVX2 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *s, const float *in, const float *w,
+                                           const float *bias, int oy, const float *residual,
+                                           pk_activation activation, float *out) {
+    // Taps whose input row lies inside the image; the rest read padding (zeros) and are skipped.
+    int iy0 = oy * s->stride_height - s->padding_height, kh_begin = 0, kh_end = s->kernel_height;
+    while (kh_begin < kh_end && iy0 + kh_begin * s->dilation_height < 0) kh_begin++;
+    while (kh_end > kh_begin && iy0 + (kh_end - 1) * s->dilation_height >= s->in_height) kh_end--;
+    // Output columns whose every tap lies inside the row: [interior_begin, interior_end).
+    int sw = s->stride_width, reach = (s->kernel_width - 1) * s->dilation_width;
+    int interior_begin = (s->padding_width + sw - 1) / sw;
+    int interior_end = s->in_width - 1 - reach + s->padding_width < 0
+        ? 0 : (s->in_width - 1 - reach + s->padding_width) / sw + 1;
+    if (interior_end > s->out_width) interior_end = s->out_width;
+    if (interior_begin > interior_end) interior_begin = interior_end;
+    __m256 bias_v = _mm256_loadu_ps(bias);
+    size_t step = (size_t)sw * PK_CHANNEL_BLOCK;
+    int ox = 0;
+    for (; ox < interior_begin; ox++)
+        finish(depthwise_pixel(s, in, w, iy0, ox, kh_begin, kh_end), bias_v,
+               residual ? residual + (size_t)ox * PK_CHANNEL_BLOCK : NULL, activation, out + (size_t)ox * PK_CHANNEL_BLOCK);
+    for (; ox + 4 <= interior_end; ox += 4) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+        for (int kh = kh_begin; kh < kh_end; kh++) {
+            const float *row = in + ((size_t)(iy0 + kh * s->dilation_height) * s->in_width +
+                                     (size_t)(ox * sw - s->padding_width)) * PK_CHANNEL_BLOCK;
+            const float *taps = w + (size_t)kh * s->kernel_width * PK_CHANNEL_BLOCK;
+            for (int kw = 0; kw < s->kernel_width; kw++) {
+                const float *p = row + (size_t)kw * s->dilation_width * PK_CHANNEL_BLOCK;
+                __m256 tap = _mm256_loadu_ps(taps + (size_t)kw * PK_CHANNEL_BLOCK);
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(p), tap, s0);
+                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(p + step), tap, s1);
+                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * step), tap, s2);
+                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 3 * step), tap, s3);
+            }
+        }
+        __m256 sums[4] = {s0, s1, s2, s3};
+        for (int j = 0; j < 4; j++) {
+            size_t at = (size_t)(ox + j) * PK_CHANNEL_BLOCK;
+            finish(sums[j], bias_v, residual ? residual + at : NULL, activation, out + at);
+        }
+    }
+    for (; ox < s->out_width; ox++)
+        finish(depthwise_pixel(s, in, w, iy0, ox, kh_begin, kh_end), bias_v,
+               residual ? residual + (size_t)ox * PK_CHANNEL_BLOCK : NULL, activation, out + (size_t)ox * PK_CHANNEL_BLOCK);
+}
+
+// One block of eight channel planes to [plane][8]: eight pixels at a time as an 8 x 8 transpose.
+PK_AVX2 void pk_to_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane) {
+    size_t p = 0;
+    for (; p + 8 <= plane; p += 8) {
+        __m256 v[8];
+        for (int l = 0; l < 8; l++) v[l] = _mm256_loadu_ps(source + (size_t)l * plane + p);
+        pk_transpose8x8_avx2(v);
+        for (int j = 0; j < 8; j++) _mm256_storeu_ps(destination + (p + (size_t)j) * 8, v[j]);
+    }
+    for (; p < plane; p++)
+        for (size_t l = 0; l < channels; l++) destination[p * 8 + l] = source[l * plane + p];
+}
+
+PK_AVX2 void pk_from_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane) {
+    size_t p = 0;
+    for (; p + 8 <= plane; p += 8) {
+        __m256 v[8];
+        for (int j = 0; j < 8; j++) v[j] = _mm256_loadu_ps(source + (p + (size_t)j) * 8);
+        pk_transpose8x8_avx2(v);
+        for (int l = 0; l < 8; l++) _mm256_storeu_ps(destination + (size_t)l * plane + p, v[l]);
+    }
+    for (; p < plane; p++)
+        for (size_t l = 0; l < channels; l++) destination[l * plane + p] = source[p * 8 + l];
+}
+#endif

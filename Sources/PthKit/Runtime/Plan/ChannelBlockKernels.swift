@@ -1,0 +1,71 @@
+import CKernels
+
+/// How a plan holds one [N, C, H, W] activation in memory.
+enum ActivationLayout: Sendable, CustomStringConvertible {
+    /// Row-major [N, C, H, W]: what every kernel outside the plan, and the plan's caller, sees.
+    case nchw
+    /// [N, C / 8, H, W, 8] (`PK_CHANNEL_BLOCK`): a pixel's eight channels side by side. The tensor
+    /// keeps its [N, C, H, W] shape; only the plan knows its values are ordered this way.
+    case channelBlocks
+
+    var description: String { self == .nchw ? "NCHW" : "channel blocks" }
+}
+
+/// The plan's steps on channel-blocked activations, over values whose shapes the plan checked.
+enum ChannelBlockKernels {
+    /// `tensor` [N, C, H, W] rewritten from `layout` into the other layout.
+    static func changeLayout(_ tensor: Tensor, from layout: ActivationLayout) -> Tensor {
+        let (batch, channels, plane) = dimensions(tensor)
+        var output = Kernels.uninitializedBuffer(count: tensor.count)
+        tensor.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                if layout == .nchw {
+                    pk_to_channel_blocks(source.baseAddress, destination.baseAddress, batch, channels, plane)
+                } else {
+                    pk_from_channel_blocks(source.baseAddress, destination.baseAddress, batch, channels, plane)
+                }
+            }
+        }
+        return Tensor(shape: tensor.shape, storage: output)
+    }
+
+    /// Each channel's mean of a channel-blocked [N, C, H, W], as [N, C, 1, 1].
+    static func channelMeans(_ tensor: Tensor) -> Tensor {
+        let (batch, channels, plane) = dimensions(tensor)
+        var output = Kernels.uninitializedBuffer(count: batch * channels)
+        tensor.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                pk_channel_blocks_mean(source.baseAddress, destination.baseAddress, batch, channels, plane)
+            }
+        }
+        return Tensor(shape: [batch, channels, 1, 1], storage: output)
+    }
+
+    /// Channel-blocked `x` times `scale` [N, C, 1, 1], channel by channel.
+    static func multiplyChannels(_ x: Tensor, by scale: Tensor) -> Tensor {
+        let (batch, channels, plane) = dimensions(x)
+        var output = Kernels.uninitializedBuffer(count: x.count)
+        scale.storage.withUnsafeBufferPointer { factors in
+            x.storage.withUnsafeBufferPointer { source in
+                output.withUnsafeMutableBufferPointer { destination in
+                    pk_channel_blocks_scale(source.baseAddress, factors.baseAddress, destination.baseAddress, batch, channels, plane)
+                }
+            }
+        }
+        return Tensor(shape: x.shape, storage: output)
+    }
+
+    /// `multiplyChannels` written over x's own storage.
+    static func scaleChannels(_ x: inout Tensor, by scale: Tensor) {
+        let (batch, channels, plane) = dimensions(x)
+        scale.storage.withUnsafeBufferPointer { factors in
+            x.storage.withUnsafeMutableBufferPointer { values in
+                pk_channel_blocks_scale(values.baseAddress, factors.baseAddress, values.baseAddress, batch, channels, plane)
+            }
+        }
+    }
+
+    private static func dimensions(_ tensor: Tensor) -> (Int, Int, Int) {
+        (tensor.shape[0], tensor.shape[1], tensor.shape[2] * tensor.shape[3])
+    }
+}
