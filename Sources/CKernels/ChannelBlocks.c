@@ -193,52 +193,76 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     pk_parallel_for((size_t)base * (size_t)job.panel_chunks, pointwise_task, &job);
 }
 
-void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
-        const float *from = source + block * BLOCK * plane;
-        float *to = destination + block * BLOCK * plane;
+// The layout changes and squeeze-and-excitation steps run one task per channel block: memory-bound
+// passes, split so that both cores' bandwidth serves them.
+typedef struct {
+    const float *source, *scale;
+    float *destination;
+    size_t plane;
+} block_pass;
+
+static void to_blocks_task(void *context, size_t block) {
+    const block_pass *pass = context;
+    const float *from = pass->source + block * BLOCK * pass->plane;
+    float *to = pass->destination + block * BLOCK * pass->plane;
 #ifdef PK_HAVE_AVX2_PATH
-        if (pk_use_avx2()) {
-            pk_to_channel_blocks_avx2(from, to, BLOCK, plane);
-            continue;
-        }
-#endif
-        for (size_t p = 0; p < plane; p++)
-            for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[l * plane + p];
+    if (pk_use_avx2()) {
+        pk_to_channel_blocks_avx2(from, to, BLOCK, pass->plane);
+        return;
     }
+#endif
+    for (size_t p = 0; p < pass->plane; p++)
+        for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[l * pass->plane + p];
+}
+
+static void from_blocks_task(void *context, size_t block) {
+    const block_pass *pass = context;
+    const float *from = pass->source + block * BLOCK * pass->plane;
+    float *to = pass->destination + block * BLOCK * pass->plane;
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        pk_from_channel_blocks_avx2(from, to, BLOCK, pass->plane);
+        return;
+    }
+#endif
+    for (size_t p = 0; p < pass->plane; p++)
+        for (size_t l = 0; l < BLOCK; l++) to[l * pass->plane + p] = from[p * BLOCK + l];
+}
+
+static void mean_task(void *context, size_t block) {
+    const block_pass *pass = context;
+    const float *from = pass->source + block * BLOCK * pass->plane;
+    double sums[BLOCK] = {0};
+    for (size_t p = 0; p < pass->plane; p++)
+        for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
+    for (size_t l = 0; l < BLOCK; l++) pass->destination[block * BLOCK + l] = (float)sums[l] / (float)pass->plane;
+}
+
+static void scale_task(void *context, size_t block) {
+    const block_pass *pass = context;
+    const float *from = pass->source + block * BLOCK * pass->plane, *factors = pass->scale + block * BLOCK;
+    float *to = pass->destination + block * BLOCK * pass->plane;
+    for (size_t p = 0; p < pass->plane; p++)
+        for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[p * BLOCK + l] * factors[l];
+}
+
+void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
+    block_pass pass = {.source = source, .destination = destination, .plane = plane};
+    pk_parallel_for(batch * channels / BLOCK, to_blocks_task, &pass);
 }
 
 void pk_from_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
-        const float *from = source + block * BLOCK * plane;
-        float *to = destination + block * BLOCK * plane;
-#ifdef PK_HAVE_AVX2_PATH
-        if (pk_use_avx2()) {
-            pk_from_channel_blocks_avx2(from, to, BLOCK, plane);
-            continue;
-        }
-#endif
-        for (size_t p = 0; p < plane; p++)
-            for (size_t l = 0; l < BLOCK; l++) to[l * plane + p] = from[p * BLOCK + l];
-    }
+    block_pass pass = {.source = source, .destination = destination, .plane = plane};
+    pk_parallel_for(batch * channels / BLOCK, from_blocks_task, &pass);
 }
 
 void pk_channel_blocks_mean(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
-        const float *from = source + block * BLOCK * plane;
-        double sums[BLOCK] = {0};
-        for (size_t p = 0; p < plane; p++)
-            for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
-        for (size_t l = 0; l < BLOCK; l++) destination[block * BLOCK + l] = (float)sums[l] / (float)plane;
-    }
+    block_pass pass = {.source = source, .destination = destination, .plane = plane};
+    pk_parallel_for(batch * channels / BLOCK, mean_task, &pass);
 }
 
 void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
                              size_t channels, size_t plane) {
-    for (size_t block = 0; block < batch * channels / BLOCK; block++) {
-        const float *from = source + block * BLOCK * plane, *factors = scale + block * BLOCK;
-        float *to = destination + block * BLOCK * plane;
-        for (size_t p = 0; p < plane; p++)
-            for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[p * BLOCK + l] * factors[l];
-    }
+    block_pass pass = {.source = source, .scale = scale, .destination = destination, .plane = plane};
+    pk_parallel_for(batch * channels / BLOCK, scale_task, &pass);
 }

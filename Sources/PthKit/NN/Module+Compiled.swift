@@ -45,29 +45,42 @@ extension Module {
     }
 
     private func tracePlan(inputShape: [Int], output: PlanOutput) throws -> ExecutionPlan {
+        let (tracer, outputValue) = try trace(inputShape: inputShape, output: output)
+        // Networks whose activations outweigh their weights run a batch image by image.
+        if let batch = inputShape.first, batch > 1 {
+            let (single, singleOutput) = try trace(inputShape: [1] + inputShape.dropFirst(), output: output)
+            if BatchSplitting.worthwhile(batched: tracer, single: single, batch: batch) {
+                let imagePlan = try PlanCompiler.compile(
+                    nodes: single.nodes, shapes: single.shapes, inputValue: 0, outputValue: singleOutput)
+                return ExecutionPlan(batch: batch, imagePlan: imagePlan)
+            }
+        }
+        return try PlanCompiler.compile(
+            nodes: tracer.nodes, shapes: tracer.shapes, inputValue: 0, outputValue: outputValue)
+    }
+
+    /// One forward pass recorded for `inputShape`, and the value the plan returns.
+    private func trace(inputShape: [Int], output: PlanOutput) throws -> (PlanTracer, Int) {
         guard let count = Tensor.elementCount(of: inputShape) else {
             throw RuntimeError.invalidArgument(operation: "compile", reason: "input shape \(inputShape) is too large")
         }
         let tracer = PlanTracer()
         let input = tracer.input(Tensor(shape: inputShape, storage: [Float](repeating: 0, count: count)))
         let result = try PlanTracer.$current.withValue(tracer) { try self(input) }
-        let outputValue: Int
         switch output {
         case .output:
             guard let value = tracer.value(ofOutput: result) else {
                 throw RuntimeError.invalidArgument(
                     operation: "compile", reason: "the output of \(typeName) does not depend on its input")
             }
-            outputValue = value
+            return (tracer, value)
         case let .inputOf(module, path):
             guard let value = tracer.nodes.first(where: { $0.source == module })?.inputs.first else {
                 throw RuntimeError.invalidArgument(
                     operation: "headInput", reason: "the forward pass of \(typeName) never reached \(path)")
             }
-            outputValue = value
+            return (tracer, value)
         }
-        return try PlanCompiler.compile(
-            nodes: tracer.nodes, shapes: tracer.shapes, inputValue: 0, outputValue: outputValue)
     }
 
     /// Every parameter and buffer with the version it has now: a plan compiled under another stamp

@@ -74,8 +74,9 @@ struct PlanTests {
                 norm, activation)
             let input = Self.randomInput([2, inputs, height, width], seed: 9)
             let plan = try block.compiled(for: input.shape)
-            // A depthwise convolution on whole channel blocks runs on them, between two layout changes.
-            let steps = plan.summary.filter { !$0.contains("channel blocks") }
+            // A depthwise convolution on whole channel blocks runs on them, between two layout changes;
+            // the batch of two runs image by image (its activations outweigh the weights).
+            let steps = plan.summary.filter { !$0.contains("channel blocks") && !$0.hasPrefix("image by image") }
             #expect(plan.convolutionCount == 1 && steps.count == 1, "\(plan.summary)")
             let error = Self.relativeError(try plan.run(input), try block.referenceForward(input))
             #expect(error <= 1e-5, "\(geometry) \(activation.typeName): \(error)")
@@ -111,6 +112,41 @@ struct PlanTests {
         let input = Self.randomInput(shape, seed: 5)
         let error = Self.relativeError(try plan.run(input), try model.referenceForward(input))
         #expect(error <= 1e-4, "\(name) \(shape): compiled differs from reference by \(error) of the output's scale")
+    }
+
+    /// A batch whose activations outweigh the weights runs image by image through a one-image plan;
+    /// a model whose steps mix the images of a batch never does.
+    @Test func batchesRunImageByImageWhenActivationsOutweighWeights() throws {
+        let model = Sequential(Conv2d(3, 16, kernelSize: 3, padding: 1), ReLU(), Conv2d(16, 16, kernelSize: 3, groups: 16))
+        let input = Self.randomInput([3, 3, 23, 19], seed: 11)
+        let plan = try model.compiled(for: input.shape)
+        #expect(plan.summary.first == "image by image, 3 images, each:", "\(plan.summary)")
+        #expect(plan.outputShape == [3, 16, 21, 17])
+        #expect(Self.relativeError(try plan.run(input), try model.referenceForward(input)) <= 1e-5)
+
+        let mixing = ImageMixing(model)
+        let mixed = try mixing.compiled(for: input.shape)
+        #expect(!mixed.summary.contains { $0.hasPrefix("image by image") }, "\(mixed.summary)")
+        #expect(Self.relativeError(try mixed.run(input), try mixing.referenceForward(input)) <= 1e-5)
+
+        // ResNets' weights outweigh a batch of 4 at 64x64: the batch runs at once.
+        let resnet = try ModelZoo.build("resnet18").compiled(for: [4, 3, 64, 64])
+        #expect(!resnet.summary.contains { $0.hasPrefix("image by image") })
+    }
+
+    /// Runs `body`, then adds every image's output to the first's: a step across the batch.
+    final class ImageMixing: Module, @unchecked Sendable {
+        let body: Module
+        init(_ body: Module) {
+            self.body = body
+            super.init()
+            registerModule("body", body)
+        }
+        override func forward(_ input: Tensor) throws -> Tensor {
+            let features = try body(input)
+            let images = try Kernels.chunk(features, chunks: features.shape[0], dim: 0)
+            return try images.dropFirst().reduce(images[0]) { try Kernels.add($0, $1) }
+        }
     }
 
     @Test func resnetBlocksBecomeOneStepPerConvolution() throws {

@@ -14,6 +14,9 @@ public final class ExecutionPlan: @unchecked Sendable {
     let valueCount: Int
     let inputValue: Int
     let outputValue: Int
+    /// When set, the plan runs its batch one image at a time through this plan for one image
+    /// (`BatchSplitting`), and `steps` is empty.
+    let imagePlan: ExecutionPlan?
     private let lock = NSLock()
     private var idleWorkspaces: [PlanWorkspace] = []
     /// The hash check the model's weights were still waiting on when this plan was compiled
@@ -27,11 +30,24 @@ public final class ExecutionPlan: @unchecked Sendable {
         self.valueCount = valueCount
         self.inputValue = inputValue
         self.outputValue = outputValue
+        imagePlan = nil
+    }
+
+    /// A plan for a batch of `batch` images that runs `imagePlan`, compiled for one, on each in turn.
+    init(batch: Int, imagePlan: ExecutionPlan) {
+        inputShape = [batch] + imagePlan.inputShape.dropFirst()
+        outputShape = [batch] + imagePlan.outputShape.dropFirst()
+        steps = []
+        valueCount = 0
+        inputValue = 0
+        outputValue = 0
+        self.imagePlan = imagePlan
     }
 
     /// How many of the steps run a packed convolution (with whatever it absorbed).
     public var convolutionCount: Int {
-        steps.reduce(0) { count, step in
+        if let imagePlan { return imagePlan.convolutionCount }
+        return steps.reduce(0) { count, step in
             switch step.operation {
             case .convolution, .convolutionIntoSlice: return count + 1
             default: return count
@@ -41,11 +57,15 @@ public final class ExecutionPlan: @unchecked Sendable {
 
     /// Buffers kept between runs by the idle workspaces: bounded by what one run asks for.
     var spareBufferCount: Int {
-        lock.withLock { idleWorkspaces.reduce(0) { $0 + $1.spareBufferCount } }
+        if let imagePlan { return imagePlan.spareBufferCount }
+        return lock.withLock { idleWorkspaces.reduce(0) { $0 + $1.spareBufferCount } }
     }
 
     /// The steps in order, one line each: what a person debugging a plan wants to read.
-    public var summary: [String] { steps.map(\.description) }
+    public var summary: [String] {
+        guard let imagePlan else { return steps.map(\.description) }
+        return ["image by image, \(inputShape[0]) images, each:"] + imagePlan.summary
+    }
 
     public func run(_ input: Tensor) throws -> Tensor {
         guard input.shape == inputShape else {
@@ -53,6 +73,11 @@ public final class ExecutionPlan: @unchecked Sendable {
                 operation: "compiled plan", expected: "input of shape \(inputShape)", found: "shape \(input.shape)")
         }
         try Kernels.requireConsistent(input, "compiled plan")
+        if let imagePlan {
+            let output = try BatchSplitting.run(input, imageByImage: imagePlan, outputShape: outputShape)
+            try weightsCheck?()
+            return output
+        }
         let workspace = lock.withLock { idleWorkspaces.popLast() } ?? PlanWorkspace(valueCount: valueCount)
         defer {
             workspace.clear()
