@@ -229,6 +229,7 @@ static const check_shape check_shapes[] = {
     {"blocked depthwise, padding wider than the window", SHAPE(1, 16, 6, 11, 16, 2, 3, 1, 2, 3, 4, 1, 1, 16)},
     {"blocked depthwise on a 1x1 image", SHAPE(2, 16, 1, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16)},
     {"blocked depthwise 7x7 on 3 columns", SHAPE(1, 8, 9, 3, 8, 7, 7, 1, 1, 3, 3, 1, 1, 8)},
+    {"blocked depthwise 7x7 (ConvNeXt), interior pixels", SHAPE(1, 16, 9, 21, 16, 7, 7, 1, 1, 3, 3, 1, 1, 16)},
 };
 
 /// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or

@@ -85,7 +85,7 @@ PK_AVX2_INLINE void depthwise_four(const pk_conv2d_shape *s, const float *in, co
         const float *row = in + ((size_t)(iy0 + kh * s->dilation_height) * s->in_width +
                                  (size_t)(ox * stride - s->padding_width)) * PK_CHANNEL_BLOCK;
         const float *taps = w + (size_t)kh * width * PK_CHANNEL_BLOCK;
-        __m256 x[3 * 2 + 5];
+        __m256 x[3 * 2 + 7];  // room for the widest window any specialization reads
         for (int c = 0; c < 3 * stride + width; c++) x[c] = _mm256_loadu_ps(row + (size_t)c * PK_CHANNEL_BLOCK);
         for (int kw = 0; kw < width; kw++) {
             __m256 tap = _mm256_loadu_ps(taps + (size_t)kw * PK_CHANNEL_BLOCK);
@@ -114,12 +114,15 @@ PK_AVX2 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *s, const float
     for (; ox < interior_begin; ox++)
         finish(depthwise_pixel(s, in, w, iy0, ox, kh_begin, kh_end), bias_v,
                residual ? residual + (size_t)ox * PK_CHANNEL_BLOCK : NULL, activation, out + (size_t)ox * PK_CHANNEL_BLOCK);
-    // MobileNet's and EfficientNet's kernels (3x3 and 5x5, stride 1 or 2, no dilation) share loads.
-    int shared = s->dilation_width == 1 && (sw == 1 || sw == 2) && (s->kernel_width == 3 || s->kernel_width == 5);
+    // MobileNet's and EfficientNet's kernels (3x3 and 5x5, stride 1 or 2) and ConvNeXt's (7x7,
+    // stride 1), undilated, share loads.
+    int shared = s->dilation_width == 1 && (((sw == 1 || sw == 2) && (s->kernel_width == 3 || s->kernel_width == 5)) ||
+                                            (sw == 1 && s->kernel_width == 7));
     for (; shared && ox + 4 <= interior_end; ox += 4) {
         __m256 sums[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
         if (s->kernel_width == 3 && sw == 1) depthwise_four(s, in, w, iy0, ox, kh_begin, kh_end, 3, 1, sums);
         else if (s->kernel_width == 3) depthwise_four(s, in, w, iy0, ox, kh_begin, kh_end, 3, 2, sums);
+        else if (s->kernel_width == 7) depthwise_four(s, in, w, iy0, ox, kh_begin, kh_end, 7, 1, sums);
         else if (sw == 1) depthwise_four(s, in, w, iy0, ox, kh_begin, kh_end, 5, 1, sums);
         else depthwise_four(s, in, w, iy0, ox, kh_begin, kh_end, 5, 2, sums);
         for (int j = 0; j < 4; j++) {

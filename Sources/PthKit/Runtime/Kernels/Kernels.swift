@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// The numeric kernels a forward pass is made of, each mirroring one PyTorch operator on CPU
 /// float32 NCHW tensors. One file per family (`Kernels+Convolution.swift`, ...).
@@ -92,11 +93,17 @@ extension Kernels {
     /// taking the next task when it finishes one, so tasks of uneven size (order them largest
     /// first) still share the work evenly; inline when `work` is too small to pay for the dispatch.
     static func forEachTask(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {
-        guard work >= 1 << 18, count > 1, ComputeThreads.count > 1 else {
+        let threads = min(ComputeThreads.count, count)
+        guard work >= 1 << 18, threads > 1 else {
             for task in 0..<count { body(task) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        // One iteration per thread, each claiming tasks in order: Dispatch alone would run as many
+        // at once as there are cores, whatever `--threads` asked for.
+        let queue = TaskQueue(count: count)
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while let task = queue.next() { body(task) }
+        }
     }
 
     /// Runs `body` over `0..<count`, split into a few chunks on `ComputeThreads.count` threads when
@@ -110,6 +117,23 @@ extension Kernels {
         let chunks = min(count, threads * 4)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
+        }
+    }
+}
+
+/// Hands out 0..<count in order, each number once, to whichever thread asks next.
+private final class TaskQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private let count: Int
+    private var claimed = 0
+
+    init(count: Int) { self.count = count }
+
+    func next() -> Int? {
+        lock.withLock {
+            guard claimed < count else { return nil }
+            defer { claimed += 1 }
+            return claimed
         }
     }
 }
