@@ -106,10 +106,15 @@ int pk_thread_count(void) {
     return threads;
 }
 
+// Set on a thread that runs whole images beside other such threads (pk_run_serially_on_this_thread).
+static _Thread_local int serial_here = 0;
+
+void pk_run_serially_on_this_thread(int serial) { serial_here = serial; }
+
 void pk_parallel_for(size_t task_count, void (*body)(void *, size_t), void *context) {
     int threads = pk_thread_count();
     int expected = 0;
-    if (task_count <= 1 || task_count > 0xffffffffu || threads <= 1 ||
+    if (task_count <= 1 || task_count > 0xffffffffu || threads <= 1 || serial_here ||
         !atomic_compare_exchange_strong(&pool.busy, &expected, 1)) {
         for (size_t task = 0; task < task_count; task++) body(context, task);
         return;

@@ -52,6 +52,10 @@ int pk_kernels_select_isa(const char *isa);
 void pk_set_thread_count(int threads);
 int pk_thread_count(void);
 
+/// With `serial` nonzero, every kernel called from this thread runs on this thread alone, until it
+/// is called again with 0: for threads that each run whole images of a batch, one per core.
+void pk_run_serially_on_this_thread(int serial);
+
 /// Floats of the packed form of a convolution's weights.
 size_t pk_conv2d_packed_weights_count(const pk_conv2d_shape *shape);
 

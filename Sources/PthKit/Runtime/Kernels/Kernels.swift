@@ -122,7 +122,7 @@ extension Kernels {
 }
 
 /// Hands out 0..<count in order, each number once, to whichever thread asks next.
-private final class TaskQueue: @unchecked Sendable {
+final class TaskQueue: @unchecked Sendable {
     private let lock = NSLock()
     private let count: Int
     private var claimed = 0
