@@ -199,34 +199,28 @@ typedef struct {
     const float *source, *scale;
     float *destination;
     size_t plane;
+    int into_blocks;  // layout changes: NCHW to blocks, or back
 } block_pass;
 
-static void to_blocks_task(void *context, size_t block) {
+// Channel l of pixel p sits at p * BLOCK + l within a block, at l * plane + p in NCHW planes.
+static void change_layout_task(void *context, size_t block) {
     const block_pass *pass = context;
     const float *from = pass->source + block * BLOCK * pass->plane;
     float *to = pass->destination + block * BLOCK * pass->plane;
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
-        pk_to_channel_blocks_avx2(from, to, BLOCK, pass->plane);
+        (pass->into_blocks ? pk_to_channel_blocks_avx2 : pk_from_channel_blocks_avx2)(from, to, BLOCK, pass->plane);
         return;
     }
 #endif
-    for (size_t p = 0; p < pass->plane; p++)
-        for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[l * pass->plane + p];
-}
-
-static void from_blocks_task(void *context, size_t block) {
-    const block_pass *pass = context;
-    const float *from = pass->source + block * BLOCK * pass->plane;
-    float *to = pass->destination + block * BLOCK * pass->plane;
-#ifdef PK_HAVE_AVX2_PATH
-    if (pk_use_avx2()) {
-        pk_from_channel_blocks_avx2(from, to, BLOCK, pass->plane);
-        return;
+    size_t blocked_pixel = BLOCK, blocked_channel = 1, planar_pixel = 1, planar_channel = pass->plane;
+    for (size_t p = 0; p < pass->plane; p++) {
+        for (size_t l = 0; l < BLOCK; l++) {
+            size_t blocked = p * blocked_pixel + l * blocked_channel, planar = p * planar_pixel + l * planar_channel;
+            if (pass->into_blocks) to[blocked] = from[planar];
+            else to[planar] = from[blocked];
+        }
     }
-#endif
-    for (size_t p = 0; p < pass->plane; p++)
-        for (size_t l = 0; l < BLOCK; l++) to[l * pass->plane + p] = from[p * BLOCK + l];
 }
 
 static void mean_task(void *context, size_t block) {
@@ -247,13 +241,13 @@ static void scale_task(void *context, size_t block) {
 }
 
 void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    block_pass pass = {.source = source, .destination = destination, .plane = plane};
-    pk_parallel_for(batch * channels / BLOCK, to_blocks_task, &pass);
+    block_pass pass = {.source = source, .destination = destination, .plane = plane, .into_blocks = 1};
+    pk_parallel_for(batch * channels / BLOCK, change_layout_task, &pass);
 }
 
 void pk_from_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    block_pass pass = {.source = source, .destination = destination, .plane = plane};
-    pk_parallel_for(batch * channels / BLOCK, from_blocks_task, &pass);
+    block_pass pass = {.source = source, .destination = destination, .plane = plane, .into_blocks = 0};
+    pk_parallel_for(batch * channels / BLOCK, change_layout_task, &pass);
 }
 
 void pk_channel_blocks_mean(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
