@@ -33,7 +33,8 @@ public final class ExecutionPlan: @unchecked Sendable {
         imagePlan = nil
     }
 
-    /// A plan for a batch of `batch` images that runs `imagePlan`, compiled for one, on each in turn.
+    /// A plan for a batch of `batch` images that runs `imagePlan`, compiled for one, on each image,
+    /// images side by side on the compute threads (`BatchSplitting.run`).
     init(batch: Int, imagePlan: ExecutionPlan) {
         inputShape = [batch] + imagePlan.inputShape.dropFirst()
         outputShape = [batch] + imagePlan.outputShape.dropFirst()
