@@ -126,8 +126,11 @@ final class PackedConvolution: @unchecked Sendable {
     /// Writes the output for `input`, image by image, into `slice` of `buffer` (a concatenation's
     /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`
     /// and that the convolution is NCHW, as concatenations are.
-    func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) {
-        precondition(layout == .nchw, "a channel-blocked convolution was planned into a concatenation slice")
+    func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) throws {
+        guard layout == .nchw else {
+            throw RuntimeError.invalidArgument(
+                operation: "compiled plan", reason: "a channel-blocked convolution was planned into a concatenation")
+        }
         var cShape = shape
         cShape.batch = 1
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
