@@ -80,12 +80,14 @@ enum ChannelBlockLayout {
     /// or implicit GEMM, and blocks would only add layout changes around them.
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         needed.contains { index in
-            guard case .convolution(let weights) = nodes[index].operation else { return false }
-            let inputShape = shapes[nodes[index].inputs[0]]
-            let channels = weights.weight.shape.first ?? 0
-            return weights.groups > 1 && inputShape.count == 4 && weights.groups == inputShape[1]
-                && weights.groups == channels && channels % PK_CHANNEL_BLOCK == 0
-                && inputShape[2] * inputShape[3] > 1
+            // The reference kernel's geometry, as `PackedConvolution` checks it.
+            guard case .convolution(let weights) = nodes[index].operation,
+                let geometry = try? ConvolutionShape(
+                    inputShape: shapes[nodes[index].inputs[0]], weight: weights.weight, bias: weights.bias,
+                    stride: weights.stride, padding: weights.padding, dilation: weights.dilation, groups: weights.groups)
+            else { return false }
+            return geometry.groups > 1 && geometry.isDepthwise && geometry.outputChannels % PK_CHANNEL_BLOCK == 0
+                && geometry.inputHeight * geometry.inputWidth > 1
         }
     }
 }
