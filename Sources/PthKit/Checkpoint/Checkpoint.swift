@@ -190,7 +190,8 @@ public struct Checkpoint: Sendable {
         let source: LegacyStorageSource
         do {
             let dtypes = try LegacyStorageSource.storageTypes(in: main.value)
-            source = try LegacyStorageSource(contents: contents, offset: keyList.end, keys: keys, dtypes: dtypes)
+            source = try LegacyStorageSource(
+                contents: storageContents(contents, firstStorageAt: keyList.end), offset: keyList.end, keys: keys, dtypes: dtypes)
         } catch let error as TorchObjectError {
             throw CheckpointError(file: file, part: "storages", problem: .container(error.reason))
         }
@@ -202,6 +203,17 @@ public struct Checkpoint: Sendable {
                 problem: .container("the file holds \(keys.count) storages but no tensor could be read from its pickle"))
         }
         return (.legacy, .little, root)
+    }
+
+    /// The bytes a legacy file's storages are read from: the mapped file itself when its first
+    /// storage's values (after their 8-byte count) can be read in place as float32, otherwise one
+    /// copy of the file shifted to align them (`FileContents(realigning:offset:)`). Copying the
+    /// file once costs about what converting every tensor into its parameter did, but leaves the
+    /// parameters borrowing, as they do from a zip file.
+    private static func storageContents(_ contents: FileContents, firstStorageAt offset: Int) -> FileContents {
+        guard contents.isMappedFile, let base = contents.bytes.baseAddress, offset + 8 < contents.count,
+              Int(bitPattern: base + offset + 8) % MemoryLayout<Float>.alignment != 0 else { return contents }
+        return FileContents(realigning: contents, offset: offset + 8)
     }
 
     /// 0x1950a86a20f9469cfc6c, the magic number legacy files start with, as LONG1's little-endian bytes.

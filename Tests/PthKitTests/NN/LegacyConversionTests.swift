@@ -3,9 +3,11 @@ import Testing
 
 @testable import PthKit
 
-/// A legacy (non-zip) `torch.save` file's storages follow its pickles, so most float32 storages
-/// start off a float boundary and cannot be borrowed: `loadStateDict` converts them into the
-/// parameters on the compute threads. Every value must still be the file's, bit for bit.
+/// A legacy (non-zip) `torch.save` file's storages follow its pickles, so in many files every
+/// float32 storage starts off a float boundary. The reader then copies the file once, shifted so
+/// the storages line up (`FileContents(realigning:offset:)`), and the parameters borrow that copy as
+/// they borrow a zip file's records; `copyWeights` converts each tensor into its parameter on the
+/// compute threads instead. Either way every value must be the file's, bit for bit.
 struct LegacyConversionTests {
     /// resnet18's state dict saved by PyTorch both ways (Scripts/make_loading_fixtures.py), the legacy
     /// one padded until its storages are misaligned; the zip copy's float32 tensors are read in place,
@@ -15,18 +17,41 @@ struct LegacyConversionTests {
     static let available = FileManager.default.fileExists(atPath: legacy.path)
         && FileManager.default.fileExists(atPath: zip.path)
 
+    static func legacyStateDict() throws -> StateDict {
+        try StateDict(checkpoint: Checkpoint.load(contentsOf: legacy), key: "state_dict")
+    }
+
     @Test(.enabled(if: available, "loading fixtures missing: run Scripts/test.sh"))
-    func misalignedStoragesAreConvertedExactly() throws {
-        let stateDict = try StateDict(checkpoint: Checkpoint.load(contentsOf: Self.legacy), key: "state_dict")
+    func misalignedStoragesAreRealignedAndBorrowed() throws {
+        let stateDict = try Self.legacyStateDict()
         let floats = stateDict.entries.filter { $0.tensor.dtype == .float32 }
-        let misaligned = floats.filter { $0.tensor.borrowedFloat32Storage(count: $0.tensor.elementCount) == nil }
-        // The case under test: the storages misaligned, and enough values for the parallel path
-        // (`Kernels.forEachTask` splits from 2^18 values).
-        #expect(misaligned.count == floats.count, "\(misaligned.count) of \(floats.count) misaligned")
-        #expect(misaligned.reduce(0) { $0 + $1.tensor.elementCount } >= 1 << 18)
+        // The case under test: every storage starts off a 4-byte boundary in the file (the ranges
+        // are file offsets), yet every one can be read in place from the realigned copy.
+        let misalignedInFile = floats.filter {
+            guard case .region(let contents, let range)? = $0.tensor.denseStorage else { return false }
+            return range.lowerBound % 4 != 0 && !contents.isMappedFile
+        }
+        #expect(!floats.isEmpty && misalignedInFile.count == floats.count, "\(misalignedInFile.count) of \(floats.count) misaligned")
+        #expect(floats.allSatisfy { $0.tensor.borrowedFloat32Storage(count: $0.tensor.elementCount) != nil })
 
         let model = try ModelZoo.build("resnet18")
         try model.loadStateDict(stateDict)
+        #expect(model.stateDict().filter { $0.parameter.dtype == .float32 }.allSatisfy { $0.parameter.value.storage.isBorrowed })
+        try Self.expectTheFilesValues(in: model, stateDict: stateDict)
+    }
+
+    @Test(.enabled(if: available, "loading fixtures missing: run Scripts/test.sh"))
+    func copiedWeightsAreConvertedExactly() throws {
+        let stateDict = try Self.legacyStateDict()
+        // Enough values for the parallel path (`Kernels.forEachTask` splits from 2^18 values).
+        #expect(stateDict.entries.reduce(0) { $0 + $1.tensor.elementCount } >= 1 << 18)
+        let model = try ModelZoo.build("resnet18")
+        try model.loadStateDict(stateDict, copyWeights: true)
+        #expect(!model.stateDict().contains { $0.parameter.value.storage.isBorrowed })
+        try Self.expectTheFilesValues(in: model, stateDict: stateDict)
+    }
+
+    static func expectTheFilesValues(in model: Module, stateDict: StateDict) throws {
         let reference = try StateDict(checkpoint: Checkpoint.load(contentsOf: Self.zip))
         let expected = Dictionary(uniqueKeysWithValues: reference.entries.map { ($0.key, $0.tensor) })
         let file = Dictionary(uniqueKeysWithValues: stateDict.entries.map { ($0.key, $0.tensor) })
@@ -44,6 +69,6 @@ struct LegacyConversionTests {
             #expect(loaded == pytorch.bytes, "\(key) differs from PyTorch's zip copy")
             checked += 1
         }
-        #expect(checked == floats.count)
+        #expect(checked == file.values.filter { $0.dtype == .float32 }.count)
     }
 }
