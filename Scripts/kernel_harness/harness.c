@@ -230,6 +230,14 @@ static const check_shape check_shapes[] = {
     {"blocked depthwise on a 1x1 image", SHAPE(2, 16, 1, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16)},
     {"blocked depthwise 7x7 on 3 columns", SHAPE(1, 8, 9, 3, 8, 7, 7, 1, 1, 3, 3, 1, 1, 8)},
     {"blocked depthwise 7x7 (ConvNeXt), interior pixels", SHAPE(1, 16, 9, 21, 16, 7, 7, 1, 1, 3, 3, 1, 1, 16)},
+    {"blocked grouped, 8 per group, stride 2, odd size", SHAPE(2, 64, 13, 11, 64, 3, 3, 2, 2, 1, 1, 1, 1, 8)},
+    {"blocked grouped, 16 per group (2 input blocks), 7x7", SHAPE(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 4)},
+    {"blocked grouped, 2 per group (4 groups share a block)", SHAPE(1, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 8)},
+    {"blocked grouped, 8 in / 16 out per group, dilation 2, unpadded", SHAPE(1, 16, 11, 12, 32, 3, 3, 1, 1, 0, 0, 2, 2, 2)},
+    {"blocked grouped, padding wider than the window", SHAPE(1, 32, 6, 11, 32, 2, 3, 1, 2, 3, 4, 1, 1, 2)},
+    {"blocked grouped on a 1x1 image", SHAPE(2, 32, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, 4)},
+    {"blocked grouped 1x1, 16 in / 24 out per group", SHAPE(1, 32, 5, 6, 48, 1, 1, 1, 1, 0, 0, 1, 1, 2)},
+    {"blocked grouped, 24 per group (RegNet), 9 pixels a row", SHAPE(1, 48, 9, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 2)},
 };
 
 /// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or

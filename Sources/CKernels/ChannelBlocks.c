@@ -25,17 +25,22 @@ static int is_pointwise(const pk_conv2d_shape *s) {
 
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
     if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
-    return is_pointwise(s) || pk_conv2d_is_depthwise(s);
+    return is_pointwise(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s);
 }
 
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *s) {
+    if (pk_conv2d_is_grouped_blocked(s)) return pk_grouped_blocked_packed_weights_count(s);
     if (pk_conv2d_is_depthwise(s)) return (size_t)s->out_channels * (size_t)s->kernel_height * (size_t)s->kernel_width;
     return (size_t)s->out_channels * (size_t)s->in_channels;
 }
 
 // Pointwise: panels of 16 output channels (the last may hold 8), each [input channel][panel width],
-// panel p at p * 16 * in_channels. Depthwise: [channel block][tap][8].
+// panel p at p * 16 * in_channels. Depthwise: [channel block][tap][8]. Grouped: GroupedBlocked.c.
 void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *s, const float *weight, float *packed) {
+    if (pk_conv2d_is_grouped_blocked(s)) {
+        pk_grouped_blocked_pack_weights(s, weight, packed);
+        return;
+    }
     if (pk_conv2d_is_depthwise(s)) {
         int taps = s->kernel_height * s->kernel_width;
         for (int c = 0; c < s->out_channels; c++)
@@ -159,6 +164,10 @@ static void depthwise_task(void *context, size_t task) {
 
 void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
                            const float *residual, pk_activation activation, float *output) {
+    if (pk_conv2d_is_grouped_blocked(s)) {
+        pk_grouped_blocked_run(s, input, packed, bias, residual, activation, output);
+        return;
+    }
     static const float zeros[PANEL] = {0};
     blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
                        .activation = activation, .output = output, .tile = pointwise_tile_portable,

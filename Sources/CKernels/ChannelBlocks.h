@@ -25,7 +25,30 @@ typedef void (*pk_depthwise_blocked_row_fn)(const pk_conv2d_shape *shape, const 
                                             const float *bias, int oy, const float *residual,
                                             pk_activation activation, float *out);
 
+/// Grouped convolutions (not depthwise) whose output blocks each read whole input blocks (GroupedBlocked.c).
+int pk_conv2d_is_grouped_blocked(const pk_conv2d_shape *shape);
+size_t pk_grouped_blocked_packed_weights_count(const pk_conv2d_shape *shape);
+void pk_grouped_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
+void pk_grouped_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed, const float *bias,
+                            const float *residual, pk_activation activation, float *output);
+
+/// What a grouped row reads: `in_blocks` input blocks per output block, each a zero-padded plane
+/// [in_height + 2 * padding_height][padded_width][8], `block_stride` floats apart.
+typedef struct {
+    const pk_conv2d_shape *shape;
+    int in_blocks, padded_width;
+    size_t block_stride;
+} pk_grouped_row;
+
+/// One output row `oy` of one output block of a grouped convolution: `in` is the block's first
+/// input block's padded plane, `w` its packed weights [input block][tap][8 inputs][8 outputs], `bias`
+/// its eight biases; `residual` (or NULL) and `out` are the row's [out_width][8].
+typedef void (*pk_grouped_row_fn)(const pk_grouped_row *row, const float *in, const float *w, const float *bias,
+                                  int oy, const float *residual, pk_activation activation, float *out);
+
 #if defined(__x86_64__) || defined(__i386__)
+void pk_grouped_blocked_row_avx2(const pk_grouped_row *row, const float *in, const float *w, const float *bias,
+                                 int oy, const float *residual, pk_activation activation, float *out);
 void pk_pointwise_tile_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
                             int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,

@@ -75,8 +75,9 @@ void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float
 /// vectorize across channels. Only tensors whose channel count is a multiple of 8 take it.
 enum { PK_CHANNEL_BLOCK = 8 };
 
-/// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 stride-1 unpadded dense convolution, or a
-/// depthwise one, with channel counts multiples of PK_CHANNEL_BLOCK.
+/// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 stride-1 unpadded dense convolution, a
+/// depthwise one, or a grouped one whose groups are a whole number of blocks wide (or equal and
+/// tiling a block), with channel counts multiples of PK_CHANNEL_BLOCK.
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
 /// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] for the blocked kernels.

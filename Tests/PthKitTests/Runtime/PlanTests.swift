@@ -99,11 +99,21 @@ struct PlanTests {
         #expect(plan.summary.contains { $0.hasPrefix("global average pool of channel blocks") })
     }
 
+    /// Networks with grouped convolutions of several channels per group (ResNeXt's 4 to 32, RegNet's
+    /// 8 and 16) run every one of them on channel blocks, not as one small GEMM per group.
+    @Test(arguments: ["resnext50_32x4d", "regnet_x_400mf", "regnet_y_400mf"])
+    func groupedNetworksRunTheirGroupsOnChannelBlocks(_ name: String) throws {
+        let plan = try ModelZoo.build(name).compiled(for: [1, 3, 64, 64])
+        let grouped = plan.summary.filter { $0.hasPrefix("conv") && $0.contains(" groups ") }
+        #expect(!grouped.isEmpty && grouped.allSatisfy { $0.contains(" blocked") }, "\(plan.summary)")
+    }
+
     /// The channel-blocked plans at sizes that leave odd, 2x1 and 1x1 maps deep in the network, at
     /// batch sizes above one, against the reference path.
     @Test(arguments: [
         ("mobilenet_v2", [3, 3, 33, 47]), ("mobilenet_v3_small", [2, 3, 37, 29]), ("mobilenet_v3_large", [1, 3, 17, 40]),
         ("efficientnet_b0", [2, 3, 45, 33]), ("mnasnet0_5", [1, 3, 35, 35]),
+        ("resnext50_32x4d", [2, 3, 45, 37]), ("regnet_y_400mf", [1, 3, 41, 50]), ("regnet_x_400mf", [2, 3, 33, 33]),
     ] as [(String, [Int])])
     func channelBlockedPlansMatchAtOddSizes(_ name: String, _ shape: [Int]) throws {
         let model = try ModelZoo.build(name)

@@ -74,19 +74,21 @@ enum ChannelBlockLayout {
         return result
     }
 
-    /// Whether a plan should hold activations in channel blocks: when the graph has depthwise
-    /// convolutions that can run on them, the layout that vectorizes those across channels. Other
-    /// networks (ResNets, VGG, GoogLeNet) keep NCHW, where their 3x3 convolutions run as Winograd
-    /// or implicit GEMM, and blocks would only add layout changes around them.
+    /// Whether a plan should hold activations in channel blocks: when the graph has grouped
+    /// convolutions that can run on them (depthwise ones, and ResNeXt's and RegNet's groups of 4 to
+    /// 64 channels), the layout that vectorizes those across channels. Other networks (ResNets, VGG,
+    /// GoogLeNet) keep NCHW, where their 3x3 convolutions run as Winograd or implicit GEMM, and blocks
+    /// would only add layout changes around them.
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         needed.contains { index in
             // The reference kernel's geometry, as `PackedConvolution` checks it.
             guard case .convolution(let weights) = nodes[index].operation,
                 let geometry = try? ConvolutionShape(
                     inputShape: shapes[nodes[index].inputs[0]], weight: weights.weight, bias: weights.bias,
-                    stride: weights.stride, padding: weights.padding, dilation: weights.dilation, groups: weights.groups)
+                    stride: weights.stride, padding: weights.padding, dilation: weights.dilation, groups: weights.groups),
+                var kernelShape = try? PackedConvolution.kernelShape(of: geometry)
             else { return false }
-            return geometry.groups > 1 && geometry.isDepthwise && geometry.outputChannels % PK_CHANNEL_BLOCK == 0
+            return geometry.groups > 1 && pk_conv2d_blocked_supported(&kernelShape) != 0
                 && geometry.inputHeight * geometry.inputWidth > 1
         }
     }

@@ -40,22 +40,7 @@ final class PackedConvolution: @unchecked Sendable {
             let original = bias ?? [Float](repeating: 0, count: outputs)
             bias = (0..<outputs).map { original[$0] * scale[$0] + shift[$0] }
         }
-        // The C kernels count in 32-bit ints: every size must fit, as OpenBLAS's do.
-        func c(_ value: Int) throws -> Int32 {
-            guard let narrow = Int32(exactly: value) else {
-                throw RuntimeError.invalidArgument(operation: "conv2d", reason: "size \(value) exceeds the kernels' range")
-            }
-            return narrow
-        }
-        shape = pk_conv2d_shape(
-            batch: try c(geometry.batch), in_channels: try c(geometry.inputChannels),
-            in_height: try c(geometry.inputHeight), in_width: try c(geometry.inputWidth),
-            out_channels: try c(geometry.outputChannels), out_height: try c(geometry.outputHeight),
-            out_width: try c(geometry.outputWidth), kernel_height: try c(geometry.kernelHeight),
-            kernel_width: try c(geometry.kernelWidth), stride_height: try c(geometry.strideY),
-            stride_width: try c(geometry.strideX), padding_height: try c(geometry.padY),
-            padding_width: try c(geometry.padX), dilation_height: try c(geometry.dilationY),
-            dilation_width: try c(geometry.dilationX), groups: try c(geometry.groups))
+        shape = try Self.kernelShape(of: geometry)
         outputShape = [geometry.batch, geometry.outputChannels, geometry.outputHeight, geometry.outputWidth]
         self.activation = activation
         self.bias = bias
@@ -76,6 +61,26 @@ final class PackedConvolution: @unchecked Sendable {
     }
 
     deinit { packed.deallocate() }
+
+    /// The C kernels' description of `geometry`. They count in 32-bit ints: every size must fit, as
+    /// OpenBLAS's do.
+    static func kernelShape(of geometry: ConvolutionShape) throws -> pk_conv2d_shape {
+        func c(_ value: Int) throws -> Int32 {
+            guard let narrow = Int32(exactly: value) else {
+                throw RuntimeError.invalidArgument(operation: "conv2d", reason: "size \(value) exceeds the kernels' range")
+            }
+            return narrow
+        }
+        return pk_conv2d_shape(
+            batch: try c(geometry.batch), in_channels: try c(geometry.inputChannels),
+            in_height: try c(geometry.inputHeight), in_width: try c(geometry.inputWidth),
+            out_channels: try c(geometry.outputChannels), out_height: try c(geometry.outputHeight),
+            out_width: try c(geometry.outputWidth), kernel_height: try c(geometry.kernelHeight),
+            kernel_width: try c(geometry.kernelWidth), stride_height: try c(geometry.strideY),
+            stride_width: try c(geometry.strideX), padding_height: try c(geometry.padY),
+            padding_width: try c(geometry.padX), dilation_height: try c(geometry.dilationY),
+            dilation_width: try c(geometry.dilationX), groups: try c(geometry.groups))
+    }
 
     /// `conv KxK/stride in->out [groups g]`, as plan summaries print it.
     var description: String {
