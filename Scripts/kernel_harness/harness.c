@@ -324,6 +324,11 @@ static int check_max_pool(void) {
         {7, 19, 5, 3, 3, 2, 2, 1, 1, 2},
         {1, 1, 1, 1, 1, 1, 0, 0, 1, 1},
         {3, 50, 3, 3, 2, 2, 1, 1, 1, 1},
+        {14, 14, 3, 3, 1, 1, 1, 1, 1, 1},     // googlenet's branch pools on 14x14 and 7x7 planes
+        {7, 7, 3, 3, 1, 1, 1, 1, 1, 1},
+        {14, 14, 3, 3, 2, 2, 0, 0, 1, 1},     // its pool to 7x7 (ceil)
+        {5, 3, 3, 3, 1, 1, 1, 1, 1, 1},       // rows narrower than one vector
+        {6, 16, 2, 2, 2, 2, 0, 0, 1, 1},      // whole vectors only
     };
     int failures = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

@@ -13,7 +13,8 @@
 #include <math.h>
 
 
-/// Floats past the line's last tap that vector loads may read: -inf, so they change nothing.
+/// Floats past the line's last tap that vector loads may read: -inf, so they change nothing. The
+/// AVX2 path also writes up to 7 floats past the last column.
 enum { LINE_SLACK = 24 };
 
 typedef struct {
@@ -54,37 +55,56 @@ static inline PK_AVX2 __m256 load_evens_avx2(const float *line) {
     return pk_even_lanes_avx2(_mm256_loadu_ps(line), _mm256_loadu_ps(line + 8));
 }
 
-static PK_AVX2 void fill_line_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *line, size_t line_floats) {
+/// The parts of a line no input row writes: the left padding, and everything past the last whole
+/// vector of columns. -inf, once per task: the rows only ever write the columns' vectors.
+static PK_AVX2 void border_line_avx2(const pk_pool2d_shape *s, float *line, size_t line_floats) {
+    for (int i = 0; i < s->padding_width; i++) line[i] = -INFINITY;
+    size_t columns_end = (size_t)s->padding_width + ((size_t)s->in_width + 7) / 8 * 8;
+    for (size_t i = columns_end; i < line_floats; i++) line[i] = -INFINITY;
+}
+
+/// fill_line's columns, eight at a time; a row's last partial vector is read masked and its lanes
+/// past the row set to -inf (they are the right border). The first valid row is stored, not
+/// compared with -inf: on GoogLeNet's 7x7 and 14x14 planes the scalar tails and the per-row -inf
+/// pass were most of the pooling's time.
+static PK_AVX2 void fill_line_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *line) {
     __m256 lowest = _mm256_set1_ps(-INFINITY);
-    size_t i = 0;
-    for (; i + 8 <= line_floats; i += 8) _mm256_storeu_ps(line + i, lowest);
-    for (; i < line_floats; i++) line[i] = -INFINITY;
+    __m256i tail = pk_lane_mask_avx2(s->in_width % 8);
     float *columns = line + s->padding_width;
+    int first = 1;
     for (int ky = 0; ky < s->kernel_height; ky++) {
         int iy = oy * s->stride_height - s->padding_height + ky * s->dilation_height;
         if (iy < 0 || iy >= s->in_height) continue;
         const float *row = plane + (size_t)iy * s->in_width;
-        int x = 0;
-        for (; x + 8 <= s->in_width; x += 8)
-            _mm256_storeu_ps(columns + x, pk_keep_max_avx2(_mm256_loadu_ps(columns + x), _mm256_loadu_ps(row + x)));
-        for (; x < s->in_width; x++) columns[x] = pk_keep_max(columns[x], row[x]);
+        for (int x = 0; x < s->in_width; x += 8) {
+            __m256 value = x + 8 <= s->in_width
+                ? _mm256_loadu_ps(row + x)
+                : _mm256_blendv_ps(lowest, _mm256_maskload_ps(row + x, tail), _mm256_castsi256_ps(tail));
+            if (!first) value = pk_keep_max_avx2(_mm256_loadu_ps(columns + x), value);
+            _mm256_storeu_ps(columns + x, value);
+        }
+        first = 0;
     }
+    if (first)
+        for (int x = 0; x < s->in_width; x += 8) _mm256_storeu_ps(columns + x, lowest);
 }
 
-/// Eight outputs at a time for dilation 1 and stride 1 or 2; the rest as the portable loop does.
+/// Eight outputs at a time for dilation 1 and stride 1 or 2, the last partial vector stored masked
+/// (its window reads stay within the line's slack); the rest as the portable loop does.
 static PK_AVX2 void reduce_line_avx2(const pk_pool2d_shape *s, const float *line, float *out) {
-    int ox = 0;
-    if (s->dilation_width == 1 && (s->stride_width == 1 || s->stride_width == 2)) {
-        int stride = s->stride_width;
-        for (; ox + 8 <= s->out_width; ox += 8) {
-            const float *window = line + (size_t)ox * stride;
-            __m256 kept = stride == 1 ? _mm256_loadu_ps(window) : load_evens_avx2(window);
-            for (int kx = 1; kx < s->kernel_width; kx++)
-                kept = pk_keep_max_avx2(kept, stride == 1 ? _mm256_loadu_ps(window + kx) : load_evens_avx2(window + kx));
-            _mm256_storeu_ps(out + ox, kept);
-        }
+    if (s->dilation_width != 1 || (s->stride_width != 1 && s->stride_width != 2)) {
+        reduce_line_portable(s, line, 0, out);
+        return;
     }
-    reduce_line_portable(s, line, ox, out);
+    int stride = s->stride_width;
+    for (int ox = 0; ox < s->out_width; ox += 8) {
+        const float *window = line + (size_t)ox * stride;
+        __m256 kept = stride == 1 ? _mm256_loadu_ps(window) : load_evens_avx2(window);
+        for (int kx = 1; kx < s->kernel_width; kx++)
+            kept = pk_keep_max_avx2(kept, stride == 1 ? _mm256_loadu_ps(window + kx) : load_evens_avx2(window + kx));
+        if (ox + 8 <= s->out_width) _mm256_storeu_ps(out + ox, kept);
+        else _mm256_maskstore_ps(out + ox, pk_lane_mask_avx2(s->out_width - ox), kept);
+    }
 }
 #endif
 
@@ -94,15 +114,18 @@ static void max_pool_task(void *context, size_t task) {
     const float *plane = job->input + task * (size_t)s->in_height * s->in_width;
     float *output = job->output + task * (size_t)s->out_height * s->out_width;
     float *line = pk_thread_scratch(job->line_floats);
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        border_line_avx2(s, line, job->line_floats);
+        for (int oy = 0; oy < s->out_height; oy++) {
+            fill_line_avx2(s, plane, oy, line);
+            reduce_line_avx2(s, line, output + (size_t)oy * s->out_width);
+        }
+        return;
+    }
+#endif
     for (int oy = 0; oy < s->out_height; oy++) {
         float *out = output + (size_t)oy * s->out_width;
-#ifdef PK_HAVE_AVX2_PATH
-        if (pk_use_avx2()) {
-            fill_line_avx2(s, plane, oy, line, job->line_floats);
-            reduce_line_avx2(s, line, out);
-            continue;
-        }
-#endif
         fill_line(s, plane, oy, line, job->line_floats);
         reduce_line_portable(s, line, 0, out);
     }
