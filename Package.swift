@@ -54,9 +54,13 @@ let package = Package(
             name: "CKernels",
             linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread", .when(platforms: [.linux]))]
         ),
+        // The bulk of a zip record's CRC-32 by carry-less multiplication (PCLMULQDQ, chosen at run
+        // time), in C for the same per-function target attributes; apart from CKernels so that
+        // reading a checkpoint needs nothing of the runtime.
+        .target(name: "CZipChecksum"),
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto"]
+            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto", "CZipChecksum"]
         ),
         .executableTarget(
             name: "pthkit",

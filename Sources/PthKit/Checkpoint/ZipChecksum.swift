@@ -1,5 +1,5 @@
-import CKernels
 import CLibZip
+import CZipChecksum
 import Foundation
 
 /// zlib's CRC-32 of a file region, the check a zip record carries. Large regions are split across

@@ -3,7 +3,7 @@
 // Instruction" (Intel, 2009): four 128-bit lanes are folded 512 bits forward per step, then into
 // one lane. The last lane and the tail are left to zlib (the caller), which also serves CPUs
 // without PCLMULQDQ, so no table or Barrett reduction is needed here.
-#include "PthKitKernels.h"
+#include "ZipChecksum.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
