@@ -34,11 +34,3 @@ extension Module {
         return TensorData(dtype: parameter.dtype == .int64 ? .int64 : .float32, shape: value.shape, bytes: bytes)
     }
 }
-
-extension StateDict {
-    /// The state dict as the tree `torch.save(model.state_dict())` pickles: an OrderedDict of
-    /// tensors, carrying `_metadata` when this state dict has it.
-    public var checkpointValue: CheckpointValue {
-        .dict(CheckpointDict(entries: entries.map { (.string($0.key), .tensor($0.tensor)) }, metadata: metadata))
-    }
-}

@@ -93,6 +93,14 @@ public struct StateDict: Sendable {
     }
 }
 
+extension StateDict {
+    /// The state dict as the tree `torch.save(model.state_dict())` pickles: an OrderedDict of
+    /// tensors, carrying `_metadata` when this state dict has it.
+    public var checkpointValue: CheckpointValue {
+        .dict(CheckpointDict(entries: entries.map { (.string($0.key), .tensor($0.tensor)) }, metadata: metadata))
+    }
+}
+
 extension Checkpoint {
     /// The value at `key`, a dotted path through dictionaries (`state_dict`, `model.ema`); the whole
     /// object when `key` is nil or empty.
