@@ -19,7 +19,7 @@ struct TensorView {
         guard offset >= 0 else { throw TensorViewError("negative storage offset \(offset)") }
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorViewError("negative size in \(shape)") }
         guard strides.allSatisfy({ $0 >= 0 }) else { throw TensorViewError("negative stride in \(strides)") }
-        guard let count = Tensor.elementCount(of: shape) else {
+        guard let count = TensorShape.elementCount(of: shape) else {
             throw TensorViewError("sizes \(shape) overflow")
         }
         if count == 0 { return TensorData(dtype: dtype, shape: shape, bytes: []) }

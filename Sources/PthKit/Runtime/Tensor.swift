@@ -59,14 +59,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// Product of the dimensions, or nil when one is negative or the product overflows.
     public static func elementCount(of shape: [Int]) -> Int? {
-        var total = 1
-        for dimension in shape {
-            guard dimension >= 0 else { return nil }
-            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow else { return nil }
-            total = product
-        }
-        return total
+        TensorShape.elementCount(of: shape)
     }
 }
 

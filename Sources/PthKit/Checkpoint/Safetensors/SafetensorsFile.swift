@@ -114,7 +114,7 @@ enum SafetensorsFile {
         guard begin <= end, end <= dataLength else {
             throw SafetensorsError("tensor \"\(name)\" has data_offsets [\(begin), \(end)] outside the \(dataLength) bytes of data")
         }
-        let elements = Tensor.elementCount(of: shape)
+        let elements = TensorShape.elementCount(of: shape)
         let byteCount = elements?.multipliedReportingOverflow(by: dtype.byteSize)
         guard let byteCount, !byteCount.overflow, byteCount.partialValue == end - begin else {
             throw SafetensorsError("tensor \"\(name)\" of shape \(shape) and dtype \(dtypeName) does not take the \(end - begin) bytes of its data_offsets")

@@ -27,7 +27,7 @@ public enum SafetensorsWriter {
         var seen = Set<String>()
         for (key, tensor) in tensors {
             guard seen.insert(key).inserted else { throw failure(key, .unwritable("the key appears twice")) }
-            guard let count = Tensor.elementCount(of: tensor.shape), count * tensor.dtype.byteSize == tensor.byteCount else {
+            guard let count = TensorShape.elementCount(of: tensor.shape), count * tensor.dtype.byteSize == tensor.byteCount else {
                 throw failure(key, .malformedTensor("\(tensor.byteCount) bytes for shape \(tensor.shape) of \(tensor.dtype.rawValue)"))
             }
         }
