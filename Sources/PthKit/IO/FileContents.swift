@@ -110,7 +110,7 @@ public final class FileContents: @unchecked Sendable {
     }
 }
 
-extension FileContents: CopiedRegionPages {
+extension FileContents {
     /// A borrowed region whose values the compiled plan copied into a layout of its own (a packed
     /// convolution's weights, which the compiled forward pass never reads here again): its pages
     /// leave resident memory even though the bytes are lent, so a model's weights are not held

@@ -22,3 +22,7 @@ extension TensorData {
         #endif
     }
 }
+
+/// A mapped file lets the pages of a weight the plan has packed go (`releasePages(ofCopied:)`). Declared
+/// here, where the file's bytes are lent to tensors: the checkpoint reader knows nothing of the runtime.
+extension FileContents: CopiedRegionPages {}
