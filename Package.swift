@@ -58,9 +58,12 @@ let package = Package(
         // time), in C for the same per-function target attributes; apart from CKernels so that
         // reading a checkpoint needs nothing of the runtime.
         .target(name: "CZipChecksum"),
+        // What every stage below shares: file reading, page advice, text made safe to print, shape
+        // arithmetic. Depends on nothing of the package.
+        .target(name: "PthKitSupport"),
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto", "CZipChecksum"]
+            dependencies: ["PthKitSupport", "CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto", "CZipChecksum"]
         ),
         .executableTarget(
             name: "pthkit",

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// A file written by `torch.save`, read without executing anything from it.
 ///

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// Why a checkpoint file could not be read: the file, the part of it (an archive record, a pickle, a
 /// tensor key) and what is wrong there.
 public struct CheckpointError: Error, CustomStringConvertible {

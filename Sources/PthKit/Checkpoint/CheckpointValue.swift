@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// The object tree of a checkpoint after torch's allowlisted constructors have been interpreted:
 /// tensors are real tensors, OrderedDicts are dictionaries, pickled modules are their state dicts,
 /// and anything else is an inert record of what the file asked for.

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// Storages of a legacy (pre-1.6) checkpoint. They follow the pickles in the file, in the order of
 /// the storage-key list, each as an 8-byte little-endian element count and the raw elements; the
 /// element size comes from the dtype the main pickle gave each key. Always little-endian. Each

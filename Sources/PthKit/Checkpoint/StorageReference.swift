@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// What a persistent id says about a storage: its key in the container, its dtype and element count,
 /// and for legacy views the window onto a larger root storage.
 struct StorageReference {

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// A tensor as the checkpoint stores it: its dtype, shape and the bytes of its storage (little-endian,
 /// bool as one byte each). A dense tensor's bytes are its row-major values (`layout` nil); the bytes
 /// of a tensor that is a whole stored record are still the file's (`TensorBytes.region`). Any other

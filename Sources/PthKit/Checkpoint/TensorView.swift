@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// A tensor as `_rebuild_tensor_v2` describes it: a window (offset, sizes, strides, in elements) onto a
 /// storage. Every number comes from the file, so `tensor(over:)` checks them all, with arithmetic
 /// that throws on overflow. Nothing is copied: a view stays a view, as torch keeps it.

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// Turns the pickle machine's inert values into a `CheckpointValue` tree by interpreting the
 /// constructors checkpoints need — and only those. Nothing is ever called: an allowlisted name is
 /// interpreted by code written here, every other name stays an `.opaque` record.

@@ -1,5 +1,6 @@
 import CLibZip
 import Foundation
+import PthKitSupport
 
 /// The zip container torch.save has written since 1.6: `<prefix>/data.pkl`, `<prefix>/data/<key>` per
 /// storage and a few small records (`byteorder`, `version`). libzip handles stored and deflated

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// Storages of a zip checkpoint: record `data/<key>`, read once each (tied weights share one). A
 /// stored record stays a region of the file; a deflated one is extracted.
 final class ZipStorageSource: StorageSource {

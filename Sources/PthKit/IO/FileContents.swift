@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// A file's bytes, mapped read-only, shared by every tensor that is a region of them, so reading a
 /// checkpoint copies each tensor's bytes once: from the page cache into the tensor's final buffer.

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// NumPy `.npy` files: the exchange format between PthKit and the PyTorch oracle (fixtures,
 /// `--dump` outputs). Reads format versions 1.0, 2.0 and 3.0 with float, integer and bool dtypes of

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// The class names that go with a checkpoint holding a bare state dict (as `finetune-head` writes it,
 /// so that PyTorch's strict `load_state_dict` accepts the file): `NAME.classes.txt` beside

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// The random source for fresh parameters, seeded like `torch.manual_seed` so a model built twice
 /// with the same seed has the same weights. (The values differ from torch's own generator; only the

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// What `loadStateDict` did, in the terms of `load_state_dict`'s return value and a bit more.
 public struct LoadReport: Sendable {
     public var loaded: [String] = []

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// A parameter or buffer slot of a module. It is a reference so that loading a state dict, training
 /// a head or replacing a layer reaches the one place the forward pass reads from.

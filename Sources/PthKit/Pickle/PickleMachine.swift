@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// A pickle virtual machine (protocols 0-5) that builds values and never executes anything.
 ///
 /// Every global stays a name and every call (REDUCE, NEWOBJ, INST, OBJ) stays an inert `PickleObject`,

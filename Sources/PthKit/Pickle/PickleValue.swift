@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// The values a pickle stream can build. The machine knows nothing about torch: a call to any global
 /// is recorded as an inert `PickleObject`, and the layer above decides what, if anything, it means.
 public indirect enum PickleValue: Sendable {

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// A dense float32 tensor in row-major order (NCHW for images): the one value the runtime computes on.
 ///
 /// It is a value type over copy-on-write storage (its own array, or a borrowed region of a mapped

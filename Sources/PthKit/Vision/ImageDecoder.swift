@@ -1,5 +1,6 @@
 import CImageShims
 import Foundation
+import PthKitSupport
 
 /// PNG and JPEG files decoded to exactly the pixels of torchvision's default loader,
 /// `PIL.Image.open(f).convert("RGB")`: libpng and libjpeg do the decoding (Pillow uses the same

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// The safetensors layout: an 8-byte little-endian header length N, N bytes of JSON
 /// (`{"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, "__metadata__": {...}}`),

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// Writes safetensors files as `safetensors.torch.save_file` does: `{"format": "pt"}` metadata,
 /// tensors ordered by element size (largest first) then name so every tensor's data is aligned to

@@ -1,3 +1,5 @@
+import PthKitSupport
+
 /// Where kernels get the arrays their results live in.
 ///
 /// During a compiled plan's run (`PlanWorkspace.running`), a kernel's new output comes from the

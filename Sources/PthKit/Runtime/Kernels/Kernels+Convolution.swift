@@ -1,3 +1,5 @@
+import PthKitSupport
+
 extension Kernels {
     /// `torch.nn.functional.conv2d`: input [N, C_in, H, W], weight [C_out, C_in/groups, kH, kW],
     /// bias of C_out values or nil; then `activation`, if given, applied to each output while it is

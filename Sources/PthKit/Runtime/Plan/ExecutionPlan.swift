@@ -1,4 +1,5 @@
 import Foundation
+import PthKitSupport
 
 /// A model compiled for one input shape: batch norms folded into convolutions, bias, residual add
 /// and activation fused into each convolution's epilogue, weights packed once, and buffers recycled

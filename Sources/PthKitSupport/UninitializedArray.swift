@@ -5,7 +5,7 @@ extension Array {
     /// Why: the standard initializer with capacity 0 stores its count into Swift's one shared
     /// empty-array storage, a write ThreadSanitizer reports as racing with every other thread that
     /// reads any empty array (a zero-byte file read while another test parsed a pickle).
-    init(
+    package init(
         emptySafeUninitializedCapacity capacity: Int,
         initializingWith initialize: (inout UnsafeMutableBufferPointer<Element>, inout Int) throws -> Void
     ) rethrows {

@@ -1,6 +1,8 @@
 /// IEEE half precision to single, by bits: `Float16` is missing on some Apple targets.
-enum HalfPrecision {
-    static func float(fromHalf bits: UInt16) -> Float {
+package enum HalfPrecision {
+    /// Inlinable: the checkpoint and .npy readers, in other modules, call it for every element.
+    @inlinable
+    package static func float(fromHalf bits: UInt16) -> Float {
         let sign = UInt32(bits & 0x8000) << 16
         let exponent = Int((bits >> 10) & 0x1F)
         let mantissa = UInt32(bits & 0x03FF)

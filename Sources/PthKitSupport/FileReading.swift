@@ -1,9 +1,9 @@
 import Foundation
 
 /// Whole-file reads into a byte array, the one shape every reader here parses from.
-enum FileReading {
+package enum FileReading {
     /// Opens `url` read-only with its `fstat`; a folder is an error. The caller closes the descriptor.
-    static func openForReading(_ url: URL) throws -> (descriptor: Int32, status: stat) {
+    package static func openForReading(_ url: URL) throws -> (descriptor: Int32, status: stat) {
         let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw FileReadingError(path: url.path, code: errno) }
         var status = stat()
@@ -22,7 +22,7 @@ enum FileReading {
     /// A regular file is read straight into the array with `read(2)`: going through `Data` would
     /// cost a second full copy, a large share of loading a checkpoint. Anything else (a pipe, a
     /// device) goes through `Data`.
-    static func bytes(of url: URL) throws -> [UInt8] {
+    package static func bytes(of url: URL) throws -> [UInt8] {
         let (descriptor, status) = try openForReading(url)
         defer { close(descriptor) }
         guard (status.st_mode & S_IFMT) == S_IFREG else {

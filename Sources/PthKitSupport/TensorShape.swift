@@ -1,8 +1,8 @@
 /// Shape arithmetic that both a checkpoint's tensors and the runtime's check their shapes with.
-enum TensorShape {
+package enum TensorShape {
     /// Product of the dimensions, or nil when one is negative or the product overflows: shapes come
     /// from files, and are counted this way before anything is allocated for them.
-    static func elementCount(of shape: [Int]) -> Int? {
+    package static func elementCount(of shape: [Int]) -> Int? {
         var total = 1
         for dimension in shape {
             guard dimension >= 0 else { return nil }
