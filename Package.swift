@@ -61,9 +61,16 @@ let package = Package(
         // What every stage below shares: file reading, page advice, text made safe to print, shape
         // arithmetic. Depends on nothing of the package.
         .target(name: "PthKitSupport"),
+        // Reading and writing checkpoints: the pickle machine, the zip and legacy containers, torch's
+        // allowlisted constructors, TorchScript and safetensors, state dicts. Tensors here are the
+        // file's bytes (`TensorData`); nothing of the runtime.
+        .target(
+            name: "PthKitCheckpoint",
+            dependencies: ["PthKitSupport", "CLibZip", "CLibCrypto", "CZipChecksum"]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["PthKitSupport", "CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto", "CZipChecksum"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "COpenBLAS", "CImageShims", "CKernels"]
         ),
         .executableTarget(
             name: "pthkit",

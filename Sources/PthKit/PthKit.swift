@@ -1,3 +1,4 @@
 // What `import PthKit` brings: every stage's public API, so a user imports one module. The stages
 // are targets of their own so that the compiler keeps their dependencies one-way (README, "Layout").
+@_exported import PthKitCheckpoint
 @_exported import PthKitSupport

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitCheckpoint
 
 /// How a checkpoint is fitted to a model: which part of it, which key rewrites, how strict.
 public struct LoadOptions: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitCheckpoint
 
 /// Official weight files whose SHA-256 was already checked, remembered by path and file identity
 /// (device, inode, size, modification time) in the user's cache folder, so loading the same

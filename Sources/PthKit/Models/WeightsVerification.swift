@@ -1,4 +1,5 @@
 import Foundation
+import PthKitCheckpoint
 
 /// When `ModelZoo.load` finishes checking the SHA-256 of a file that must match one: a file named
 /// like an official torchvision weight file, or any file given `LoadOptions.sha256`.

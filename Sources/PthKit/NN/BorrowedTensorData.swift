@@ -1,3 +1,5 @@
+import PthKitCheckpoint
+
 extension TensorData {
     /// The values as storage that borrows the checkpoint's mapped bytes instead of converting them:
     /// only float32 values that are a region of the file, hold `count` values (the parameter's

@@ -1,3 +1,4 @@
+import PthKitCheckpoint
 import PthKitSupport
 
 /// What `loadStateDict` did, in the terms of `load_state_dict`'s return value and a bit more.

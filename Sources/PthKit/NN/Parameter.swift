@@ -1,4 +1,5 @@
 import Foundation
+import PthKitCheckpoint
 import PthKitSupport
 
 /// A parameter or buffer slot of a module. It is a reference so that loading a state dict, training

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitCheckpoint
 
 extension Module {
     /// torch.save(model.state_dict(), url): every parameter and persistent buffer (float32, int64 counters) with `_metadata`.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PthKit
+@testable import PthKitCheckpoint
 import Testing
 
 /// Values covering every dtype, torch's special floats and integer extremes, and every container.

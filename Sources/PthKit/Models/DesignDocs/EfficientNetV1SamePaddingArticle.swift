@@ -1,3 +1,5 @@
+import PthKitCheckpoint
+
 /// design-docs `efficientnet-v1-same-padding-article.md`: EfficientNet B0-B7 with TensorFlow "same"
 /// padding computed once for a fixed `in_spatial_shape` (`init_conv`, `stages.N.layers.M`,
 /// `head_conv`, `fc`), key for key, and the article's `_load_state` as `EfficientNet.loadPretrained`

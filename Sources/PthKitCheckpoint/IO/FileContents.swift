@@ -12,7 +12,7 @@ import PthKitSupport
 /// does; `LoadOptions.copyWeights` copies instead for files that may change (README).
 public final class FileContents: @unchecked Sendable {
     /// Immutable after `init`; valid until `deinit`.
-    let bytes: UnsafeRawBufferPointer
+    package let bytes: UnsafeRawBufferPointer
     private let isMapped: Bool
     private let lendingLock = NSLock()
     /// Set once a tensor borrows these bytes (`lend()`); from then on no page is let go.
@@ -94,13 +94,13 @@ public final class FileContents: @unchecked Sendable {
     /// read-only, so a page let go would come back from the file unchanged, but every forward pass
     /// (and the plan's packing) would fault it in again, and each chunk released to save memory
     /// during a load would be memory the model holds anyway.
-    func lend() {
+    package func lend() {
         lendingLock.withLock { isLent = true }
     }
 
     /// Runs `body` over `range` in chunks of about `chunkBytes`, releasing each chunk's pages after
     /// it: how a whole-file pass (a hash, a checksum) reads a mapped file without keeping it resident.
-    func forEachChunk(of range: Range<Int>, chunkBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer) -> Void) {
+    package func forEachChunk(of range: Range<Int>, chunkBytes: Int = 8 << 20, _ body: (UnsafeRawBufferPointer) -> Void) {
         var start = range.lowerBound
         while start < range.upperBound {
             let end = min(range.upperBound, start + chunkBytes)

@@ -43,7 +43,7 @@ public struct Checkpoint: Sendable {
     }
 
     /// The whole file (mapped), or an error naming it: shared with loaders that look at the bytes first.
-    static func fileContents(_ url: URL) throws -> FileContents {
+    package static func fileContents(_ url: URL) throws -> FileContents {
         do {
             return try FileContents.read(url)
         } catch {
