@@ -68,9 +68,15 @@ let package = Package(
             name: "PthKitCheckpoint",
             dependencies: ["PthKitSupport", "CLibZip", "CLibCrypto", "CZipChecksum"]
         ),
+        // The runtime: tensors, the reference kernels, and the plan compiler and its plans on the C
+        // kernels and OpenBLAS. Knows nothing of checkpoints or modules.
+        .target(
+            name: "PthKitRuntime",
+            dependencies: ["PthKitSupport", "COpenBLAS", "CKernels"]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["PthKitSupport", "PthKitCheckpoint", "COpenBLAS", "CImageShims", "CKernels"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "CImageShims"]
         ),
         .executableTarget(
             name: "pthkit",

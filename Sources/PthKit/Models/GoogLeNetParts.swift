@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// What the GoogLeNet (Inception v1) ports share: the paper's layer plan and the four-branch `Inception`
 /// block. They differ in their `BasicConv2d` (with or without batch norm), the kernel of the "5x5"
 /// branch, the names of the inception blocks, the last max pool and the auxiliary heads.

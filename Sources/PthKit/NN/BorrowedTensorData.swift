@@ -1,4 +1,5 @@
 import PthKitCheckpoint
+import PthKitRuntime
 
 extension TensorData {
     /// The values as storage that borrows the checkpoint's mapped bytes instead of converting them:

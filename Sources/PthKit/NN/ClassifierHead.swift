@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// The classifier head of a classification network and what transfer learning does with it.
 extension Module {
     /// The last Linear in registration order (`fc`, `classifier.1`, `classifier.6`, ...), with its path.

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// Records which modules a forward pass ran and the shapes they produced: what `pthkit summary`
 /// prints. Off (nil) except inside `Module.trace(_:)`, and per task, so it never slows a normal run.

@@ -1,4 +1,5 @@
 import PthKitCheckpoint
+import PthKitRuntime
 import PthKitSupport
 
 /// What `loadStateDict` did, in the terms of `load_state_dict`'s return value and a bit more.

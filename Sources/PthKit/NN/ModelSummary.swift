@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// Per layer: output shape, parameter count and mult-adds, from one traced forward pass. The total
 /// parameter count equals PyTorch's `sum(p.numel() for p in model.parameters())`.

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 extension Module {
     /// The plan for inputs of `inputShape`, compiled on first use and kept while the model's

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// A node of a model, found by the same dotted names PyTorch uses (`layer1.0.conv1.weight`).
 ///
 /// Subclasses register their children, parameters and buffers in the order the PyTorch class assigns

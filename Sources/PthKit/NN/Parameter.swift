@@ -1,5 +1,6 @@
 import Foundation
 import PthKitCheckpoint
+import PthKitRuntime
 import PthKitSupport
 
 /// A parameter or buffer slot of a module. It is a reference so that loading a state dict, training

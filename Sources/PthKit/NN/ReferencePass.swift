@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// Marks the task that runs `Module.referenceForward`: inside it, calling a module runs its
 /// `forward` instead of a compiled plan.
 enum ReferencePass {

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.Sequential`: children named `0`, `1`, ... (or given names), applied in order.
 public final class Sequential: Module, @unchecked Sendable {
     public convenience init(_ modules: Module...) {

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// `pthkit finetune-head`: a pretrained model taught new classes. The model is built for the
 /// ImageFolder's classes, the backbone loaded with mismatched tensors dropped and frozen, features

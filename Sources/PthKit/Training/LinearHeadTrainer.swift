@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 
 /// A Linear layer `logits = x W^T + b` trained by minibatches of softmax cross-entropy, as
 /// `nn.Linear` with `F.cross_entropy` and `torch.optim.SGD`/`Adam` train it. Buffers are sized once

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 import PthKitSupport
 
 /// Preprocessing and labels for a model, as its manifest entry (or the official weight file) says.

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 extension Preprocessing {
     /// Decodes and preprocesses `files` `batchSize` at a time, handing each [N, C, H, W] batch and

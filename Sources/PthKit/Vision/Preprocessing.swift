@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// The input transform of torchvision's classification weights
 /// (`torchvision.transforms._presets.ImageClassification`), reproducing its output tensor:
 /// `Resize(resizeSize, interpolation, antialias=True)` of the shorter side on the 8-bit PIL image,

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PthKit
+@testable import PthKitRuntime
 
 /// A borrowed region of a mapped file whose values were copied elsewhere (a packed convolution's
 /// weights) lets its pages leave resident memory, and still reads the file's values afterwards.

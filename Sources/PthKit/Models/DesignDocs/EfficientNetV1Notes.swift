@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// design-docs `efficientnet-v1-notes.md` (and the same code in `pytorch-models-notebook.md`, cell 8.3):
 /// EfficientNet V1 whose blocks are named by stage and letter (`features.1a`, `features.2b`, ...), key
 /// for key (the oracle transcription is `Scripts/oracle/design_docs/efficientnet_v1_notes.py`).

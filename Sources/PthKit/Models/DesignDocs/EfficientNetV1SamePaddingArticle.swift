@@ -1,4 +1,5 @@
 import PthKitCheckpoint
+import PthKitRuntime
 
 /// design-docs `efficientnet-v1-same-padding-article.md`: EfficientNet B0-B7 with TensorFlow "same"
 /// padding computed once for a fixed `in_spatial_shape` (`init_conv`, `stages.N.layers.M`,

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// lesson-16 section 1.3: GoogLeNet (Inception V1) with batch norm inside each `conv` Sequential, the
 /// Inception blocks `in3a`...`in5b` (the shared `GoogLeNetParts.Inception`) and two `AuxClf` heads.
 extension Lesson16Architectures {

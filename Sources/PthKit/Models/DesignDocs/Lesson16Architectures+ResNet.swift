@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// lesson-16 section 2: ResNet built from `ResidualUnit` (18, 34 layers) or `Bottleneck` (50, 101,
 /// 152) by `make_layers`, with a ceil-mode max pool in the stem and a `skipconv` in every block.
 extension Lesson16Architectures {

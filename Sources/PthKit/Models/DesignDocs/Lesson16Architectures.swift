@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// design-docs `lesson-16-architectures.md`: the two VGG16 cells, NiN, GoogLeNet with batch norm
 /// (`Lesson16Architectures+GoogLeNet.swift`) and ResNet from `ResidualUnit`/`Bottleneck`
 /// (`Lesson16Architectures+ResNet.swift`), key for key (the oracle transcription is

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// design-docs `mobilenet-chapter.md`: MobileNetV1, key for key (the oracle transcription is
 /// `Scripts/oracle/design_docs/mobilenet_chapter.py`). The chapter's V2 and V3 are not ported.
 public enum MobileNetChapter {

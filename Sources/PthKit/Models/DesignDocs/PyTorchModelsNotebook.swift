@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// design-docs `pytorch-models-notebook.md`: LeNet5, the half-width AlexNet and GoogLeNet without batch
 /// norm, key for key (the oracle transcription is `Scripts/oracle/design_docs/pytorch_models_notebook.py`).
 /// The notebook's EfficientNet is `EfficientNetV1Notes`. Its VGG, ResNet/ResNeXt, MobileNetV2/V3 and

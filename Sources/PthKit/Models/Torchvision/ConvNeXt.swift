@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/convnext.py` (ConvNeXt Tiny, Small, Base, Large), key for key.
 
 /// `CNBlock`: depthwise 7x7, then channels-last LayerNorm, an MLP with GELU and back, the branch

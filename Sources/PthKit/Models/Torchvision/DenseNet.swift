@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/densenet.py`: DenseNet-BC 121, 161, 169 and 201, key for key.
 ///
 /// Each dense layer reads the concatenation of every feature map before it in its block, as torch

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision's most common layout: `features`, then `avgpool`, flattened, then `classifier`, registered in
 /// that order (AlexNet, VGG). Subclasses only build the three parts, so the class name is still torch's.
 public class FeaturesPoolClassifier: Module, @unchecked Sendable {

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/googlenet.py`: GoogLeNet (Inception v1), key for key, in eval mode.
 public final class GoogLeNet: Module, @unchecked Sendable {
     /// `BasicConv2d`: conv without bias, batch norm with eps 0.001, ReLU.

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/inception.py`: Inception v3 (`Inception3`), key for key, in eval mode.
 public final class Inception3: Module, @unchecked Sendable {
     /// torchvision's `inception.BasicConv2d` is GoogLeNet's: conv without bias, batch norm eps 0.001, ReLU.

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/mnasnet.py`: MNASNet B1 at depth multipliers 0.5, 0.75, 1.0 and 1.3, key for key.
 ///
 /// torchvision's `_version` 2 scales the stem with `alpha` too (version 1 kept it at 32 and 16

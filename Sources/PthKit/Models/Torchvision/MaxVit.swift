@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// torchvision `models/maxvit.py` (MaxViT-T), key for key: stages of MBConv followed by attention
 /// within 7x7 windows ("window") and across a 7x7 grid of the whole map ("grid").

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/mobilenetv2.py`, key for key; with `lastChannelMultiplier` below 1 also the
 /// design notebook's `MobileNetV2(alpha=)`, whose last conv narrows to 1280 * alpha.
 

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// torchvision `models/regnet.py`: RegNetX and RegNetY (squeeze-excitation), key for key.
 public final class RegNet: Module, @unchecked Sendable {

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/resnet.py`: ResNet, ResNeXt and Wide ResNet, key for key.
 
 /// `BasicBlock` (expansion 1): conv1, bn1, relu, conv2, bn2, downsample.

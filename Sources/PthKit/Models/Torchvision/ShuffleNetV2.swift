@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/shufflenetv2.py`: ShuffleNet V2 x0.5 to x2.0, key for key.
 public final class ShuffleNetV2: Module, @unchecked Sendable {
     /// ShuffleNet's `InvertedResidual` (not MobileNetV2's): at stride 1 half the channels pass

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/squeezenet.py`: SqueezeNet 1.0 and 1.1, key for key.
 public final class SqueezeNet: Module, @unchecked Sendable {
     /// `Fire`: a 1x1 squeeze, then 1x1 and 3x3 expands side by side, concatenated along channels.

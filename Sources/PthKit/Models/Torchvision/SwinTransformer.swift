@@ -1,4 +1,5 @@
 import Foundation
+import PthKitRuntime
 
 /// torchvision `models/swin_transformer.py` (Swin T/S/B and Swin V2 T/S/B), key for key. The
 /// feature maps run channels-last, [B, H, W, C], as in torch.

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// The building blocks torchvision's mobile networks share: `ops/misc.py` (`Conv2dNormActivation`,
 /// `SqueezeExcitation`) and `models/_utils.py` (`_make_divisible`).
 

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// Building blocks torchvision's transformer-era models share: `ops/misc.py`'s `MLP` and the
 /// `StochasticDepth` slot of its residual blocks.
 

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// torchvision `models/vision_transformer.py` (ViT B/16, B/32, L/16, L/32, H/14), key for key.
 
 /// `MLPBlock`: the encoder's MLP, Linear-GELU-Linear. Its `_version` is 2 (the keys `0` and `3`

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// Element-wise activations as modules, so they hold their index in a Sequential as in PyTorch.
 public class Activation: Module, @unchecked Sendable {
     let kind: Kernels.Activation

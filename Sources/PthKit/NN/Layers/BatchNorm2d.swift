@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.BatchNorm2d` in eval mode: keys `weight`, `bias`, `running_mean`, `running_var`,
 /// `num_batches_tracked`. Its `_version` is 2, which decides how old checkpoints load.
 public final class BatchNorm2d: Module, @unchecked Sendable {

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.Conv2d`: keys `weight` [out, in/groups, kH, kW] and `bias` [out] when it has one.
 public final class Conv2d: Module, @unchecked Sendable {
     public let inChannels: Int

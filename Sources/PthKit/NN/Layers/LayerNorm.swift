@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.LayerNorm(normalized_shape)` over the last dimension: keys `weight` and `bias` [C].
 public class LayerNorm: Module, @unchecked Sendable {
     public let normalizedShape: Int

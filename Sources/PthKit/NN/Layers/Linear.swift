@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.Linear`: keys `weight` [out, in] and `bias` [out].
 public final class Linear: Module, @unchecked Sendable {
     public private(set) var inFeatures: Int

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.MultiheadAttention(embed_dim, num_heads)` used as self-attention (`attn(x, x, x)`, the
 /// query, key and value one tensor) on batch-first input [N, L, E]: keys `in_proj_weight` [3E, E],
 /// `in_proj_bias` [3E] and the `out_proj` Linear. Dropout is the identity in inference.

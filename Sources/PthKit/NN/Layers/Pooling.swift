@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.MaxPool2d`; `stride` defaults to the kernel size, as in PyTorch.
 public final class MaxPool2d: Module, @unchecked Sendable {
     public let kernelSize: Pair, stride: Pair, padding: Pair, dilation: Pair

@@ -1,3 +1,5 @@
+import PthKitRuntime
+
 /// `nn.Flatten(start_dim)`.
 public final class Flatten: Module, @unchecked Sendable {
     public let startDim: Int

@@ -11,12 +11,12 @@ import Foundation
 /// the weights. Measured at batch 8 on one thread (Zen 3): shufflenet_v2_x1_0 62 ms split against
 /// 100 at once, mobilenet_v2 105-140 against 135-165; efficientnet_b0 and mobilenet_v3_large within
 /// the noise either way.
-enum BatchSplitting {
+package enum BatchSplitting {
     /// Whether a plan for the batch traced in `batched` should run image by image, given the same
     /// model traced for one image in `single`: every value the input reaches must have the batch
     /// as its first dimension and the one-image shape otherwise (so no step mixes images), and the
     /// largest activation must outweigh all the weights.
-    static func worthwhile(batched: PlanTracer, single: PlanTracer, batch: Int) -> Bool {
+    package static func worthwhile(batched: PlanTracer, single: PlanTracer, batch: Int) -> Bool {
         guard batch > 1, batched.nodes.count == single.nodes.count, batched.shapes.count == single.shapes.count else {
             return false
         }

@@ -13,8 +13,8 @@
 /// 5. in networks with depthwise convolutions, hold activations in channel blocks where the kernels
 ///    take them (`ChannelBlockLayout`);
 /// 6. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
-enum PlanCompiler {
-    static func compile(
+package enum PlanCompiler {
+    package static func compile(
         nodes: [TracedNode], shapes: [[Int]], inputValue: Int, outputValue: Int
     ) throws -> ExecutionPlan {
         let needed = neededNodes(nodes, outputValue: outputValue)

@@ -3,7 +3,7 @@ import Foundation
 /// One operation of a traced forward pass, as the plan compiler sees it. The operations the compiler
 /// rewrites (folds, fuses, packs) are spelled out with the values they need; everything else is a
 /// `reference` operation that replays the kernel the model called, with its arguments captured.
-enum TracedOperation {
+package enum TracedOperation {
     /// The model's input.
     case input
     /// A tensor the forward pass used without computing it from the input (a captured constant).
@@ -25,20 +25,33 @@ enum TracedOperation {
 }
 
 /// A convolution's parameters as traced: the weights as the module held them then.
-struct ConvolutionWeights {
+package struct ConvolutionWeights {
     let weight: Tensor
     let bias: [Float]?
     let stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int)
     let groups: Int
+
+    /// Spelled out because a memberwise initializer is never visible outside its module (the layers
+    /// that record themselves are in PthKitModels).
+    package init(
+        weight: Tensor, bias: [Float]?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+    ) {
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+    }
 }
 
 /// An operation with the values it reads and writes, numbered in the order the trace made them.
-struct TracedNode {
+package struct TracedNode {
     let operation: TracedOperation
-    let inputs: [Int]
+    package let inputs: [Int]
     let outputs: [Int]
     /// The module that recorded itself as this node, if one did.
-    var source: ObjectIdentifier?
+    package var source: ObjectIdentifier?
 }
 
 /// Records the operations of one forward pass, so that a plan can be compiled from them.
@@ -50,16 +63,18 @@ struct TracedNode {
 /// right shape): a plan depends on shapes, never on values, and this keeps compiling cheap.
 /// Unchecked: a tracer is only touched by the task that compiles, through `current`; kernels' worker
 /// threads do not inherit task-locals, so they never see it.
-final class PlanTracer: @unchecked Sendable {
-    @TaskLocal static var current: PlanTracer?
+package final class PlanTracer: @unchecked Sendable {
+    @TaskLocal package static var current: PlanTracer?
 
-    private(set) var nodes: [TracedNode] = []
-    private(set) var shapes: [[Int]] = []
+    package private(set) var nodes: [TracedNode] = []
+    package private(set) var shapes: [[Int]] = []
     /// Tags carry this trace's number in their high bits, so a tensor kept from an earlier trace is
     /// never mistaken for a value of this one.
     private let tagBase = PlanTracer.nextTagBase()
     /// Above zero while a recorded node computes its output.
     private var depth = 0
+
+    package init() {}
 
     /// The tracer to record into, or nil when there is none or a node is already being recorded.
     static var recording: PlanTracer? {
@@ -68,10 +83,10 @@ final class PlanTracer: @unchecked Sendable {
     }
 
     /// False while a recorded node computes its output.
-    var isRecording: Bool { depth == 0 }
+    package var isRecording: Bool { depth == 0 }
 
     /// Marks `tensor` as the graph's input.
-    func input(_ tensor: Tensor) -> Tensor {
+    package func input(_ tensor: Tensor) -> Tensor {
         var input = tensor
         let value = newValue(shape: tensor.shape)
         input.tracedValue = tagBase + value
@@ -80,7 +95,7 @@ final class PlanTracer: @unchecked Sendable {
     }
 
     /// Records `operation` over `inputs`; `compute` produces its outputs without recording anything.
-    func record(
+    package func record(
         _ operation: TracedOperation, _ inputs: [Tensor], source: ObjectIdentifier? = nil,
         compute: ([Tensor]) throws -> [Tensor]
     ) rethrows -> [Tensor] {
@@ -98,7 +113,7 @@ final class PlanTracer: @unchecked Sendable {
     }
 
     /// The value a result of this trace stands for, or nil for a tensor the trace did not compute.
-    func value(ofOutput tensor: Tensor) -> Int? {
+    package func value(ofOutput tensor: Tensor) -> Int? {
         let value = tensor.tracedValue - tagBase
         guard value >= 0 && value < shapes.count && shapes[value] == tensor.shape else { return nil }
         return value

@@ -22,7 +22,7 @@ public final class ExecutionPlan: @unchecked Sendable {
     private var idleWorkspaces: [PlanWorkspace] = []
     /// The hash check the model's weights were still waiting on when this plan was compiled
     /// (`WeightsGate`): every output waits for it. Set before the plan is shared, then only read.
-    var weightsCheck: (@Sendable () throws -> Void)?
+    package var weightsCheck: (@Sendable () throws -> Void)?
 
     init(inputShape: [Int], outputShape: [Int], steps: [PlanStep], valueCount: Int, inputValue: Int, outputValue: Int) {
         self.inputShape = inputShape
@@ -36,7 +36,7 @@ public final class ExecutionPlan: @unchecked Sendable {
 
     /// A plan for a batch of `batch` images that runs `imagePlan`, compiled for one, on each image,
     /// images side by side on the compute threads (`BatchSplitting.run`).
-    init(batch: Int, imagePlan: ExecutionPlan) {
+    package init(batch: Int, imagePlan: ExecutionPlan) {
         inputShape = [batch] + imagePlan.inputShape.dropFirst()
         outputShape = [batch] + imagePlan.outputShape.dropFirst()
         steps = []

@@ -64,7 +64,7 @@ extension Kernels {
     }
 
     /// Shape of a result whose size is computed from arguments: rejects products that overflow.
-    static func resultShape(_ shape: [Int], _ operation: String) throws -> [Int] {
+    package static func resultShape(_ shape: [Int], _ operation: String) throws -> [Int] {
         guard Tensor.elementCount(of: shape) != nil else {
             throw RuntimeError.invalidArgument(operation: operation, reason: "output shape \(shape) is too large")
         }
@@ -92,7 +92,7 @@ extension Kernels {
     /// Runs `body` for every task in `0..<count` on `ComputeThreads.count` threads, each thread
     /// taking the next task when it finishes one, so tasks of uneven size (order them largest
     /// first) still share the work evenly; inline when `work` is too small to pay for the dispatch.
-    static func forEachTask(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {
+    package static func forEachTask(_ count: Int, work: Int, _ body: @Sendable (Int) -> Void) {
         let threads = min(ComputeThreads.count, count)
         guard work >= 1 << 18, threads > 1 else {
             for task in 0..<count { body(task) }

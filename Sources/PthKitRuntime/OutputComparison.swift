@@ -73,7 +73,7 @@ public struct OutputComparison: Encodable, Sendable {
         return lines.joined(separator: "\n")
     }
 
-    static func topIndices(_ values: ArraySlice<Float>, _ count: Int) -> [Int] {
+    package static func topIndices(_ values: ArraySlice<Float>, _ count: Int) -> [Int] {
         Array(values.indices.sorted { values[$0] > values[$1] }.prefix(count).map { $0 - values.startIndex })
     }
 

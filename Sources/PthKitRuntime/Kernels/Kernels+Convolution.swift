@@ -45,11 +45,11 @@ extension Kernels {
 }
 
 /// The validated geometry of one conv2d call; every loop bound derives from it.
-struct ConvolutionShape {
-    let batch, inputChannels, inputHeight, inputWidth: Int
-    let outputChannels, kernelHeight, kernelWidth, groups: Int
+package struct ConvolutionShape {
+    package let batch, inputChannels, inputHeight, inputWidth: Int
+    package let outputChannels, kernelHeight, kernelWidth, groups: Int
     let strideY, strideX, padY, padX, dilationY, dilationX: Int
-    let outputHeight, outputWidth: Int
+    package let outputHeight, outputWidth: Int
 
     var inputPlane: Int { inputHeight * inputWidth }
     var outputPlane: Int { outputHeight * outputWidth }
@@ -64,7 +64,7 @@ struct ConvolutionShape {
         kernelHeight == 1 && kernelWidth == 1 && strideY == 1 && strideX == 1 && padY == 0 && padX == 0
     }
 
-    init(
+    package init(
         input: Tensor, weight: Tensor, bias: [Float]?,
         stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
     ) throws {

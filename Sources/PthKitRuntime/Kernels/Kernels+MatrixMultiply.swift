@@ -10,7 +10,7 @@ extension Kernels {
     /// threads, each block activated while it is in cache. OpenBLAS's own pool would spin between
     /// calls, and on a machine busy with other work those spinning threads starve the ones doing
     /// the work. Blocks divide the rows or columns of C, never the sum over k.
-    static func multiply(
+    package static func multiply(
         transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
         _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
         accumulate: Bool, _ c: UnsafeMutablePointer<Float>, ldc: Int, activation: Activation? = nil
