@@ -74,9 +74,15 @@ let package = Package(
             name: "PthKitRuntime",
             dependencies: ["PthKitSupport", "COpenBLAS", "CKernels"]
         ),
+        // Modules and models: the module tree, load_state_dict, the zoo and its manifest. Where a
+        // checkpoint's tensors become the runtime's: the one layer that sees both.
+        .target(
+            name: "PthKitModels",
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime"]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "CImageShims"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "CImageShims"]
         ),
         .executableTarget(
             name: "pthkit",

@@ -1,3 +1,5 @@
+import PthKitModels
+
 /// A seeded, stratified train/validation split: each class gives the same share of its images to
 /// validation, so a small class is never left out of either side.
 public enum DatasetSplit {

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitModels
 
 /// The frozen backbone's half of transfer learning: every image through the model once, keeping the
 /// input of its classifier head.

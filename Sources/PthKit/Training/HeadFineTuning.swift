@@ -1,4 +1,5 @@
 import Foundation
+import PthKitModels
 import PthKitRuntime
 
 /// `pthkit finetune-head`: a pretrained model taught new classes. The model is built for the

@@ -1,3 +1,5 @@
+import PthKitModels
+
 /// The epoch loop for a new head: shuffled minibatches, figures after every epoch, and the weights of
 /// the best epoch kept (highest validation accuracy, then lowest validation loss; without validation
 /// data the same on the training set).

@@ -1,4 +1,5 @@
 import Foundation
+import PthKitModels
 import PthKitRuntime
 import PthKitSupport
 

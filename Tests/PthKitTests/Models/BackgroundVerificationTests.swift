@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PthKit
+@testable import PthKitModels
 
 /// `VerificationTiming.inBackground`: `load` returns while the file is hashed, and nothing computed
 /// from a file that fails its check gets out, whether or not the caller remembers to confirm.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PthKit
+@testable import PthKitModels
 
 #if canImport(Glibc)
 import Glibc

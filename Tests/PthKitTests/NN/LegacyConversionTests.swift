@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PthKit
+@testable import PthKitModels
 
 /// A legacy (non-zip) `torch.save` file's storages follow its pickles, so most float32 storages
 /// start off a float boundary and cannot be borrowed: `loadStateDict` converts them into the
