@@ -80,9 +80,15 @@ let package = Package(
             name: "PthKitModels",
             dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime"]
         ),
+        // Images into a model's input as its manifest prescribes (decoding, Pillow's resampling,
+        // normalization) and its logits into predictions.
+        .target(
+            name: "PthKitVision",
+            dependencies: ["PthKitSupport", "PthKitRuntime", "PthKitModels", "CImageShims"]
+        ),
         .target(
             name: "PthKit",
-            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "CImageShims"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision"]
         ),
         .executableTarget(
             name: "pthkit",

@@ -4,3 +4,4 @@
 @_exported import PthKitModels
 @_exported import PthKitRuntime
 @_exported import PthKitSupport
+@_exported import PthKitVision

@@ -1,5 +1,6 @@
 import Foundation
 import PthKitModels
+import PthKitVision
 
 /// The frozen backbone's half of transfer learning: every image through the model once, keeping the
 /// input of its classifier head.

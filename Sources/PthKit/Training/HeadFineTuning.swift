@@ -1,6 +1,7 @@
 import Foundation
 import PthKitModels
 import PthKitRuntime
+import PthKitVision
 
 /// `pthkit finetune-head`: a pretrained model taught new classes. The model is built for the
 /// ImageFolder's classes, the backbone loaded with mismatched tensors dropped and frozen, features
