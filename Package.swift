@@ -58,8 +58,8 @@ let package = Package(
         // time), in C for the same per-function target attributes; apart from CKernels so that
         // reading a checkpoint needs nothing of the runtime.
         .target(name: "CZipChecksum"),
-        // What every stage below shares: file reading, page advice, text made safe to print, shape
-        // arithmetic. Depends on nothing of the package.
+        // What the stages below share: whole-file reads, page advice, text made safe to print, half
+        // floats, shape arithmetic. Depends on nothing of the package.
         .target(name: "PthKitSupport"),
         // Reading and writing checkpoints: the pickle machine, the zip and legacy containers, torch's
         // allowlisted constructors, TorchScript and safetensors, state dicts. Tensors here are the
@@ -86,9 +86,15 @@ let package = Package(
             name: "PthKitVision",
             dependencies: ["PthKitSupport", "PthKitRuntime", "PthKitModels", "CImageShims"]
         ),
+        // Transfer learning: features from a frozen backbone, a new classifier head trained on them.
+        .target(
+            name: "PthKitTraining",
+            dependencies: ["PthKitRuntime", "PthKitModels", "PthKitVision"]
+        ),
+        // What users import: every target above, re-exported, and nothing of its own.
         .target(
             name: "PthKit",
-            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision", "PthKitTraining"]
         ),
         .executableTarget(
             name: "pthkit",
@@ -102,9 +108,10 @@ let package = Package(
             name: "pthkit-fuzz",
             dependencies: ["PthKit"]
         ),
+        // Tests read each stage's internals (`@testable import PthKitCheckpoint`, ...).
         .testTarget(
             name: "PthKitTests",
-            dependencies: ["PthKit"]
+            dependencies: ["PthKit", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision", "PthKitTraining"]
         ),
     ]
 )

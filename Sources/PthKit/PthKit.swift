@@ -4,4 +4,5 @@
 @_exported import PthKitModels
 @_exported import PthKitRuntime
 @_exported import PthKitSupport
+@_exported import PthKitTraining
 @_exported import PthKitVision

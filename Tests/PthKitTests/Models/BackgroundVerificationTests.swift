@@ -1,7 +1,7 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
 @testable import PthKitModels
 
 /// `VerificationTiming.inBackground`: `load` returns while the file is hashed, and nothing computed

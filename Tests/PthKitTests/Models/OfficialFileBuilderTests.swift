@@ -1,7 +1,7 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
 @testable import PthKitModels
 
 /// Loading a file under an official name does what torchvision's builder does for that file:

@@ -1,7 +1,7 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
 @testable import PthKitCheckpoint
 @testable import PthKitModels
 

@@ -1,7 +1,7 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
 @testable import PthKitModels
 
 /// Fresh Conv2d and Linear values are drawn when first read, so a model built to load a checkpoint

@@ -1,7 +1,7 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
 @testable import PthKitModels
 
 /// A legacy (non-zip) `torch.save` file's storages follow its pickles, so most float32 storages

@@ -1,5 +1,5 @@
 import Foundation
-@testable import PthKit
+import PthKit
 import Testing
 
 /// The tests of Sources/PthKit/Vision, grouped so that `swift test --filter Vision` selects them.
