@@ -5,6 +5,10 @@ extension Array {
     /// Why: the standard initializer with capacity 0 stores its count into Swift's one shared
     /// empty-array storage, a write ThreadSanitizer reports as racing with every other thread that
     /// reads any empty array (a zero-byte file read while another test parsed a pickle).
+    ///
+    /// Inlinable so that every module's call is specialized for its element type, as the standard
+    /// initializer it wraps would be, rather than run through a generic entry point.
+    @inlinable
     package init(
         emptySafeUninitializedCapacity capacity: Int,
         initializingWith initialize: (inout UnsafeMutableBufferPointer<Element>, inout Int) throws -> Void
