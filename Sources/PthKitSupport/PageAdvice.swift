@@ -5,11 +5,12 @@ import Foundation
 package enum PageAdvice {
     #if os(Linux)
     package static let dontNeed = MADV_DONTNEED
-    package static let hugePage = MADV_HUGEPAGE
+    static let hugePage = MADV_HUGEPAGE
     /// Linux 5.14's MADV_POPULATE_WRITE, not in every libc's headers; older kernels refuse it.
-    package static let populateWrite: Int32 = 23
+    static let populateWrite: Int32 = 23
     #else
-    package static let dontNeed: Int32 = 0, hugePage: Int32 = 0, populateWrite: Int32 = 0
+    package static let dontNeed: Int32 = 0
+    static let hugePage: Int32 = 0, populateWrite: Int32 = 0
     #endif
 
     /// Advises `advice` on the `pageSize`-aligned interior of `count` bytes at `base` (the system's
