@@ -54,9 +54,47 @@ let package = Package(
             name: "CKernels",
             linkerSettings: [.linkedLibrary("m"), .linkedLibrary("pthread", .when(platforms: [.linux]))]
         ),
+        // The bulk of a zip record's CRC-32 by carry-less multiplication (PCLMULQDQ, chosen at run
+        // time), in C for the same per-function target attributes; apart from CKernels so that
+        // reading a checkpoint needs nothing of the runtime.
+        .target(name: "CZipChecksum"),
+        // What the stages below share: whole-file reads, page advice, text made safe to print, half
+        // floats, shape arithmetic. Depends on nothing of the package.
+        .target(name: "PthKitSupport"),
+        // Reading and writing checkpoints: the pickle machine, the zip and legacy containers, torch's
+        // allowlisted constructors, TorchScript and safetensors, state dicts. Tensors here are the
+        // file's bytes (`TensorData`); nothing of the runtime.
+        .target(
+            name: "PthKitCheckpoint",
+            dependencies: ["PthKitSupport", "CLibZip", "CLibCrypto", "CZipChecksum"]
+        ),
+        // The runtime: tensors, the reference kernels, and the plan compiler and its plans on the C
+        // kernels and OpenBLAS. Knows nothing of checkpoints or modules.
+        .target(
+            name: "PthKitRuntime",
+            dependencies: ["PthKitSupport", "COpenBLAS", "CKernels"]
+        ),
+        // Modules and models: the module tree, load_state_dict, the zoo and its manifest. Where a
+        // checkpoint's tensors become the runtime's: the one layer that sees both.
+        .target(
+            name: "PthKitModels",
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime"]
+        ),
+        // Images into a model's input as its manifest prescribes (decoding, Pillow's resampling,
+        // normalization) and its logits into predictions.
+        .target(
+            name: "PthKitVision",
+            dependencies: ["PthKitSupport", "PthKitRuntime", "PthKitModels", "CImageShims"]
+        ),
+        // Transfer learning: features from a frozen backbone, a new classifier head trained on them.
+        .target(
+            name: "PthKitTraining",
+            dependencies: ["PthKitRuntime", "PthKitModels", "PthKitVision"]
+        ),
+        // What users import: every target above, re-exported, and nothing of its own.
         .target(
             name: "PthKit",
-            dependencies: ["CLibZip", "COpenBLAS", "CImageShims", "CKernels", "CLibCrypto"]
+            dependencies: ["PthKitSupport", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision", "PthKitTraining"]
         ),
         .executableTarget(
             name: "pthkit",
@@ -70,9 +108,10 @@ let package = Package(
             name: "pthkit-fuzz",
             dependencies: ["PthKit"]
         ),
+        // Tests read each stage's internals (`@testable import PthKitCheckpoint`, ...).
         .testTarget(
             name: "PthKitTests",
-            dependencies: ["PthKit"]
+            dependencies: ["PthKit", "PthKitCheckpoint", "PthKitRuntime", "PthKitModels", "PthKitVision", "PthKitTraining"]
         ),
     ]
 )

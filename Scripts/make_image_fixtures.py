@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the oracle for Sources/PthKit/Vision: image files, what Pillow decodes them to, and what
+"""Writes the oracle for Sources/PthKitVision: image files, what Pillow decodes them to, and what
 torchvision's classification transforms make of them.
 
     .venv/bin/python Scripts/make_image_fixtures.py --out Tests/Fixtures/images

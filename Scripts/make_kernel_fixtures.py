@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the oracle for Sources/PthKit/Runtime/Kernels: for every case, its inputs, parameters and
+"""Writes the oracle for Sources/PthKitRuntime/Kernels: for every case, its inputs, parameters and
 PyTorch's float32 output as .npy, plus cases.json naming each case's kernel, arguments and files.
 Also a few .npy files in other dtypes, byte orders and format versions for the NPY reader.
 

@@ -252,7 +252,7 @@ def main():
              "// Embedded so the library needs no resource bundle at run time.\n\n"
              # The blank line keeps the file's final newline: a multi-line literal drops the last one.
              "let embeddedModelsManifest = #\"\"\"\n" + text + "\n\"\"\"#\n")
-    with open(os.path.join(ROOT, "Sources/PthKit/Models/EmbeddedModelsManifest.swift"), "w") as handle:
+    with open(os.path.join(ROOT, "Sources/PthKitModels/Models/EmbeddedModelsManifest.swift"), "w") as handle:
         handle.write(swift)
 
 

@@ -42,7 +42,8 @@ echo "== C kernels against a double-precision reference (every ISA path this CPU
 Scripts/bench_kernels.sh check
 
 echo "== building (release)" >&2
-swift build -c release -Xswiftc -enable-testing --build-tests
+# A target may import only the targets Package.swift says it depends on: the stages stay one-way.
+swift build -c release -Xswiftc -enable-testing --build-tests --explicit-target-dependency-import-check error
 
 export PTHKIT_REQUIRE_GENERATED_FIXTURES=1
 echo "== unit tests" >&2

@@ -1,5 +1,7 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitCheckpoint
+@testable import PthKitModels
 import Testing
 
 /// Values covering every dtype, torch's special floats and integer extremes, and every container.

@@ -1,7 +1,6 @@
 import Foundation
+import PthKit
 import Testing
-
-@testable import PthKit
 
 /// Tensors of stored zip records, legacy storages and safetensors stay regions of the mapped file
 /// until they are converted; a damaged stored record is caught by its CRC when the check is asked for,

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitCheckpoint
 import Testing
 
 @Suite("safetensors PthKit writes")

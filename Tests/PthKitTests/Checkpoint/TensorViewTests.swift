@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitCheckpoint
 import Testing
 
 /// Views stay views: a checkpoint's tensor keeps (storage, sizes, strides, offset) and its dense

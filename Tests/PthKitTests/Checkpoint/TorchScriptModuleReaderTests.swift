@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitCheckpoint
 import Testing
 
 /// The TorchScript module walk on hand-built pickle graphs: shared modules are read once, and a

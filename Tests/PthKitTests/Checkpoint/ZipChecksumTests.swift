@@ -1,6 +1,7 @@
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitCheckpoint
 
 /// The folded CRC-32 (PCLMULQDQ where the CPU has it) is zlib's, for every length and alignment.
 struct ZipChecksumTests {

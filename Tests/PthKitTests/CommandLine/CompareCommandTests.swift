@@ -1,7 +1,6 @@
 import Foundation
+import PthKit
 import Testing
-
-@testable import PthKit
 
 /// `pthkit compare` end to end on the bundled digits: PyTorch's logits for the held-out inputs are
 /// matched on the compiled path and on the plain forward pass, and a wrong reference fails.

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitCheckpoint
 import Testing
 
 /// Every walk over a value graph follows a shared value once. The pickle machine's expansion bound

@@ -1,7 +1,8 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitRuntime
 
 /// A borrowed region of a mapped file whose values were copied elsewhere (a packed convolution's
 /// weights) lets its pages leave resident memory, and still reads the file's values afterwards.

@@ -1,7 +1,8 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitModels
 
 /// `VerificationTiming.inBackground`: `load` returns while the file is hashed, and nothing computed
 /// from a file that fails its check gets out, whether or not the caller remembers to confirm.

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitModels
 import Testing
 
 /// One loaded model shared by threads, and loaded over and over: the uses a server makes of it.

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitModels
 import Testing
 
 /// torch's `state_dict()` of every torchvision classification name (and of the design notebook's

@@ -1,7 +1,8 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitModels
 
 /// Loading a file under an official name does what torchvision's builder does for that file:
 /// DenseNet's files keep torchvision 0.2's keys (`denselayer1.norm.1.weight`), which the builder

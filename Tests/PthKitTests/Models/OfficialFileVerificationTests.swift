@@ -1,7 +1,9 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitCheckpoint
+@testable import PthKitModels
 
 /// A file named like an official weight file must carry that file's hash, unless it was verified
 /// before and has not changed since, or the user asked not to check.

@@ -1,4 +1,5 @@
-@testable import PthKit
+@testable import PthKitModels
+import PthKit
 import Testing
 
 /// The torchvision building blocks the mobile families share; the families themselves are checked

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 
-@testable import PthKit
+@testable import PthKitModels
 
 #if canImport(Glibc)
 import Glibc
+import PthKit
 #endif
 
 /// float32 parameters loaded from a zip checkpoint borrow the mapped file's bytes: the same logits

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitModels
 import Testing
 
 /// int64 buffers (`num_batches_tracked`) keep their exact values from file to model to file.

@@ -1,7 +1,8 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitModels
 
 /// Fresh Conv2d and Linear values are drawn when first read, so a model built to load a checkpoint
 /// never draws them; what is drawn must not depend on when.

@@ -1,7 +1,8 @@
 import Foundation
+import PthKit
 import Testing
 
-@testable import PthKit
+@testable import PthKitModels
 
 /// A legacy (non-zip) `torch.save` file's storages follow its pickles, so in many files every
 /// float32 storage starts off a float boundary. The reader then copies the file once, shifted so

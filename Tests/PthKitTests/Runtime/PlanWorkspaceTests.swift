@@ -1,4 +1,5 @@
-@testable import PthKit
+@testable import PthKitRuntime
+import PthKit
 import Testing
 
 /// A plan's buffers stay bounded run after run: reference kernels (chunk, concatenate, channel

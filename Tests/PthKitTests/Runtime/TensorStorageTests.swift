@@ -1,6 +1,5 @@
+import PthKit
 import Testing
-
-@testable import PthKit
 
 /// Storage that owns its floats or borrows someone else's has `[Float]`'s value semantics: reads
 /// see the borrowed values without a copy, and any write goes to an array of the writer's own.

@@ -1,5 +1,5 @@
 import Foundation
-@testable import PthKit
+import PthKit
 import Testing
 
 /// Custom classes end to end, judged by PyTorch: PthKit trains a new head on the handwritten digits

@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitTraining
 import Testing
 
 /// The head trainer's arithmetic against PyTorch's optimizers (Tests/Fixtures/training, made by

@@ -1,5 +1,5 @@
 import Foundation
-@testable import PthKit
+import PthKit
 import Testing
 
 extension VisionTests {

@@ -1,8 +1,8 @@
 import Foundation
-@testable import PthKit
+import PthKit
 import Testing
 
-/// The tests of Sources/PthKit/Vision, grouped so that `swift test --filter Vision` selects them.
+/// The tests of Sources/PthKitVision, grouped so that `swift test --filter Vision` selects them.
 @Suite("Vision") enum VisionTests {}
 
 /// Tests/Fixtures/images/manifest.json, written by Scripts/make_image_fixtures.py: image files with

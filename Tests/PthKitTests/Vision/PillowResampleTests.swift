@@ -1,5 +1,6 @@
 import Foundation
-@testable import PthKit
+import PthKit
+@testable import PthKitVision
 import Testing
 
 extension VisionTests {

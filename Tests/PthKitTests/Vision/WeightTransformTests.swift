@@ -1,5 +1,5 @@
 import Foundation
-@testable import PthKit
+import PthKit
 import Testing
 
 /// Every official weight file's preprocessing, as `classify` and `preprocess` take it from the manifest,
