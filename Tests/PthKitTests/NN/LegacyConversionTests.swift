@@ -2,6 +2,7 @@ import Foundation
 import PthKit
 import Testing
 
+@testable import PthKitCheckpoint
 @testable import PthKitModels
 
 /// A legacy (non-zip) `torch.save` file's storages follow its pickles, so in many files every
