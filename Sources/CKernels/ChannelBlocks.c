@@ -97,11 +97,8 @@ static void depthwise_row_portable(const pk_conv2d_shape *s, const float *in, co
                 for (int l = 0; l < BLOCK; l++) sums[l] += pixel[l] * tap[l];
             }
         }
-        for (int l = 0; l < BLOCK; l++) {
-            float value = sums[l] + bias[l];
-            if (residual) value += residual[(size_t)ox * BLOCK + l];
-            out[(size_t)ox * BLOCK + l] = pk_activate(activation, value);
-        }
+        pk_finish_block_portable(sums, bias, residual ? residual + (size_t)ox * BLOCK : NULL, activation,
+                                 out + (size_t)ox * BLOCK);
     }
 }
 

@@ -2,6 +2,7 @@
 #ifndef PTHKIT_CHANNEL_BLOCKS_H
 #define PTHKIT_CHANNEL_BLOCKS_H
 
+#include "Activation.h"
 #include "PthKitKernels.h"
 #include <stddef.h>
 
@@ -45,6 +46,17 @@ typedef struct {
 /// its eight biases; `residual` (or NULL) and `out` are the row's [out_width][8].
 typedef void (*pk_grouped_row_fn)(const pk_grouped_row *row, const float *in, const float *w, const float *bias,
                                   int oy, const float *residual, pk_activation activation, float *out);
+
+/// out[l] = activation(sums[l] + bias[l] (+ residual[l])) for one pixel's channel block: how the
+/// portable blocked kernels finish a pixel.
+static inline void pk_finish_block_portable(const float *sums, const float *bias, const float *residual,
+                                            pk_activation activation, float *out) {
+    for (int l = 0; l < PK_CHANNEL_BLOCK; l++) {
+        float value = sums[l] + bias[l];
+        if (residual) value += residual[l];
+        out[l] = pk_activate(activation, value);
+    }
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 void pk_grouped_blocked_row_avx2(const pk_grouped_row *row, const float *in, const float *w, const float *bias,

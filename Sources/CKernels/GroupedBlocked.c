@@ -92,11 +92,8 @@ static void grouped_row_portable(const pk_grouped_row *row, const float *in, con
                 }
             }
         }
-        for (int l = 0; l < BLOCK; l++) {
-            float value = sums[l] + bias[l];
-            if (residual) value += residual[(size_t)ox * BLOCK + l];
-            out[(size_t)ox * BLOCK + l] = pk_activate(activation, value);
-        }
+        pk_finish_block_portable(sums, bias, residual ? residual + (size_t)ox * BLOCK : NULL, activation,
+                                 out + (size_t)ox * BLOCK);
     }
 }
 
