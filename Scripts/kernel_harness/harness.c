@@ -480,6 +480,52 @@ static int check_transpose(void) {
     return failures != 0;
 }
 
+/// pk_linear_run against the double reference: row counts around the 6-row panels and the 48-panel
+/// row blocks, feature counts around the 16-wide strips, K past one 256-deep block, with and without
+/// bias, through the activations a plan fuses into it.
+static int check_linear(int *cases, double *worst) {
+    static const int shapes[][3] = {{2, 1, 1}, {2, 5, 17}, {7, 300, 33}, {13, 600, 15}, {300, 7, 40}, {8, 1100, 20}, {6, 16, 16}};
+    static const pk_activation activations[] = {PK_ACTIVATION_NONE, PK_ACTIVATION_RELU, PK_ACTIVATION_GELU};
+    int failures = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int rows = shapes[c][0], in = shapes[c][1], out = shapes[c][2];
+        float *input = random_floats((size_t)rows * in, 1), *weight = random_floats((size_t)out * in, 1);
+        float *bias = random_floats((size_t)out, 1), *got = malloc((size_t)rows * out * sizeof(float));
+        float *packed = malloc(pk_linear_packed_weights_count(in, out) * sizeof(float));
+        pk_linear_pack_weights(in, out, weight, packed);
+        for (size_t a = 0; a < sizeof activations / sizeof activations[0]; a++) {
+            for (int with_bias = 0; with_bias <= 1; with_bias++) {
+                const float *b = with_bias ? bias : NULL;
+                pk_linear_run(rows, in, out, input, packed, b, activations[a], got);
+                int mismatches = 0;
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < out; j++) {
+                        double sum = b ? b[j] : 0, magnitude = b ? fabs(b[j]) : 0;
+                        for (int k = 0; k < in; k++) {
+                            double product = (double)input[(size_t)r * in + k] * weight[(size_t)j * in + k];
+                            sum += product;
+                            magnitude += fabs(product);
+                        }
+                        double expected = activate_reference(activations[a], sum);
+                        double error = fabs((double)got[(size_t)r * out + j] - expected);
+                        if (!(error <= 2e-6 * magnitude + 4e-7 * fabs(expected) + 1e-12)) mismatches++;
+                        double relative = error / (magnitude + fabs(expected) + 1e-30);
+                        if (relative > *worst) *worst = relative;
+                    }
+                }
+                if (mismatches) {
+                    fprintf(stderr, "FAIL linear %dx%d->%d activation %d bias %d [%s, %d threads]: %d values\n", rows, in,
+                            out, (int)activations[a], with_bias, pk_kernels_isa(), pk_thread_count(), mismatches);
+                    failures++;
+                }
+                (*cases)++;
+            }
+        }
+        free(input); free(weight); free(bias); free(got); free(packed);
+    }
+    return failures;
+}
+
 static int run_checks(void) {
     const char *isas[] = {"portable", "avx2-fma"};
     int failures = 0, cases = 0;
@@ -508,6 +554,7 @@ static int run_checks(void) {
         for (int threads = 1; threads <= 2; threads++) {
             pk_set_thread_count(threads);
             failures += check_max_pool();
+            failures += check_linear(&cases, &worst);
         }
         failures += check_row_normalizations();
         failures += check_transpose();

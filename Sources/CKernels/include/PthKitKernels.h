@@ -69,6 +69,16 @@ void pk_conv2d_pack_weights(const pk_conv2d_shape *shape, const float *weight, f
 void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                    const float *bias, const float *residual, pk_activation activation, float *output);
 
+/// `torch.nn.functional.linear` over several rows on weights packed once (LinearGemm.c): floats of
+/// the packed form of a [out_features, in_features] weight, and the packing, done when a plan is compiled.
+size_t pk_linear_packed_weights_count(int in_features, int out_features);
+void pk_linear_pack_weights(int in_features, int out_features, const float *weight, float *packed);
+
+/// output[rows, out_features] = activation(input[rows, in_features] x weight^T + bias), row-major;
+/// `bias` (out_features values) may be NULL. `output` must not alias `input`.
+void pk_linear_run(int rows, int in_features, int out_features, const float *input, const float *packed_weights,
+                   const float *bias, pk_activation activation, float *output);
+
 /// The channel-blocked layout ("NCHWc8", MLAS's and oneDNN's nChw8c): [batch][channels / 8][height]
 /// [width][8], the eight channels of a block side by side for each pixel. A pixel's channels fill
 /// one vector, so pointwise convolutions read their input in place and depthwise convolutions

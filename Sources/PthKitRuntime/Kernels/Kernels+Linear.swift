@@ -2,8 +2,15 @@ extension Kernels {
     /// `torch.nn.functional.linear`: input [..., in], weight [out, in], bias of `out` values or nil;
     /// the result is [..., out]. One row runs as sgemv, several as sgemm.
     public static func linear(_ input: Tensor, weight: Tensor, bias: [Float]?) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("linear", [input, weight]) { [try linear($0[0], weight: $0[1], bias: bias)] }[0]
+        if let tracer = PlanTracer.recording {
+            // A weight the trace did not compute is a parameter (a layer's, called directly as
+            // attention's projections are): recorded as a linear node, so the plan packs it.
+            guard tracer.value(ofOutput: weight) == nil else {
+                return try traced("linear", [input, weight]) { [try linear($0[0], weight: $0[1], bias: bias)] }[0]
+            }
+            return try tracer.record(.linear(weight: weight, bias: bias), [input]) {
+                [try linear($0[0], weight: weight, bias: bias)]
+            }[0]
         }
         let op = "linear"
         try requireConsistent(input, op)

@@ -168,6 +168,8 @@ struct PlanStep: CustomStringConvertible {
         case activation(Kernels.Activation, inPlace: Bool)
         case add(inPlace: Bool)
         case linear(weight: Tensor, bias: [Float]?)
+        /// A linear layer over several rows on packed weights, its activation applied as it stores.
+        case packedLinear(PackedLinear)
         case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
         /// Copies the input into `slice` of the output, a concatenation's buffer of `rootShape`,
         /// allocating the buffer when this is the first of its inputs to arrive.
@@ -228,6 +230,11 @@ struct PlanStep: CustomStringConvertible {
             }
         case let .linear(weight, bias):
             workspace.values[outputs[0]] = try Kernels.linear(value(inputs[0], workspace), weight: weight, bias: bias)
+        case .packedLinear(let linear):
+            let input = try value(inputs[0], workspace)
+            var output = workspace.buffer(count: linear.outputShape.reduce(1, *))
+            linear.run(input, into: &output)
+            workspace.values[outputs[0]] = Tensor(shape: linear.outputShape, storage: output)
         case .reference(_, let run):
             let results = try run(inputs.map { try value($0, workspace) })
             for (value, result) in zip(outputs, results) { workspace.values[value] = result }
@@ -289,6 +296,7 @@ struct PlanStep: CustomStringConvertible {
         case .activation(let activation, _): name = "\(activation)"
         case .add: name = "add"
         case .linear: name = "linear"
+        case .packedLinear(let linear): name = linear.description + (linear.activation.map { " +\($0)" } ?? "")
         case .reference(let reference, _): name = reference
         case .place(let slice, _): name = "place at \(slice.offset)/\(slice.stride)"
         case .gather(let slice, _): name = "slice \(slice.length)/\(slice.stride)"

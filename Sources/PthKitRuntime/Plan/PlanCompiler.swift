@@ -9,7 +9,8 @@
 /// 3. keep concatenations in one buffer (`ConcatenationBuffers`): inputs placed into their slices as
 ///    they are computed, shorter concatenations read out of the longer one's buffer, by the batch norm
 ///    (and activation) that reads them where there is one;
-/// 4. pack every convolution's weights once;
+/// 4. pack every convolution's weights once, and those of linear layers over several rows (with the
+///    activation after them);
 /// 5. in networks with depthwise convolutions, hold activations in channel blocks where the kernels
 ///    take them (`ChannelBlockLayout`);
 /// 6. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
@@ -79,6 +80,29 @@ package enum PlanCompiler {
             absorbed.insert(index)
             fusedAt[last] = .convolution(packed, residual: residual, residualInPlace: false)
             fusedInputs[last] = (residual.map { [input, $0] } ?? [input], value)
+        }
+
+        // Linear layers over several rows: weights packed once, the activation after them absorbed.
+        for index in needed where !absorbed.contains(index) {
+            guard case let .linear(weight, bias) = nodes[index].operation, let input = nodes[index].inputs.first,
+                PackedLinear.worthwhile(inputShape: shapes[input])
+            else { continue }
+            var (value, last) = (nodes[index].outputs[0], index)
+            var activation: Kernels.Activation?
+            if let next = soleConsumer(value), case .activation(let kind) = nodes[next].operation, PackedLinear.fuses(kind) {
+                activation = kind
+                (value, last) = (nodes[next].outputs[0], next)
+                absorbed.insert(next)
+            }
+            let packed = try PackedLinear(weight: weight, bias: bias, inputShape: shapes[input], activation: activation)
+            weight.storage.releaseBorrowedPagesAfterCopy()
+            guard packed.outputShape == shapes[value] else {
+                throw RuntimeError.shapeMismatch(
+                    operation: "compiled plan", expected: "linear output \(shapes[value])", found: "\(packed.outputShape)")
+            }
+            absorbed.insert(index)
+            fusedAt[last] = .packedLinear(packed)
+            fusedInputs[last] = ([input], value)
         }
 
         let concatenations = ConcatenationBuffers(nodes: nodes, shapes: shapes, needed: needed)

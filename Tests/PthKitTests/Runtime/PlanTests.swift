@@ -159,6 +159,38 @@ struct PlanTests {
         }
     }
 
+    /// Linear layers over several rows (a batch, a transformer's tokens) run on weights packed once,
+    /// with the activation after them applied as they store; one row stays a matrix-vector product.
+    @Test func linearLayersOverSeveralRowsRunOnPackedWeights() throws {
+        let model = Sequential(Linear(37, 29), ReLU(), Linear(29, 40), GELU(), Linear(40, 3, bias: false))
+        for shape in [[7, 37], [2, 5, 37], [13, 37]] {
+            let plan = try model.compiled(for: shape)
+            #expect(plan.summary.map { $0.components(separatedBy: " [").first ?? $0 } == [
+                "linear 37->29 packed +relu", "linear 29->40 packed +gelu", "linear 40->3 packed",
+            ], "\(plan.summary)")
+            let input = Self.randomInput(shape, seed: 11)
+            let error = Self.relativeError(try plan.run(input), try model.referenceForward(input))
+            #expect(error <= 1e-5, "\(shape): \(error)")
+        }
+        let single = try model.compiled(for: [1, 37])
+        #expect(!single.summary.contains { $0.contains("packed") }, "\(single.summary)")
+        let input = Self.randomInput([1, 37], seed: 12)
+        #expect(Self.relativeError(try single.run(input), try model.referenceForward(input)) <= 1e-5)
+    }
+
+    /// Attention's input projection, which the layer computes with `Kernels.linear` on its own
+    /// parameter rather than through a `Linear`, is packed like one.
+    @Test func attentionProjectionsRunOnPackedWeights() throws {
+        let attention = try MultiheadAttention(24, 4)
+        attention.inProjBias?.value = Self.randomInput([72], seed: 13)
+        let shape = [2, 9, 24]
+        let plan = try attention.compiled(for: shape)
+        #expect(plan.summary.contains { $0.hasPrefix("linear 24->72 packed") }, "\(plan.summary)")
+        #expect(plan.summary.contains { $0.hasPrefix("linear 24->24 packed") }, "\(plan.summary)")
+        let input = Self.randomInput(shape, seed: 14)
+        #expect(Self.relativeError(try plan.run(input), try attention.referenceForward(input)) <= 1e-5)
+    }
+
     @Test func resnetBlocksBecomeOneStepPerConvolution() throws {
         let plan = try ModelZoo.build("resnet18").compiled(for: [1, 3, 64, 64])
         #expect(plan.convolutionCount == 20)
