@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CKernels harness (clang -O2, or gcc, over the CKernels sources, OpenBLAS) and runs it.
 #   Scripts/bench_kernels.sh check            correctness of every path; exits 1 on a mismatch
+#   Scripts/bench_kernels.sh linear [REPS]    packed linear layers vs OpenBLAS sgemm, one thread
 #   Scripts/bench_kernels.sh [bench options]  conv layers of resnet18/50, mobilenet_v2, efficientnet_b0
 #                                            (Scripts/kernel_harness/layers.txt) vs OpenBLAS im2col+sgemm;
 #                                            options: --threads N --reps N --isa portable|avx2-fma --model M --layers --cpu-time --best --batch 1|8
@@ -16,7 +17,7 @@ compiler="$(command -v clang || command -v gcc)"
     -I"$root/Sources/CKernels/include" -I"$root/Sources/CKernels" \
     "$root/Scripts/kernel_harness/harness.c" "$root"/Sources/CKernels/*.c \
     -o "$build/harness" $blas_flags -lm -lpthread
-if [[ "${1:-}" == "check" ]]; then
-    exec "$build/harness" check
+if [[ "${1:-}" == "check" || "${1:-}" == "linear" ]]; then
+    exec "$build/harness" "$@"
 fi
 exec "$build/harness" bench "$root/Scripts/kernel_harness/layers.txt" "$@"

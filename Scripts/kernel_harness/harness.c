@@ -721,8 +721,43 @@ static int run_bench(const char *layers_path, int threads, int reps, int verbose
     return 0;
 }
 
+/// The linear layers the plans pack (pk_linear_run) against OpenBLAS's sgemm on the same product,
+/// one thread, least CPU time of `reps`: AlexNet's and VGG's classifier at batch 8, ViT-B/16's
+/// projections and MLP over its 197 tokens, and the MLP at batch 8.
+static int run_linear_bench(int reps) {
+    static const int shapes[][3] = {{8, 9216, 4096}, {8, 4096, 4096}, {8, 25088, 4096}, {197, 768, 2304},
+                                    {197, 768, 3072}, {197, 3072, 768}, {1576, 768, 3072}};
+    pk_set_thread_count(1);
+    openblas_set_num_threads(1);
+    timing_clock = CLOCK_PROCESS_CPUTIME_ID;
+    printf("linear: 1 thread, least CPU time of %d runs [%s]\n", reps, pk_kernels_isa());
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int rows = shapes[c][0], in = shapes[c][1], out = shapes[c][2];
+        float *input = random_floats((size_t)rows * in, 1), *weight = random_floats((size_t)out * in, 1);
+        float *bias = random_floats((size_t)out, 1), *output = malloc((size_t)rows * out * sizeof(float));
+        float *packed = malloc(pk_linear_packed_weights_count(in, out) * sizeof(float));
+        pk_linear_pack_weights(in, out, weight, packed);
+        double ours = DBL_MAX, openblas = DBL_MAX;
+        for (int rep = 0; rep < reps; rep++) {
+            double start = now_seconds();
+            pk_linear_run(rows, in, out, input, packed, bias, PK_ACTIVATION_NONE, output);
+            double middle = now_seconds();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1, input, in, weight, in, 0, output, out);
+            double end = now_seconds();
+            if (middle - start < ours) ours = middle - start;
+            if (end - middle < openblas) openblas = end - middle;
+        }
+        double gflop = 2.0 * rows * in * out / 1e9;
+        printf("  %5d rows  %5d -> %5d   packed %8.2f ms %6.1f GF/s   openblas sgemm %8.2f ms %6.1f GF/s\n", rows, in,
+               out, ours * 1e3, gflop / ours, openblas * 1e3, gflop / openblas);
+        free(input); free(weight); free(bias); free(output); free(packed);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "check") == 0) return run_checks();
+    if (argc >= 2 && strcmp(argv[1], "linear") == 0) return run_linear_bench(argc >= 3 ? atoi(argv[2]) : 7);
     if (argc >= 3 && strcmp(argv[1], "bench") == 0) {
         int threads = 2, reps = 5, verbose = 0, batch = 0;
         const char *isa = NULL, *model = NULL;
@@ -741,6 +776,6 @@ int main(int argc, char **argv) {
         if (isa && !pk_kernels_select_isa(isa)) { fprintf(stderr, "isa %s is not available here\n", isa); return 2; }
         return run_bench(argv[2], threads, reps, verbose, model, batch);
     }
-    fprintf(stderr, "usage: harness check\n       harness bench LAYERS.txt [--threads N] [--reps N] [--isa portable|avx2-fma] [--model NAME] [--layers] [--cpu-time] [--best] [--batch 1|8]\n");
+    fprintf(stderr, "usage: harness check\n       harness linear [REPS]\n       harness bench LAYERS.txt [--threads N] [--reps N] [--isa portable|avx2-fma] [--model NAME] [--layers] [--cpu-time] [--best] [--batch 1|8]\n");
     return 2;
 }

@@ -9,7 +9,7 @@ import sys
 import torch
 import torchvision
 
-MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "efficientnet_b0"]
+MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "efficientnet_b0", "alexnet"]
 
 
 def conv_lines(name):
