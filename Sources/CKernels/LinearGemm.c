@@ -41,7 +41,8 @@ void pk_linear_pack_weights(int in_features, int out_features, const float *weig
             continue;
         }
         for (int k = 0; k < in_features; k++)
-            for (int j = 0; j < PK_NR; j++) out[(size_t)k * PK_NR + j] = j < features ? rows[(size_t)j * in_features + k] : 0.0f;
+            for (int j = 0; j < PK_NR; j++)
+                out[(size_t)k * PK_NR + j] = j < features ? rows[(size_t)j * in_features + k] : 0.0f;
     }
 }
 
@@ -69,7 +70,8 @@ static void pack_task(void *context, size_t task) {
         return;
     }
     for (int k = 0; k < job->in_features; k++)
-        for (int r = 0; r < PK_MR; r++) out[(size_t)k * PK_MR + r] = r < rows ? source[(size_t)r * job->in_features + k] : 0.0f;
+        for (int r = 0; r < PK_MR; r++)
+            out[(size_t)k * PK_MR + r] = r < rows ? source[(size_t)r * job->in_features + k] : 0.0f;
 }
 
 // Task = a chunk of feature strips for every row of the block.
@@ -133,8 +135,9 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
     job.strips_per_task = ceil_div(job.strips, chunks);
     job.strip_chunks = ceil_div(job.strips, job.strips_per_task);
 
-    int block_panels = A_BLOCK_FLOATS_MAX / (PK_MR * in_features);
-    block_panels = block_panels < 1 ? 1 : (block_panels > PANELS_PER_BLOCK ? PANELS_PER_BLOCK : block_panels);
+    // In size_t: PK_MR * in_features overflows an int for in_features above 357 million.
+    size_t fitting_panels = (size_t)A_BLOCK_FLOATS_MAX / ((size_t)PK_MR * (size_t)in_features);
+    int block_panels = fitting_panels < 1 ? 1 : (fitting_panels > PANELS_PER_BLOCK ? PANELS_PER_BLOCK : (int)fitting_panels);
     int total_panels = ceil_div(rows, PK_MR);
     job.a_panels = pk_thread_shared_scratch((size_t)block_panels * PK_MR * (size_t)in_features);
     for (int panel0 = 0; panel0 < total_panels; panel0 += block_panels) {

@@ -25,8 +25,8 @@ static void make_scratch_keys(void) {
 }
 
 // A few hundred kilobytes per thread, and at most 16 MB of shared operands on a caller's thread
-// (ConvolutionGemm.c's im2col blocks, LinearGemm.c's packed rows): the kernels' API has no error path, and a machine that cannot give that much
-// cannot run the model either.
+// (ConvolutionGemm.c's im2col blocks, LinearGemm.c's packed rows): the kernels' API has no error
+// path, and a machine that cannot give that much cannot run the model either.
 static void out_of_memory(size_t bytes) {
     fprintf(stderr, "PthKit kernels: cannot allocate %zu bytes of scratch memory\n", bytes);
     abort();

@@ -14,25 +14,8 @@ extension Kernels {
         }
         let op = "linear"
         try requireConsistent(input, op)
-        try require(weight, rank: 2, op, "weight", layout: "[out, in]")
-        guard let inFeatures = input.shape.last else {
-            throw RuntimeError.shapeMismatch(operation: op, expected: "input of rank >= 1", found: "a 0-d tensor")
-        }
-        let outFeatures = weight.shape[0]
-        guard weight.shape[1] == inFeatures else {
-            throw RuntimeError.shapeMismatch(
-                operation: op, expected: "weight [out, \(inFeatures)] for input shape \(input.shape)",
-                found: "weight shape \(weight.shape)")
-        }
-        if let bias, bias.count != outFeatures {
-            throw RuntimeError.shapeMismatch(
-                operation: op, expected: "bias of \(outFeatures) values", found: "\(bias.count) values")
-        }
-        let shape = try resultShape(input.shape.dropLast() + [outFeatures], op)
-        guard let rows = Tensor.elementCount(of: Array(input.shape.dropLast())) else {
-            throw RuntimeError.invalidArgument(operation: op, reason: "input shape \(input.shape) is too large")
-        }
-        try requireBLASSizes([rows, inFeatures, outFeatures], op)
+        let (rows, inFeatures, outFeatures, shape) = try linearGeometry(
+            inputShape: input.shape, weight: weight, biasCount: bias?.count)
 
         // sgemm overwrites every value (or adds to the bias) unless there is nothing to sum.
         var output = inFeatures > 0 ? uninitializedBuffer(count: rows * outFeatures) : zeroedBuffer(count: rows * outFeatures)
@@ -62,6 +45,35 @@ extension Kernels {
             }
         }
         return Tensor(shape: shape, storage: output)
+    }
+
+    /// The rules `linear` holds its operands to, shared with the plan's packed linear layers: weight
+    /// [out, in] with `in` the input's last dimension, a bias of `out` values, sizes within OpenBLAS's
+    /// 32-bit range. Gives the rows multiplied, the feature counts and the output shape.
+    static func linearGeometry(inputShape: [Int], weight: Tensor, biasCount: Int?) throws
+        -> (rows: Int, inFeatures: Int, outFeatures: Int, outputShape: [Int])
+    {
+        let op = "linear"
+        try require(weight, rank: 2, op, "weight", layout: "[out, in]")
+        guard let inFeatures = inputShape.last else {
+            throw RuntimeError.shapeMismatch(operation: op, expected: "input of rank >= 1", found: "a 0-d tensor")
+        }
+        let outFeatures = weight.shape[0]
+        guard weight.shape[1] == inFeatures else {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "weight [out, \(inFeatures)] for input shape \(inputShape)",
+                found: "weight shape \(weight.shape)")
+        }
+        if let biasCount, biasCount != outFeatures {
+            throw RuntimeError.shapeMismatch(
+                operation: op, expected: "bias of \(outFeatures) values", found: "\(biasCount) values")
+        }
+        let outputShape = try resultShape(inputShape.dropLast() + [outFeatures], op)
+        guard let rows = Tensor.elementCount(of: Array(inputShape.dropLast())) else {
+            throw RuntimeError.invalidArgument(operation: op, reason: "input shape \(inputShape) is too large")
+        }
+        try requireBLASSizes([rows, inFeatures, outFeatures], op)
+        return (rows, inFeatures, outFeatures, outputShape)
     }
 
     /// C[M, N] = op(A) * op(B) for rank-2 tensors, where op transposes when asked: A is [M, K]

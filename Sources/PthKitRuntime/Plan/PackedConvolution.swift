@@ -89,11 +89,6 @@ final class PackedConvolution: @unchecked Sendable {
             + (s.groups > 1 ? " groups \(s.groups)" : "") + (layout == .channelBlocks ? " blocked" : "")
     }
 
-    /// Whether the C kernels apply `activation` in their epilogue.
-    static func fuses(_ activation: Kernels.Activation) -> Bool {
-        Kernels.kernelActivation(activation) != nil
-    }
-
     /// Where the residual of `activation(conv(x) + bias + residual)` comes from.
     enum Residual {
         case none

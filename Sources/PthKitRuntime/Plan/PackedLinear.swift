@@ -7,9 +7,9 @@ import CKernels
 /// each weight once whatever the layout, so packing gains nothing there, while the register tile
 /// would spend 16 multiplies on every weight. From two rows on, OpenBLAS's sgemm copies the whole
 /// weight matrix into its own panels on every call, which is what this saves (LinearGemm.c).
-/// Measured on Zen 3, one thread, least CPU time of 7: 8 rows through 9216 -> 4096 (AlexNet's first
-/// classifier layer at batch 8) 23-26 ms against sgemm's 39-48; a ViT-B's 197 tokens through its
-/// 768 -> 3072 and 3072 -> 768 layers within the machine's noise of sgemm either way.
+/// Measured with `Scripts/bench_kernels.sh linear` on Zen 3, one thread: 8 rows through 9216 -> 4096
+/// (AlexNet's first classifier layer at batch 8) at 31-34 GFLOP/s against sgemm's 19-23; a ViT-B's
+/// 197 tokens through 768 -> 3072 and back level with sgemm (81-87 against 78-82).
 final class PackedLinear: @unchecked Sendable {
     let inFeatures: Int32, outFeatures: Int32
     let rows: Int32
@@ -25,25 +25,10 @@ final class PackedLinear: @unchecked Sendable {
 
     /// Checks the shapes as `Kernels.linear` does (one set of rules for both paths) and packs `weight`.
     init(weight: Tensor, bias: [Float]?, inputShape: [Int], activation: Kernels.Activation?) throws {
-        let op = "linear"
-        try Kernels.require(weight, rank: 2, op, "weight", layout: "[out, in]")
-        guard let last = inputShape.last, weight.shape[1] == last else {
-            throw RuntimeError.shapeMismatch(
-                operation: op, expected: "weight [out, \(inputShape.last ?? 0)] for input shape \(inputShape)",
-                found: "weight shape \(weight.shape)")
-        }
-        if let bias, bias.count != weight.shape[0] {
-            throw RuntimeError.shapeMismatch(
-                operation: op, expected: "bias of \(weight.shape[0]) values", found: "\(bias.count) values")
-        }
-        // The C kernels count in 32-bit ints, as OpenBLAS does.
-        guard let inFeatures = Int32(exactly: last), let outFeatures = Int32(exactly: weight.shape[0]),
-              let rows = Int32(exactly: inputShape.dropLast().reduce(1, *))
-        else {
-            throw RuntimeError.invalidArgument(operation: op, reason: "input shape \(inputShape) exceeds the kernels' range")
-        }
-        (self.inFeatures, self.outFeatures, self.rows) = (inFeatures, outFeatures, rows)
-        outputShape = inputShape.dropLast() + [weight.shape[0]]
+        let geometry = try Kernels.linearGeometry(inputShape: inputShape, weight: weight, biasCount: bias?.count)
+        // Within Int32 by `linearGeometry`'s BLAS range check; the C kernels count in 32-bit ints too.
+        (inFeatures, outFeatures, rows) = (Int32(geometry.inFeatures), Int32(geometry.outFeatures), Int32(geometry.rows))
+        outputShape = geometry.outputShape
         self.bias = bias
         self.activation = activation
         let count = pk_linear_packed_weights_count(inFeatures, outFeatures)
@@ -52,11 +37,6 @@ final class PackedLinear: @unchecked Sendable {
     }
 
     deinit { packed.deallocate() }
-
-    /// Whether the kernel applies `activation` as it stores the output.
-    static func fuses(_ activation: Kernels.Activation) -> Bool {
-        Kernels.kernelActivation(activation) != nil
-    }
 
     /// Writes the output for `input` (of the traced shape) into `output`, of `outputShape`'s count.
     func run(_ input: Tensor, into output: inout [Float]) {

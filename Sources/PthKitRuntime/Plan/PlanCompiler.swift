@@ -34,6 +34,16 @@ package enum PlanCompiler {
             guard consumers[value] == 1, value != outputValue, !absorbed.contains(consumerNode[value]) else { return nil }
             return consumerNode[value]
         }
+        // Takes in the activation that alone reads `value` when the C kernels' epilogue applies it:
+        // moves `value` and `last` past it and returns its kind.
+        func absorbFusableActivation(after value: inout Int, last: inout Int) -> Kernels.Activation? {
+            guard let next = soleConsumer(value), case .activation(let kind) = nodes[next].operation,
+                Kernels.kernelActivation(kind) != nil
+            else { return nil }
+            (value, last) = (nodes[next].outputs[0], next)
+            absorbed.insert(next)
+            return kind
+        }
 
         let preferChannelBlocks = ChannelBlockLayout.preferred(nodes: nodes, needed: needed, shapes: shapes)
         var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
@@ -44,7 +54,6 @@ package enum PlanCompiler {
             var last = index
             var batchNorm: (scale: [Float], shift: [Float])?
             var residual: Int?
-            var activation: Kernels.Activation?
             if let next = soleConsumer(value), case let .batchNorm(scale, shift) = nodes[next].operation {
                 batchNorm = (scale, shift)
                 (value, last) = (nodes[next].outputs[0], next)
@@ -59,13 +68,7 @@ package enum PlanCompiler {
                     absorbed.insert(next)
                 }
             }
-            if let next = soleConsumer(value), case .activation(let kind) = nodes[next].operation,
-                PackedConvolution.fuses(kind)
-            {
-                activation = kind
-                (value, last) = (nodes[next].outputs[0], next)
-                absorbed.insert(next)
-            }
+            let activation = absorbFusableActivation(after: &value, last: &last)
             let input = nodes[index].inputs[0]
             let packed = try PackedConvolution(
                 weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation,
@@ -88,12 +91,7 @@ package enum PlanCompiler {
                 PackedLinear.worthwhile(inputShape: shapes[input])
             else { continue }
             var (value, last) = (nodes[index].outputs[0], index)
-            var activation: Kernels.Activation?
-            if let next = soleConsumer(value), case .activation(let kind) = nodes[next].operation, PackedLinear.fuses(kind) {
-                activation = kind
-                (value, last) = (nodes[next].outputs[0], next)
-                absorbed.insert(next)
-            }
+            let activation = absorbFusableActivation(after: &value, last: &last)
             let packed = try PackedLinear(weight: weight, bias: bias, inputShape: shapes[input], activation: activation)
             weight.storage.releaseBorrowedPagesAfterCopy()
             guard packed.outputShape == shapes[value] else {
