@@ -35,6 +35,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
     var uncompiled = false
 
+    @Flag(help: "After the timed runs, time the compiled plan step by step (--runs runs) and print the slowest steps and the time per kind of step.")
+    var profile = false
+
     @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, verify_wait_ms, sha256_ms], load_peak_rss_mb, peak_rss_mb, startup_rss_mb} as JSON.")
     var json = false
 
@@ -55,6 +58,7 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard batch > 0, runs > 0, warmup >= 0 else { throw ValidationError("--batch and --runs must be positive") }
+        guard !(profile && (uncompiled || json)) else { throw ValidationError("--profile times the compiled plan and prints text") }
     }
 
     func run() throws {
@@ -118,6 +122,7 @@ struct BenchCommand: ParsableCommand {
                 + (result.compileMs.map { String(format: ", compile %.1f ms", $0) } ?? "")
                 + String(format: ", first result %.1f ms", result.firstResultMs))
         }
+        if profile { try StepProfile.print(try loaded.model.compiled(for: shape), input: input, runs: runs) }
     }
 
     /// A memory figure of this process from /proc/self/status in MB: `VmHWM:`, the peak resident

@@ -70,6 +70,32 @@ public final class ExecutionPlan: @unchecked Sendable {
     }
 
     public func run(_ input: Tensor) throws -> Tensor {
+        try run(input, stepTimed: nil)
+    }
+
+    /// Each step's median time over `runs` runs of `input`, in plan order, with the step's summary
+    /// line: where a forward pass spends its time. A plan that runs its batch image by image is
+    /// timed on its first image through the plan for one.
+    public func stepTimes(_ input: Tensor, runs: Int) throws -> [(step: String, milliseconds: Double)] {
+        if let imagePlan {
+            guard input.shape == inputShape else {
+                throw RuntimeError.shapeMismatch(
+                    operation: "compiled plan", expected: "input of shape \(inputShape)", found: "shape \(input.shape)")
+            }
+            let firstImage = input.storage.array.prefix(imagePlan.inputShape.reduce(1, *))
+            return try imagePlan.stepTimes(Tensor(shape: imagePlan.inputShape, storage: Array(firstImage)), runs: runs)
+        }
+        var samples = Array(repeating: [UInt64](), count: steps.count)
+        for _ in 0..<max(runs, 1) {
+            _ = try run(input) { index, nanoseconds in samples[index].append(nanoseconds) }
+        }
+        return zip(steps, samples).map { step, times in
+            (step.description, Double(times.sorted()[times.count / 2]) / 1e6)
+        }
+    }
+
+    /// The forward pass; `stepTimed`, when given, hears each step's index and nanoseconds.
+    private func run(_ input: Tensor, stepTimed: ((Int, UInt64) -> Void)?) throws -> Tensor {
         guard input.shape == inputShape else {
             throw RuntimeError.shapeMismatch(
                 operation: "compiled plan", expected: "input of shape \(inputShape)", found: "shape \(input.shape)")
@@ -89,7 +115,15 @@ public final class ExecutionPlan: @unchecked Sendable {
         input.tracedValue = -1
         workspace.values[inputValue] = input
         try PlanWorkspace.$running.withValue(workspace) {
-            for step in steps { try step.run(in: workspace) }
+            if let stepTimed {
+                for (index, step) in steps.enumerated() {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try step.run(in: workspace)
+                    stepTimed(index, DispatchTime.now().uptimeNanoseconds - start)
+                }
+            } else {
+                for step in steps { try step.run(in: workspace) }
+            }
         }
         guard let output = workspace.values[outputValue] else {
             throw RuntimeError.invalidArgument(operation: "compiled plan", reason: "produced no output")

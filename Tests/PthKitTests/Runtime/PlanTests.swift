@@ -298,6 +298,21 @@ struct PlanTests {
         for (index, output) in results { #expect(output == expected[index]) }
     }
 
+    /// The step profile (`pthkit bench --profile`) times every step of the plan, under its summary
+    /// line; a batch run image by image is profiled on the plan for one image.
+    @Test func stepTimesCoverEveryStep() throws {
+        let model = try ModelZoo.build("lenet5")
+        let plan = try model.compiled(for: [1, 1, 28, 28])
+        let times = try plan.stepTimes(Self.randomInput([1, 1, 28, 28], seed: 5), runs: 3)
+        #expect(times.map(\.step) == plan.summary)
+        #expect(times.allSatisfy { $0.milliseconds >= 0 } && times.contains { $0.milliseconds > 0 })
+
+        let imageByImage = try Sequential(Conv2d(3, 16, kernelSize: 3, padding: 1), ReLU()).compiled(for: [3, 3, 23, 19])
+        let perImage = try imageByImage.stepTimes(Self.randomInput([3, 3, 23, 19], seed: 6), runs: 1)
+        #expect(["image by image, 3 images, each:"] + perImage.map(\.step) == imageByImage.summary)
+        #expect(throws: RuntimeError.self) { try imageByImage.stepTimes(Tensor(zeros: [1, 3, 23, 19]), runs: 1) }
+    }
+
     @Test func aWrongInputShapeIsAnError() throws {
         let plan = try ModelZoo.build("lenet5").compiled(for: [1, 1, 28, 28])
         #expect(throws: RuntimeError.self) { try plan.run(Tensor(zeros: [1, 1, 32, 32])) }
