@@ -4,7 +4,7 @@
 #   Scripts/bench_kernels.sh linear [REPS]    packed linear layers vs OpenBLAS sgemm, one thread
 #   Scripts/bench_kernels.sh [bench options]  conv layers of resnet18/50, mobilenet_v2, efficientnet_b0
 #                                            (Scripts/kernel_harness/layers.txt) vs OpenBLAS im2col+sgemm;
-#                                            options: --threads N --reps N --isa portable|avx2-fma --model M --layers --cpu-time --best --batch 1|8
+#                                            options: --threads N --reps N --isa portable|avx2-fma|avx512 --model M --layers --cpu-time --best --batch 1|8
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/.build/kernel_harness"

@@ -527,9 +527,9 @@ static int check_linear(int *cases, double *worst) {
 }
 
 static int run_checks(void) {
-    const char *isas[] = {"portable", "avx2-fma"};
+    const char *isas[] = {"portable", "avx2-fma", "avx512"};
     int failures = 0, cases = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (!pk_kernels_select_isa(isas[i])) {
             printf("check: %s not available here, skipped\n", isas[i]);
             continue;

@@ -108,6 +108,7 @@ typedef struct {
     pk_activation activation;
     float *output;
     pk_pointwise_tile_fn tile;
+    int tile_pixels;  // the most pixels `tile` takes
     pk_depthwise_blocked_row_fn row;
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
@@ -132,8 +133,8 @@ static void pointwise_task(void *context, size_t task) {
         int first = panel * PANEL, blocks = s->out_channels - first < PANEL ? 1 : 2;
         const float *w = job->packed + (size_t)first * s->in_channels;
         const float *bias = job->bias ? job->bias + first : job->zero_bias;
-        for (int p = p0; p < p_end; p += PK_POINTWISE_PIXELS) {
-            int count = p_end - p < PK_POINTWISE_PIXELS ? p_end - p : PK_POINTWISE_PIXELS;
+        for (int p = p0; p < p_end; p += job->tile_pixels) {
+            int count = p_end - p < job->tile_pixels ? p_end - p : job->tile_pixels;
             size_t at = image_out + (size_t)first * job->pixels + (size_t)p * BLOCK;
             job->tile(s->in_channels / BLOCK, block_stride, image_in + (size_t)p * BLOCK, w, blocks, count, bias,
                       job->residual ? job->residual + at : NULL, job->activation, job->output + at);
@@ -168,11 +169,17 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     static const float zeros[PANEL] = {0};
     blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
                        .activation = activation, .output = output, .tile = pointwise_tile_portable,
-                       .row = depthwise_row_portable, .zero_bias = zeros};
+                       .tile_pixels = PK_POINTWISE_PIXELS, .row = depthwise_row_portable, .zero_bias = zeros};
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
         job.tile = pk_pointwise_tile_avx2;
         job.row = pk_depthwise_blocked_row_avx2;
+    }
+#endif
+#ifdef PK_HAVE_AVX512_PATH
+    if (pk_use_avx512()) {
+        job.tile = pk_pointwise_tile_avx512;
+        job.tile_pixels = PK_POINTWISE_PIXELS_WIDE;
     }
 #endif
     long wanted = (long)pk_thread_count() * TASKS_PER_THREAD;
@@ -186,8 +193,10 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
         return;
     }
     job.pixels = s->out_height * s->out_width;
-    int block = POINTWISE_BLOCK_FLOATS / s->in_channels / PK_POINTWISE_PIXELS * PK_POINTWISE_PIXELS;
-    block = block < PK_POINTWISE_PIXELS ? PK_POINTWISE_PIXELS : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
+    // A whole number of the widest tiles, so every tile but a block's last is full on either path.
+    int block = POINTWISE_BLOCK_FLOATS / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
+    block = block < PK_POINTWISE_PIXELS_WIDE ? PK_POINTWISE_PIXELS_WIDE
+                                             : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
     job.pixel_block = block < job.pixels ? block : job.pixels;
     job.pixel_blocks = ceil_div(job.pixels, job.pixel_block);
     job.panels = ceil_div(s->out_channels, PANEL);

@@ -7,10 +7,11 @@
 #include <stddef.h>
 
 /// Output pixels of one pointwise tile; with two output blocks that is twelve accumulators, plus two
-/// weight vectors and one broadcast, in AVX2's sixteen registers.
-enum { PK_POINTWISE_PIXELS = 6, PK_POINTWISE_BLOCKS = 2 };
+/// weight vectors and one broadcast, in AVX2's sixteen registers. AVX-512's tile takes twice the
+/// pixels, each pixel's two blocks one vector.
+enum { PK_POINTWISE_PIXELS = 6, PK_POINTWISE_BLOCKS = 2, PK_POINTWISE_PIXELS_WIDE = 2 * PK_POINTWISE_PIXELS };
 
-/// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS) consecutive pixels of `blocks` (1 or 2)
+/// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS, or PK_POINTWISE_PIXELS_WIDE for AVX-512's) consecutive pixels of `blocks` (1 or 2)
 /// output blocks. `x` is the first pixel's channel block 0 (further input blocks `block_stride`
 /// floats apart), `w` the panel's packed weights [input channel][blocks * 8], `bias` the panel's
 /// first channel's; `residual` (or NULL) and `out` are the first pixel's in the panel's first output
@@ -63,6 +64,8 @@ void pk_grouped_blocked_row_avx2(const pk_grouped_row *row, const float *in, con
                                  int oy, const float *residual, pk_activation activation, float *out);
 void pk_pointwise_tile_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
                             int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
+void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                              int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
                                    int oy, const float *residual, pk_activation activation, float *out);
 void pk_to_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);

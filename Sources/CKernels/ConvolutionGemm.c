@@ -64,7 +64,7 @@ typedef struct {
     const float *input, *packed, *bias, *residual;
     pk_activation activation;
     float *output;
-    pk_gemm_tile_fn tile;
+    pk_gemm_tiles tiles;
     gemm_dims dims;
     int pixels;
     int k_blocks, kc;                 // K split in k_blocks blocks of at most kc
@@ -135,18 +135,24 @@ static void gemm_task(void *context, size_t task) {
         // Measured on Zen 3 (least CPU time): mobilenet_v2's 16 -> 96 1x1 at 112x112 1.35 ms BLIS's
         // way, 0.80 ms panel first (OpenBLAS 1.28); its 384 -> 96 1x1 at 14x14 0.20 ms BLIS's way,
         // 0.24 ms panel first; K 24-64 layers within the noise either way.
-        int strips = ceil_div(np, PK_NR), panel_first = kc <= PANEL_FIRST_DEPTH;
+        // Tiles go two panels by two strips (pk_gemm_macro_tile); a pair never reaches past the task's panels.
+        int strip_pairs = ceil_div(ceil_div(np, PK_NR), 2), panel_first = kc <= PANEL_FIRST_DEPTH;
         for (int block = panel_begin; block < panel_end; block += PANEL_BLOCK) {
-            int panels = panel_end - block < PANEL_BLOCK ? panel_end - block : PANEL_BLOCK;
-            for (int t = 0; t < panels * strips; t++) {
-                int p = block + (panel_first ? t / strips : t % panels);
-                int j = (panel_first ? t % strips : t / panels) * PK_NR, n = np - j < PK_NR ? np - j : PK_NR;
+            int block_end = panel_end - block < PANEL_BLOCK ? panel_end : block + PANEL_BLOCK;
+            int panel_pairs = ceil_div(block_end - block, 2);
+            for (int t = 0; t < panel_pairs * strip_pairs; t++) {
+                int p = block + 2 * (panel_first ? t / strip_pairs : t % panel_pairs);
+                int j = (panel_first ? t % strip_pairs : t / panel_pairs) * PK_WIDE_NR;
+                int n = np - j < PK_WIDE_NR ? np - j : PK_WIDE_NR;
                 const float *a = job->packed + ((size_t)g * d->panels + p) * PK_MR * (size_t)d->depth + (size_t)k0 * PK_MR;
-                int channel = p * PK_MR, m = d->group_outputs - channel < PK_MR ? d->group_outputs - channel : PK_MR;
+                int channel = p * PK_MR, m = d->group_outputs - channel;
+                if (m > (block_end - p) * PK_MR) m = (block_end - p) * PK_MR;
+                if (m > PK_WIDE_MR) m = PK_WIDE_MR;
                 size_t row = (first_channel + (size_t)channel) * pixels + (size_t)p0 + (size_t)j;
                 epilogue.bias = job->bias ? job->bias + (size_t)g * d->group_outputs + channel : NULL;
                 epilogue.residual = job->residual ? job->residual + row : NULL;
-                job->tile(kc, a, panel + (size_t)j * (size_t)kc, PK_NR, job->output + row, pixels, m, n, &epilogue);
+                pk_gemm_macro_tile(&job->tiles, kc, a, PK_MR * (size_t)d->depth, panel + (size_t)j * (size_t)kc, PK_NR,
+                                   (size_t)PK_NR * (size_t)kc, job->output + row, pixels, m, n, &epilogue);
             }
         }
     }
@@ -155,10 +161,7 @@ static void gemm_task(void *context, size_t task) {
 void pk_conv2d_run_gemm(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
                         const float *residual, pk_activation activation, float *output) {
     gemm_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
-                    .activation = activation, .output = output, .tile = pk_gemm_tile_portable};
-#ifdef PK_HAVE_AVX2_PATH
-    if (pk_use_avx2()) job.tile = pk_gemm_tile_avx2;
-#endif
+                    .activation = activation, .output = output, .tiles = pk_gemm_tiles_for_cpu()};
     job.dims = dims_of(s);
     job.pixels = s->out_height * s->out_width;
     job.k_blocks = ceil_div(job.dims.depth, KC_MAX);

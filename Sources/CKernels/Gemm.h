@@ -35,6 +35,53 @@ void pk_gemm_tile_avx2(int kc, const float *a, const float *b, size_t ldb, float
                        int m, int n, const pk_tile_epilogue *epilogue);
 #endif
 
+/// A macro tile: up to two A panels (`a_next` floats apart) by up to two B strips (`b_next` floats
+/// apart), m <= PK_WIDE_MR rows and n <= PK_WIDE_NR columns, combined per `epilogue` as four tiles
+/// would be. AVX-512 computes it in one pass: sixteen lanes make one B strip row a single vector, so
+/// a 6 x 16 tile would hold only six accumulators, too few to hide the FMA latency.
+enum { PK_WIDE_MR = 2 * PK_MR, PK_WIDE_NR = 2 * PK_NR };
+typedef void (*pk_gemm_wide_tile_fn)(int kc, const float *a, size_t a_next, const float *b, size_t ldb, size_t b_next,
+                                     float *c, size_t ldc, int m, int n, const pk_tile_epilogue *epilogue);
+
+#if defined(__x86_64__) || defined(__i386__)
+#define PK_HAVE_AVX512_PATH 1
+void pk_gemm_wide_tile_avx512(int kc, const float *a, size_t a_next, const float *b, size_t ldb, size_t b_next,
+                              float *c, size_t ldc, int m, int n, const pk_tile_epilogue *epilogue);
+#endif
+
+/// Whether the AVX-512 tiles run (pk_use_avx2() is true too then: the other kernels take AVX2).
+int pk_use_avx512(void);
+
+/// The drivers' tile functions for this machine: `wide` is NULL where the macro tile runs as 6 x 16 tiles.
+typedef struct {
+    pk_gemm_tile_fn tile;
+    pk_gemm_wide_tile_fn wide;
+} pk_gemm_tiles;
+
+pk_gemm_tiles pk_gemm_tiles_for_cpu(void);
+
+/// One macro tile (see pk_gemm_wide_tile_fn) through `tiles`.
+static inline void pk_gemm_macro_tile(const pk_gemm_tiles *tiles, int kc, const float *a, size_t a_next,
+                                      const float *b, size_t ldb, size_t b_next, float *c, size_t ldc, int m, int n,
+                                      const pk_tile_epilogue *epilogue) {
+    if (tiles->wide) {
+        tiles->wide(kc, a, a_next, b, ldb, b_next, c, ldc, m, n, epilogue);
+        return;
+    }
+    for (int panel = 0; panel * PK_MR < m; panel++) {
+        for (int strip = 0; strip * PK_NR < n; strip++) {
+            size_t at = (size_t)panel * PK_MR * ldc + (size_t)strip * PK_NR;
+            pk_tile_epilogue part = *epilogue;
+            part.bias = epilogue->bias ? epilogue->bias + panel * PK_MR : NULL;
+            part.residual = epilogue->residual ? epilogue->residual + at : NULL;
+            int rows = m - panel * PK_MR < PK_MR ? m - panel * PK_MR : PK_MR;
+            int columns = n - strip * PK_NR < PK_NR ? n - strip * PK_NR : PK_NR;
+            tiles->tile(kc, a + (size_t)panel * a_next, b + (size_t)strip * b_next, ldb, c + at, ldc, rows, columns,
+                        &part);
+        }
+    }
+}
+
 /// The packed form of a non-depthwise convolution's weights: [group][6-row panel][k][6 rows].
 size_t pk_gemm_packed_weights_count(const pk_conv2d_shape *shape);
 void pk_gemm_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);

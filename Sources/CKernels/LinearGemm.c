@@ -51,7 +51,7 @@ typedef struct {
     const float *input, *packed, *bias;
     pk_activation activation;
     float *output;
-    pk_gemm_tile_fn tile;
+    pk_gemm_tiles tiles;
     int strips, k_blocks, kc, strips_per_task, strip_chunks;
     // The block of rows being computed: its first row, its 6-row panels, and those panels packed.
     int first_row, panels;
@@ -92,16 +92,22 @@ static void gemm_task(void *context, size_t task) {
     for (int kb = 0; kb < job->k_blocks; kb++) {
         int k0 = kb * job->kc, kc = job->in_features - k0 < job->kc ? job->in_features - k0 : job->kc;
         pk_tile_epilogue epilogue = {NULL, NULL, job->activation, kb == 0, kb == job->k_blocks - 1};
-        // One B block (kc x 16) stays in L1 while the block's A panels stream from L2.
-        for (int strip = strip_begin; strip < strip_end; strip++) {
+        // One pair of B strips (kc x 32) stays in L1 while the block's A panels stream from L2, two
+        // at a time (pk_gemm_macro_tile).
+        for (int strip = strip_begin; strip < strip_end; strip += 2) {
             const float *b = job->packed + (size_t)strip * PK_NR * (size_t)job->in_features + (size_t)k0 * PK_NR;
-            int j = strip * PK_NR, n = job->out_features - j < PK_NR ? job->out_features - j : PK_NR;
-            for (int panel = 0; panel < job->panels; panel++) {
-                int row = job->first_row + panel * PK_MR, m = job->rows - row < PK_MR ? job->rows - row : PK_MR;
+            int j = strip * PK_NR, n = (strip_end - strip) * PK_NR;
+            if (n > PK_WIDE_NR) n = PK_WIDE_NR;
+            if (n > job->out_features - j) n = job->out_features - j;
+            for (int panel = 0; panel < job->panels; panel += 2) {
+                int row = job->first_row + panel * PK_MR, m = job->rows - row;
+                if (m > (job->panels - panel) * PK_MR) m = (job->panels - panel) * PK_MR;  // this block's rows
+                if (m > PK_WIDE_MR) m = PK_WIDE_MR;
                 float *c = job->output + (size_t)row * ldc + (size_t)j;
                 const float *a = job->a_panels + (size_t)panel * (size_t)job->in_features * PK_MR + (size_t)k0 * PK_MR;
                 epilogue.residual = job->bias ? c : NULL;
-                job->tile(kc, a, b, PK_NR, c, ldc, m, n, &epilogue);
+                pk_gemm_macro_tile(&job->tiles, kc, a, (size_t)job->in_features * PK_MR, b, PK_NR,
+                                   (size_t)PK_NR * (size_t)job->in_features, c, ldc, m, n, &epilogue);
             }
         }
     }
@@ -121,10 +127,7 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
     }
     linear_job job = {.rows = rows, .in_features = in_features, .out_features = out_features, .input = input,
                       .packed = packed, .bias = bias, .activation = activation, .output = output,
-                      .tile = pk_gemm_tile_portable};
-#ifdef PK_HAVE_AVX2_PATH
-    if (pk_use_avx2()) job.tile = pk_gemm_tile_avx2;
-#endif
+                      .tiles = pk_gemm_tiles_for_cpu()};
     job.strips = ceil_div(out_features, PK_NR);
     job.k_blocks = ceil_div(in_features, KC_MAX);
     job.kc = ceil_div(in_features, job.k_blocks);

@@ -113,7 +113,7 @@ typedef struct {
     const float *input, *packed, *bias, *residual;
     pk_activation activation;
     float *output;
-    pk_gemm_tile_fn tile;
+    pk_gemm_tiles gemm;
     pk_winograd_input_fn transform_input;
     pk_winograd_output_fn transform_output;
     int tiles_wide, tiles, strips, panels;
@@ -152,10 +152,12 @@ static void winograd_task(void *context, size_t task) {
             int k0 = kb * job->kc, kc = min_int(job->kc, inputs - k0);
             pk_tile_epilogue epilogue = {NULL, NULL, PK_ACTIVATION_NONE, kb == 0, kb == job->k_blocks - 1};
             const float *b = v + ((size_t)point * inputs + k0) * LANES;
-            for (int p = panel_begin; p < panel_end; p++) {
+            for (int p = panel_begin; p < panel_end; p += 2) {
                 const float *a = job->packed + (((size_t)point * job->panels + p) * inputs + k0) * PK_MR;
                 float *c = m + ((size_t)point * rows + (size_t)(p - panel_begin) * PK_MR) * LANES;
-                job->tile(kc, a, b, LANES, c, LANES, PK_MR, LANES, &epilogue);
+                int pair_rows = min_int(2, panel_end - p) * PK_MR;
+                pk_gemm_macro_tile(&job->gemm, kc, a, (size_t)inputs * PK_MR, b, LANES, 0, c, LANES, pair_rows, LANES,
+                                   &epilogue);
             }
         }
     }
@@ -169,12 +171,11 @@ static void winograd_task(void *context, size_t task) {
 void pk_conv2d_run_winograd(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
                             const float *residual, pk_activation activation, float *output) {
     winograd_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
-                        .activation = activation, .output = output, .tile = pk_gemm_tile_portable,
+                        .activation = activation, .output = output, .gemm = pk_gemm_tiles_for_cpu(),
                         .transform_input = pk_winograd_transform_input_portable,
                         .transform_output = pk_winograd_transform_output_portable};
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
-        job.tile = pk_gemm_tile_avx2;
         job.transform_input = pk_winograd_transform_input_avx2;
         job.transform_output = pk_winograd_transform_output_avx2;
     }

@@ -38,11 +38,12 @@ typedef struct {
     int groups;
 } pk_conv2d_shape;
 
-/// Which implementation runs on this machine: "avx2-fma" or "portable".
+/// Which implementation runs on this machine: "avx512" (AVX-512 tiles where they exist, AVX2 + FMA
+/// elsewhere), "avx2-fma" or "portable".
 const char *pk_kernels_isa(void);
 
-/// Forces one implementation ("portable", or "avx2-fma" where the CPU has it) for every later call,
-/// so tests and benchmarks can check both on one machine. Returns 0, changing nothing, when `isa`
+/// Forces one implementation ("portable", or "avx2-fma" or "avx512" where the CPU has it) for every
+/// later call, so tests and benchmarks can check each on one machine. Returns 0, changing nothing, when `isa`
 /// is unknown or unavailable here.
 int pk_kernels_select_isa(const char *isa);
 

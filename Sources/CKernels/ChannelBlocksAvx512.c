@@ -1,0 +1,73 @@
+// The AVX-512 pointwise tile on channel blocks: one 16-float vector holds a pixel's two output
+// blocks of a panel, so a tile of PK_POINTWISE_PIXELS_WIDE pixels keeps twelve accumulators (the
+// AVX2 tile's six pixels would leave only six, too few to hide the FMA latency). Each input channel
+// costs one weight load and one broadcast per pixel, as in the AVX2 tile, for twice the lanes.
+#include "ChannelBlocks.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "ActivationAvx512.h"
+
+// Specialized for a constant `pixels` and cheap `activation` (the dispatcher below), so the
+// accumulators stay in registers and the epilogue has no branches.
+PK_AVX512_INLINE void pointwise_panel_tile(int in_blocks, size_t block_stride, const float *x, const float *w,
+                                           const int pixels, const float *bias, const float *residual,
+                                           const pk_activation activation, float *out) {
+    // Every loop over the pixels unrolls fully: one left rolled keeps `sums` in memory, and the
+    // accumulators are then stored on every step of the input-channel loop.
+    __m512 sums[PK_POINTWISE_PIXELS_WIDE];
+    PK_UNROLL for (int r = 0; r < pixels; r++) sums[r] = _mm512_setzero_ps();
+    for (int ib = 0; ib < in_blocks; ib++, x += block_stride) {
+        for (int i = 0; i < PK_CHANNEL_BLOCK; i++, w += 2 * PK_CHANNEL_BLOCK) {
+            __m512 weights = _mm512_loadu_ps(w);
+            PK_UNROLL for (int r = 0; r < pixels; r++)
+                sums[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * PK_CHANNEL_BLOCK + i]), weights, sums[r]);
+        }
+    }
+    // out = activation(sum + bias (+ residual)), the AVX2 tile's order; the low half is the panel's
+    // first output block, the high half its second, block_stride floats further on.
+    __m512 bias_v = _mm512_loadu_ps(bias);
+    PK_UNROLL for (int r = 0; r < pixels; r++) {
+        size_t at = (size_t)r * PK_CHANNEL_BLOCK;
+        __m512 value = _mm512_add_ps(sums[r], bias_v);
+        if (residual)
+            value = _mm512_add_ps(value, pk_join_halves_avx512(_mm256_loadu_ps(residual + at),
+                                                               _mm256_loadu_ps(residual + block_stride + at)));
+        value = pk_activate_cheap_avx512(activation, value);
+        _mm256_storeu_ps(out + at, pk_low_half_avx512(value));
+        _mm256_storeu_ps(out + block_stride + at, pk_high_half_avx512(value));
+    }
+}
+
+#define PK_PIXELS_CASE(n) \
+    case n: pointwise_panel_tile(in_blocks, block_stride, x, w, n, bias, residual, PK_ACTIVATION_NONE, out); break;
+
+PK_AVX512 void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                                        int pixels, const float *bias, const float *residual, pk_activation activation,
+                                        float *out) {
+    // A last panel of one block (out_channels an odd number of blocks) is half a vector: AVX2's.
+    if (blocks == 1) {
+        for (int p = 0; p < pixels; p += PK_POINTWISE_PIXELS) {
+            size_t at = (size_t)p * PK_CHANNEL_BLOCK;
+            int count = pixels - p < PK_POINTWISE_PIXELS ? pixels - p : PK_POINTWISE_PIXELS;
+            pk_pointwise_tile_avx2(in_blocks, block_stride, x + at, w, 1, count, bias, residual ? residual + at : NULL,
+                                   activation, out + at);
+        }
+        return;
+    }
+    if (pixels == PK_POINTWISE_PIXELS_WIDE) {
+        PK_WITH_CONSTANT_ACTIVATION(activation, pointwise_panel_tile(in_blocks, block_stride, x, w,
+                                                                     PK_POINTWISE_PIXELS_WIDE, bias, residual, act, out))
+        if (pk_activation_is_cheap(activation)) return;
+    } else {
+        // A pixel block's last tile: sums stored, then the activation as a second pass.
+        switch (pixels) {
+        PK_PIXELS_CASE(11) PK_PIXELS_CASE(10) PK_PIXELS_CASE(9) PK_PIXELS_CASE(8) PK_PIXELS_CASE(7)
+        PK_PIXELS_CASE(6) PK_PIXELS_CASE(5) PK_PIXELS_CASE(4) PK_PIXELS_CASE(3) PK_PIXELS_CASE(2)
+        default: pointwise_panel_tile(in_blocks, block_stride, x, w, 1, bias, residual, PK_ACTIVATION_NONE, out); break;
+        }
+        if (activation == PK_ACTIVATION_NONE) return;
+    }
+    pk_activate_stored_avx512(activation, out, pixels * PK_CHANNEL_BLOCK);
+    pk_activate_stored_avx512(activation, out + block_stride, pixels * PK_CHANNEL_BLOCK);
+}
+#endif
