@@ -52,10 +52,22 @@ void pk_gemm_wide_tile_avx512(int kc, const float *a, size_t a_next, const float
 /// Whether the AVX-512 tiles run (pk_use_avx2() is true too then: the other kernels take AVX2).
 int pk_use_avx512(void);
 
+/// One input row against `strips` (1 or 2) packed B strips of depth k (`b_next` floats apart, rows
+/// of PK_NR floats): sums[s * PK_NR + j] = sum over k of x[k] * b_s[k * PK_NR + j]. A linear layer's
+/// single row (a batch-1 classifier): each weight is read once, with no A panel of five zero rows.
+typedef void (*pk_gemv_fn)(int k, const float *x, const float *b, size_t b_next, int strips, float *sums);
+
+void pk_gemv_portable(int k, const float *x, const float *b, size_t b_next, int strips, float *sums);
+#if defined(__x86_64__) || defined(__i386__)
+void pk_gemv_avx2(int k, const float *x, const float *b, size_t b_next, int strips, float *sums);
+void pk_gemv_avx512(int k, const float *x, const float *b, size_t b_next, int strips, float *sums);
+#endif
+
 /// The drivers' tile functions for this machine: `wide` is NULL where the macro tile runs as 6 x 16 tiles.
 typedef struct {
     pk_gemm_tile_fn tile;
     pk_gemm_wide_tile_fn wide;
+    pk_gemv_fn gemv;
 } pk_gemm_tiles;
 
 pk_gemm_tiles pk_gemm_tiles_for_cpu(void);

@@ -78,4 +78,30 @@ PK_AVX2 void pk_gemm_tile_avx2(int kc, const float *a, const float *b, size_t ld
         finish_row(rows[r][0], rows[r][1], c + (size_t)r * ldc, residual, bias, e, n, mask_low, mask_high);
     }
 }
+
+// Each strip's two vectors summed over even and odd k apart: four independent sums, so the loop
+// does not wait out the FMA latency at every k as one running sum per vector would. One row reads
+// each weight once: the loop is bound by memory, not by the multiplies.
+PK_AVX2 void pk_gemv_avx2(int k, const float *x, const float *b, size_t b_next, int strips, float *sums) {
+    for (int s = 0; s < strips; s++, b += b_next) {
+        __m256 even_low = _mm256_setzero_ps(), even_high = _mm256_setzero_ps();
+        __m256 odd_low = _mm256_setzero_ps(), odd_high = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 2 <= k; i += 2) {
+            const float *row = b + (size_t)i * PK_NR;
+            __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + i + 1);
+            even_low = _mm256_fmadd_ps(x0, _mm256_loadu_ps(row), even_low);
+            even_high = _mm256_fmadd_ps(x0, _mm256_loadu_ps(row + 8), even_high);
+            odd_low = _mm256_fmadd_ps(x1, _mm256_loadu_ps(row + PK_NR), odd_low);
+            odd_high = _mm256_fmadd_ps(x1, _mm256_loadu_ps(row + PK_NR + 8), odd_high);
+        }
+        if (i < k) {
+            __m256 x0 = _mm256_broadcast_ss(x + i);
+            even_low = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + (size_t)i * PK_NR), even_low);
+            even_high = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + (size_t)i * PK_NR + 8), even_high);
+        }
+        _mm256_storeu_ps(sums + s * PK_NR, _mm256_add_ps(even_low, odd_low));
+        _mm256_storeu_ps(sums + s * PK_NR + 8, _mm256_add_ps(even_high, odd_high));
+    }
+}
 #endif

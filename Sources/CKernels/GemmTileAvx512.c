@@ -66,4 +66,18 @@ PK_AVX512 void pk_gemm_wide_tile_avx512(int kc, const float *a, size_t a_next, c
     if (e->last && !applied && e->activation != PK_ACTIVATION_NONE)
         for (int r = 0; r < m; r++) pk_activate_stored_avx512(e->activation, c + (size_t)r * ldc, n);
 }
+
+// A strip row is one vector: four running sums per strip (k modulo 4), so the loop does not wait out
+// the FMA latency at every k. One row reads each weight once: memory, not the multiplies, bounds it.
+PK_AVX512 void pk_gemv_avx512(int k, const float *x, const float *b, size_t b_next, int strips, float *sums) {
+    for (int s = 0; s < strips; s++, b += b_next) {
+        __m512 part[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        int i = 0;
+        for (; i + 4 <= k; i += 4)
+            PK_UNROLL for (int u = 0; u < 4; u++)
+                part[u] = _mm512_fmadd_ps(_mm512_set1_ps(x[i + u]), _mm512_loadu_ps(b + (size_t)(i + u) * PK_NR), part[u]);
+        for (; i < k; i++) part[0] = _mm512_fmadd_ps(_mm512_set1_ps(x[i]), _mm512_loadu_ps(b + (size_t)i * PK_NR), part[0]);
+        _mm512_storeu_ps(sums + s * PK_NR, _mm512_add_ps(_mm512_add_ps(part[0], part[1]), _mm512_add_ps(part[2], part[3])));
+    }
+}
 #endif

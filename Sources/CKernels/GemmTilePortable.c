@@ -19,3 +19,12 @@ void pk_gemm_tile_portable(int kc, const float *a, const float *b, size_t ldb, f
         }
     }
 }
+
+void pk_gemv_portable(int k, const float *x, const float *b, size_t b_next, int strips, float *sums) {
+    for (int s = 0; s < strips; s++, b += b_next) {
+        float row[PK_NR] = {0};
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < PK_NR; j++) row[j] += x[i] * b[(size_t)i * PK_NR + j];
+        for (int j = 0; j < PK_NR; j++) sums[s * PK_NR + j] = row[j];
+    }
+}

@@ -59,12 +59,18 @@ int pk_kernels_select_isa(const char *name) {
 }
 
 pk_gemm_tiles pk_gemm_tiles_for_cpu(void) {
-    pk_gemm_tiles tiles = {pk_gemm_tile_portable, NULL};
+    pk_gemm_tiles tiles = {pk_gemm_tile_portable, NULL, pk_gemv_portable};
 #ifdef PK_HAVE_AVX2_PATH
-    if (pk_use_avx2()) tiles.tile = pk_gemm_tile_avx2;
+    if (pk_use_avx2()) {
+        tiles.tile = pk_gemm_tile_avx2;
+        tiles.gemv = pk_gemv_avx2;
+    }
 #endif
 #ifdef PK_HAVE_AVX512_PATH
-    if (pk_use_avx512()) tiles.wide = pk_gemm_wide_tile_avx512;
+    if (pk_use_avx512()) {
+        tiles.wide = pk_gemm_wide_tile_avx512;
+        tiles.gemv = pk_gemv_avx512;
+    }
 #endif
     return tiles;
 }

@@ -6,10 +6,14 @@
 // PK_NR output features, and only the input rows are packed per call, into the register tile's
 // 6-row A panels: once, block of rows by block of rows, shared by every task of the block.
 //
+// A single row (a batch-1 classifier) skips the A panel, whose other five rows would be zeros: each
+// task runs a matrix-vector product over its strips (pk_gemv_*), reading every weight once.
+//
 // The tile's rows are input rows and its columns output features, so it writes the output
 // row-major in place. Its epilogue adds a bias per tile row; the linear bias is per column, so the
 // output is first filled with the bias and the tile starts from it as its "residual".
 #include "Gemm.h"
+#include "Activation.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
 
@@ -113,6 +117,22 @@ static void gemm_task(void *context, size_t task) {
     }
 }
 
+// Task = a chunk of feature strips of the single row: each strip's weights read once, no A panel.
+static void gemv_task(void *context, size_t task) {
+    const linear_job *job = context;
+    int strip_begin = (int)task * job->strips_per_task;
+    int strip_end = strip_begin + job->strips_per_task < job->strips ? strip_begin + job->strips_per_task : job->strips;
+    for (int strip = strip_begin; strip < strip_end; strip += 2) {
+        int strips = strip_end - strip < 2 ? 1 : 2, first = strip * PK_NR;
+        float sums[2 * PK_NR];
+        job->tiles.gemv(job->in_features, job->input, job->packed + (size_t)first * (size_t)job->in_features,
+                        (size_t)PK_NR * (size_t)job->in_features, strips, sums);
+        int n = job->out_features - first < strips * PK_NR ? job->out_features - first : strips * PK_NR;
+        for (int j = 0; j < n; j++)
+            job->output[first + j] = pk_activate(job->activation, sums[j] + (job->bias ? job->bias[first + j] : 0.0f));
+    }
+}
+
 void pk_linear_run(int rows, int in_features, int out_features, const float *input, const float *packed,
                    const float *bias, pk_activation activation, float *output) {
     if (rows <= 0 || out_features <= 0) return;
@@ -137,6 +157,11 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
     if (chunks > job.strips) chunks = job.strips;
     job.strips_per_task = ceil_div(job.strips, chunks);
     job.strip_chunks = ceil_div(job.strips, job.strips_per_task);
+
+    if (rows == 1) {
+        pk_parallel_for((size_t)job.strip_chunks, gemv_task, &job);
+        return;
+    }
 
     // In size_t: PK_MR * in_features overflows an int for in_features above 357 million.
     size_t fitting_panels = (size_t)A_BLOCK_FLOATS_MAX / ((size_t)PK_MR * (size_t)in_features);

@@ -1,15 +1,16 @@
 import CKernels
 
-/// A linear layer over several rows, its weights packed once for the C kernels' GEMM
+/// A linear layer whose weight is a parameter, its weights packed once for the C kernels
 /// (`pk_linear_run`), with the activation that follows it applied in the same pass.
 ///
-/// One row stays with OpenBLAS's sgemv (the plan's `.linear` step): a matrix-vector product reads
-/// each weight once whatever the layout, so packing gains nothing there, while the register tile
-/// would spend 16 multiplies on every weight. From two rows on, OpenBLAS's sgemm copies the whole
-/// weight matrix into its own panels on every call, which is what this saves (LinearGemm.c).
-/// Measured with `Scripts/bench_kernels.sh linear` on Zen 3, one thread: 8 rows through 9216 -> 4096
-/// (AlexNet's first classifier layer at batch 8) at 31-34 GFLOP/s against sgemm's 19-23; a ViT-B's
-/// 197 tokens through 768 -> 3072 and back level with sgemm (81-87 against 78-82).
+/// OpenBLAS's sgemm copies the whole weight matrix into its own panels on every call, which is what
+/// packing once saves for several rows (LinearGemm.c). One row (a batch-1 classifier) runs as a
+/// matrix-vector product over the same packed strips, each weight read once; measured with
+/// `Scripts/bench_kernels.sh linear` on one thread of an AVX-512 Xeon, 1280 -> 1000 and 2048 -> 1000
+/// took 0.19-0.42 and 0.59-0.68 ms against OpenBLAS sgemv's 0.32-0.99 and 1.02-1.58 (Debian's
+/// OpenBLAS 0.3.21 takes that CPU for a Prescott and runs SSE3 kernels). Several rows, on Zen 3:
+/// 8 rows through 9216 -> 4096 (AlexNet's first classifier layer at batch 8) at 31-34 GFLOP/s
+/// against sgemm's 19-23; a ViT-B's 197 tokens through 768 -> 3072 and back level with sgemm.
 final class PackedLinear: @unchecked Sendable {
     let inFeatures: Int32, outFeatures: Int32
     let rows: Int32
@@ -17,11 +18,6 @@ final class PackedLinear: @unchecked Sendable {
     let activation: Kernels.Activation?
     private let bias: [Float]?
     private let packed: UnsafeMutablePointer<Float>
-
-    /// Whether a linear layer reading `inputShape` runs packed: when it multiplies more than one row.
-    static func worthwhile(inputShape: [Int]) -> Bool {
-        inputShape.count >= 2 && inputShape.dropLast().reduce(1, *) > 1
-    }
 
     /// Checks the shapes as `Kernels.linear` does (one set of rules for both paths) and packs `weight`.
     init(weight: Tensor, bias: [Float]?, inputShape: [Int], activation: Kernels.Activation?) throws {

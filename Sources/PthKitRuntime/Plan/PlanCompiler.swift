@@ -85,11 +85,9 @@ package enum PlanCompiler {
             fusedInputs[last] = (residual.map { [input, $0] } ?? [input], value)
         }
 
-        // Linear layers over several rows: weights packed once, the activation after them absorbed.
+        // Linear layers: weights packed once, the activation after them absorbed.
         for index in needed where !absorbed.contains(index) {
-            guard case let .linear(weight, bias) = nodes[index].operation, let input = nodes[index].inputs.first,
-                PackedLinear.worthwhile(inputShape: shapes[input])
-            else { continue }
+            guard case let .linear(weight, bias) = nodes[index].operation, let input = nodes[index].inputs.first else { continue }
             var (value, last) = (nodes[index].outputs[0], index)
             let activation = absorbFusableActivation(after: &value, last: &last)
             let packed = try PackedLinear(weight: weight, bias: bias, inputShape: shapes[input], activation: activation)
