@@ -180,6 +180,7 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     if (pk_use_avx512()) {
         job.tile = pk_pointwise_tile_avx512;
         job.tile_pixels = PK_POINTWISE_PIXELS_WIDE;
+        job.row = pk_depthwise_blocked_row_avx512;
     }
 #endif
     long wanted = (long)pk_thread_count() * TASKS_PER_THREAD;

@@ -27,6 +27,26 @@ typedef void (*pk_depthwise_blocked_row_fn)(const pk_conv2d_shape *shape, const 
                                             const float *bias, int oy, const float *residual,
                                             pk_activation activation, float *out);
 
+/// The kernel rows [*kh_begin, *kh_end) of output row `oy` whose input row (the returned iy0 plus
+/// kh * dilation_height) lies inside the image; the others read padding (zeros) and are skipped.
+static inline int pk_depthwise_row_taps(const pk_conv2d_shape *s, int oy, int *kh_begin, int *kh_end) {
+    int iy0 = oy * s->stride_height - s->padding_height;
+    *kh_begin = 0;
+    *kh_end = s->kernel_height;
+    while (*kh_begin < *kh_end && iy0 + *kh_begin * s->dilation_height < 0) ++*kh_begin;
+    while (*kh_end > *kh_begin && iy0 + (*kh_end - 1) * s->dilation_height >= s->in_height) --*kh_end;
+    return iy0;
+}
+
+/// The output columns [*begin, *end) whose every tap lies inside the row: the rest are the borders.
+static inline void pk_depthwise_interior_columns(const pk_conv2d_shape *s, int *begin, int *end) {
+    int sw = s->stride_width, last = s->in_width - 1 - (s->kernel_width - 1) * s->dilation_width + s->padding_width;
+    *begin = (s->padding_width + sw - 1) / sw;
+    *end = last < 0 ? 0 : last / sw + 1;
+    if (*end > s->out_width) *end = s->out_width;
+    if (*begin > *end) *begin = *end;
+}
+
 /// Grouped convolutions (not depthwise) whose output blocks each read whole input blocks (GroupedBlocked.c).
 int pk_conv2d_is_grouped_blocked(const pk_conv2d_shape *shape);
 size_t pk_grouped_blocked_packed_weights_count(const pk_conv2d_shape *shape);
@@ -68,6 +88,8 @@ void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x
                               int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
                                    int oy, const float *residual, pk_activation activation, float *out);
+void pk_depthwise_blocked_row_avx512(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
+                                     int oy, const float *residual, pk_activation activation, float *out);
 void pk_to_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
 void pk_from_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
 #endif

@@ -97,17 +97,10 @@ PK_AVX2_INLINE void depthwise_four(const pk_conv2d_shape *s, const float *in, co
 PK_AVX2 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *s, const float *in, const float *w,
                                            const float *bias, int oy, const float *residual,
                                            pk_activation activation, float *out) {
-    // Taps whose input row lies inside the image; the rest read padding (zeros) and are skipped.
-    int iy0 = oy * s->stride_height - s->padding_height, kh_begin = 0, kh_end = s->kernel_height;
-    while (kh_begin < kh_end && iy0 + kh_begin * s->dilation_height < 0) kh_begin++;
-    while (kh_end > kh_begin && iy0 + (kh_end - 1) * s->dilation_height >= s->in_height) kh_end--;
-    // Output columns whose every tap lies inside the row: [interior_begin, interior_end).
-    int sw = s->stride_width, reach = (s->kernel_width - 1) * s->dilation_width;
-    int interior_begin = (s->padding_width + sw - 1) / sw;
-    int interior_end = s->in_width - 1 - reach + s->padding_width < 0
-        ? 0 : (s->in_width - 1 - reach + s->padding_width) / sw + 1;
-    if (interior_end > s->out_width) interior_end = s->out_width;
-    if (interior_begin > interior_end) interior_begin = interior_end;
+    int kh_begin, kh_end, interior_begin, interior_end;
+    int iy0 = pk_depthwise_row_taps(s, oy, &kh_begin, &kh_end);
+    pk_depthwise_interior_columns(s, &interior_begin, &interior_end);
+    int sw = s->stride_width;
     __m256 bias_v = _mm256_loadu_ps(bias);
     size_t step = (size_t)sw * PK_CHANNEL_BLOCK;
     int ox = 0;
