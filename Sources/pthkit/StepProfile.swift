@@ -11,8 +11,10 @@ enum StepProfile {
         let total = steps.reduce(0) { $0 + $1.milliseconds }
         Swift.print(String(format: "steps: %d, sum of step medians %.3f ms", steps.count, total))
         Swift.print("slowest steps (ms, share, step):")
-        for (index, step) in steps.enumerated().sorted(by: { $0.element.milliseconds > $1.element.milliseconds }).prefix(limit) {
-            Swift.print(String(format: "  %8.3f %5.1f%%  #%d %@", step.milliseconds, 100 * step.milliseconds / total, index, step.step))
+        let slowest = steps.enumerated().sorted { $0.element.milliseconds > $1.element.milliseconds }.prefix(limit)
+        for (index, step) in slowest {
+            let share = 100 * step.milliseconds / total
+            Swift.print(String(format: "  %8.3f %5.1f%%  #%d %@", step.milliseconds, share, index, step.step))
         }
         var byKind: [String: (milliseconds: Double, count: Int)] = [:]
         for step in steps {
@@ -21,7 +23,8 @@ enum StepProfile {
         }
         Swift.print("by kind (ms, share, steps, kind):")
         for (kind, figures) in byKind.sorted(by: { $0.value.milliseconds > $1.value.milliseconds }) {
-            Swift.print(String(format: "  %8.3f %5.1f%% %4d  %@", figures.milliseconds, 100 * figures.milliseconds / total, figures.count, kind))
+            let share = 100 * figures.milliseconds / total
+            Swift.print(String(format: "  %8.3f %5.1f%% %4d  %@", figures.milliseconds, share, figures.count, kind))
         }
     }
 
