@@ -84,17 +84,17 @@ def compact_views(state_dict, least_saving=8):
     (VGG's 25088 x 4096 classifier alone is 411 MB), and the sweep also proves strided views load.
     Rows stay distinct (each is its predecessor shifted by a prime), so a swapped or transposed weight
     still changes the logits; the values keep their layer's scale."""
-    compacted = {}
-    for key, tensor in state_dict.items():
+    # Replaced in place: the dictionary's `_metadata` (module versions, which MNASNet's loader checks)
+    # stays, as torch.save would write it.
+    for key, tensor in list(state_dict.items()):
         rows = tensor.shape[0] if tensor.dim() >= 2 else 0
         columns = tensor.numel() // rows if rows else 0
         length = (rows - 1) * ROW_STEP + columns if rows else 0
         if not tensor.is_floating_point() or columns <= ROW_STEP or length * least_saving > tensor.numel():
-            compacted[key] = tensor
             continue
         storage = tensor.reshape(-1)[:length].clone()
-        compacted[key] = storage.as_strided(tensor.shape, (ROW_STEP,) + tensor.stride()[1:])
-    return compacted
+        state_dict[key] = storage.as_strided(tensor.shape, (ROW_STEP,) + tensor.stride()[1:])
+    return state_dict
 
 
 def write_replacing(path, write):

@@ -1,6 +1,7 @@
 extension Kernels {
     /// `torch.nn.functional.linear`: input [..., in], weight [out, in], bias of `out` values or nil;
-    /// the result is [..., out]. One row runs as sgemv, several as sgemm.
+    /// the result is [..., out]. One row runs as sgemv, several as sgemm (the reference path; a
+    /// compiled plan runs its linear layers on packed weights, `PackedLinear`).
     public static func linear(_ input: Tensor, weight: Tensor, bias: [Float]?) throws -> Tensor {
         if let tracer = PlanTracer.recording {
             // A weight the trace did not compute is a parameter (a layer's, called directly as
