@@ -11,8 +11,8 @@
 /// pixels, each pixel's two blocks one vector.
 enum { PK_POINTWISE_PIXELS = 6, PK_POINTWISE_BLOCKS = 2, PK_POINTWISE_PIXELS_WIDE = 2 * PK_POINTWISE_PIXELS };
 
-/// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS, or PK_POINTWISE_PIXELS_WIDE for AVX-512's) consecutive pixels of `blocks` (1 or 2)
-/// output blocks. `x` is the first pixel's channel block 0 (further input blocks `block_stride`
+/// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS, or PK_POINTWISE_PIXELS_WIDE for AVX-512's)
+/// consecutive pixels of `blocks` (1 or 2) output blocks. `x` is the first pixel's channel block 0 (further input blocks `block_stride`
 /// floats apart), `w` the panel's packed weights [input channel][blocks * 8], `bias` the panel's
 /// first channel's; `residual` (or NULL) and `out` are the first pixel's in the panel's first output
 /// block, output blocks `block_stride` floats apart. out = activation(sum + bias + residual).
