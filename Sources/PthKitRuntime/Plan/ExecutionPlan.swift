@@ -201,8 +201,7 @@ struct PlanStep: CustomStringConvertible {
         case convolution(PackedConvolution, residual: Int?, residualInPlace: Bool)
         case activation(Kernels.Activation, inPlace: Bool)
         case add(inPlace: Bool)
-        case linear(weight: Tensor, bias: [Float]?)
-        /// A linear layer over several rows on packed weights, its activation applied as it stores.
+        /// A linear layer on packed weights, its activation applied as it stores.
         case packedLinear(PackedLinear)
         case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
         /// Copies the input into `slice` of the output, a concatenation's buffer of `rootShape`,
@@ -262,8 +261,6 @@ struct PlanStep: CustomStringConvertible {
             } else {
                 workspace.values[outputs[0]] = try Kernels.add(value(inputs[0], workspace), other)
             }
-        case let .linear(weight, bias):
-            workspace.values[outputs[0]] = try Kernels.linear(value(inputs[0], workspace), weight: weight, bias: bias)
         case .packedLinear(let linear):
             let input = try value(inputs[0], workspace)
             var output = workspace.buffer(count: linear.outputShape.reduce(1, *))
@@ -329,7 +326,6 @@ struct PlanStep: CustomStringConvertible {
                 + " into \(slice.offset)/\(slice.stride)"
         case .activation(let activation, _): name = "\(activation)"
         case .add: name = "add"
-        case .linear: name = "linear"
         case .packedLinear(let linear): name = linear.description + (linear.activation.map { " +\($0)" } ?? "")
         case .reference(let reference, _): name = reference
         case .place(let slice, _): name = "place at \(slice.offset)/\(slice.stride)"

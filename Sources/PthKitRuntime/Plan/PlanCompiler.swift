@@ -183,7 +183,7 @@ package enum PlanCompiler {
                     try Kernels.scaleShiftChannels(&output, scale: scale, shift: shift)
                     return [output]
                 }
-            case .linear(let weight, let bias): operation = .linear(weight: weight, bias: bias)
+            case .linear: continue  // every needed linear layer was packed above
             case .activation(let kind): operation = .activation(kind, inPlace: false)
             case .globalAveragePool: operation = .globalAveragePool(.nchw)
             case .multiplyChannels: operation = .multiplyChannels(.nchw, inPlace: false)
