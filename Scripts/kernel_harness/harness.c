@@ -220,6 +220,8 @@ static const check_shape check_shapes[] = {
     // Channel counts that are multiples of 8 also run on the channel-blocked layout.
     {"blocked 1x1, one 8-channel panel, 13 pixels", SHAPE(2, 16, 1, 13, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"blocked 1x1, panels of 16 and 8, 7x7", SHAPE(1, 24, 7, 7, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1, panel pairs of 4 and 3 blocks, 5x9", SHAPE(1, 32, 5, 9, 56, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1, two panel pairs, 27 pixels", SHAPE(2, 40, 3, 9, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"blocked 1x1, deep K, many pixel blocks", SHAPE(1, 960, 12, 14, 24, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"blocked 1x1 on a 1x1 image", SHAPE(3, 32, 1, 1, 16, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"blocked depthwise 3x3, 1 block", SHAPE(2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8)},

@@ -1,7 +1,8 @@
 // The epilogue activations on 16 floats at a time, for functions compiled with PK_AVX512. The cheap
-// ones run on the whole vector (pk_activate_cheap_avx512); the ones built on e^x or erf run as two
-// AVX2 halves, one formula for both paths, after the tile has stored its sums
-// (pk_activate_stored_avx512): an out-of-line call while the accumulators are live would spill them.
+// ones run on the accumulators (pk_activate_cheap_avx512); the ones built on e^x or erf run after
+// the tile has stored its sums (pk_activate_stored_avx512): inline they would need more registers
+// than the accumulators leave. They are the AVX2 formulas (ActivationAvx2.h) op for op on twice the
+// lanes, so both paths give the same bits.
 #ifndef PTHKIT_ACTIVATION_AVX512_H
 #define PTHKIT_ACTIVATION_AVX512_H
 
@@ -49,13 +50,77 @@ PK_AVX512_INLINE __m512 pk_activate_cheap_avx512(pk_activation activation, __m51
     }
 }
 
-/// Applies `activation` in place to the `count` floats stored at `at`, 8 at a time, the last 8 or
-/// fewer masked: the second pass of a tile whose activation is not cheap.
-static inline PK_AVX2 void pk_activate_stored_avx512(pk_activation activation, float *at, int count) {
-    for (; count >= 8; count -= 8, at += 8) _mm256_storeu_ps(at, pk_activate_avx2(activation, _mm256_loadu_ps(at)));
+/// pk_exp_avx2 on sixteen lanes.
+PK_AVX512_INLINE __m512 pk_exp_avx512(__m512 x) {
+    __mmask16 overflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72284f), _CMP_GT_OQ);
+    __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33654f), _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    __m512 result = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    result = _mm512_mask_blend_ps(overflow, result, _mm512_set1_ps(__builtin_inff()));
+    return _mm512_maskz_mov_ps((__mmask16)~underflow, result);
+}
+
+/// pk_erf_avx2 on sixteen lanes.
+PK_AVX512_INLINE __m512 pk_erf_avx512(__m512 x) {
+    const __m512i sign_bit = _mm512_set1_epi32((int)0x80000000u);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512i sign = _mm512_and_si512(sign_bit, _mm512_castps_si512(x));
+    __m512 magnitude = _mm512_castsi512_ps(_mm512_xor_si512(sign, _mm512_castps_si512(x)));
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), magnitude, one));
+    __m512 r = _mm512_set1_ps(1.061405429f);
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-1.453152027f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+    __m512 negated_square = _mm512_castsi512_ps(_mm512_xor_si512(sign_bit, _mm512_castps_si512(_mm512_mul_ps(x, x))));
+    __m512 y = _mm512_fnmadd_ps(_mm512_mul_ps(r, t), pk_exp_avx512(negated_square), one);
+    return _mm512_castsi512_ps(_mm512_xor_si512(sign, _mm512_castps_si512(y)));
+}
+
+/// Every activation on sixteen lanes, as pk_activate_avx2 on eight.
+PK_AVX512_INLINE __m512 pk_activate_avx512(pk_activation activation, __m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    switch (activation) {
+    case PK_ACTIVATION_SILU:
+        return _mm512_div_ps(x, _mm512_add_ps(one, pk_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    case PK_ACTIVATION_SIGMOID:
+        return _mm512_div_ps(one, _mm512_add_ps(one, pk_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    case PK_ACTIVATION_GELU: {
+        __m512 half_x = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+        return _mm512_fmadd_ps(half_x, pk_erf_avx512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f))), half_x);
+    }
+    default: return pk_activate_cheap_avx512(activation, x);
+    }
+}
+
+/// Lanes 0 ..< count (count in 0...16) set: the mask of a partial vector.
+PK_AVX512_INLINE __mmask16 pk_lane_mask_avx512(int count) {
+    return count >= 16 ? (__mmask16)0xffff : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
+}
+
+/// Applies `activation` in place to the `count` floats stored at `at`, 16 at a time, the last 16 or
+/// fewer masked: the second pass of a tile whose activation is not cheap. Out of line, so a tile's
+/// registers are free again when it runs.
+static __attribute__((noinline)) PK_AVX512 void pk_activate_stored_avx512(pk_activation activation, float *at,
+                                                                          int count) {
+    for (; count >= 16; count -= 16, at += 16) _mm512_storeu_ps(at, pk_activate_avx512(activation, _mm512_loadu_ps(at)));
     if (count > 0) {
-        __m256i mask = pk_lane_mask_avx2(count);
-        _mm256_maskstore_ps(at, mask, pk_activate_avx2(activation, _mm256_maskload_ps(at, mask)));
+        __mmask16 mask = pk_lane_mask_avx512(count);
+        _mm512_mask_storeu_ps(at, mask, pk_activate_avx512(activation, _mm512_maskz_loadu_ps(mask, at)));
     }
 }
 
@@ -69,11 +134,6 @@ static inline PK_AVX2 void pk_activate_stored_avx512(pk_activation activation, f
     case PK_ACTIVATION_HARDSIGMOID: { const pk_activation act = PK_ACTIVATION_HARDSIGMOID; call; break; } \
     default: { const pk_activation act = PK_ACTIVATION_NONE; call; break; }                              \
     }
-
-/// Lanes 0 ..< count (count in 0...16) set: the mask of a partial vector.
-PK_AVX512_INLINE __mmask16 pk_lane_mask_avx512(int count) {
-    return count >= 16 ? (__mmask16)0xffff : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
-}
 
 #endif
 #endif

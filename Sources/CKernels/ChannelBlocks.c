@@ -108,7 +108,7 @@ typedef struct {
     pk_activation activation;
     float *output;
     pk_pointwise_tile_fn tile;
-    int tile_pixels;  // the most pixels `tile` takes
+    int tile_pixels, tile_panels;  // the most pixels and panels `tile` takes
     pk_depthwise_blocked_row_fn row;
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
@@ -129,8 +129,9 @@ static void pointwise_task(void *context, size_t task) {
     int panel_end = (chunk + 1) * job->panels_per_task < job->panels ? (chunk + 1) * job->panels_per_task : job->panels;
     const float *image_in = job->input + (size_t)image * s->in_channels * (size_t)job->pixels;
     size_t image_out = (size_t)image * s->out_channels * (size_t)job->pixels;
-    for (int panel = chunk * job->panels_per_task; panel < panel_end; panel++) {
-        int first = panel * PANEL, blocks = s->out_channels - first < PANEL ? 1 : 2;
+    for (int panel = chunk * job->panels_per_task; panel < panel_end; panel += job->tile_panels) {
+        int first = panel * PANEL, width = job->tile_panels * PANEL;
+        int blocks = (s->out_channels - first < width ? s->out_channels - first : width) / BLOCK;
         const float *w = job->packed + (size_t)first * s->in_channels;
         const float *bias = job->bias ? job->bias + first : job->zero_bias;
         for (int p = p0; p < p_end; p += job->tile_pixels) {
@@ -166,10 +167,10 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
         pk_grouped_blocked_run(s, input, packed, bias, residual, activation, output);
         return;
     }
-    static const float zeros[PANEL] = {0};
+    static const float zeros[PK_POINTWISE_BLOCKS_WIDE * BLOCK] = {0};
     blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
                        .activation = activation, .output = output, .tile = pointwise_tile_portable,
-                       .tile_pixels = PK_POINTWISE_PIXELS, .row = depthwise_row_portable, .zero_bias = zeros};
+                       .tile_pixels = PK_POINTWISE_PIXELS, .tile_panels = 1, .row = depthwise_row_portable, .zero_bias = zeros};
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
         job.tile = pk_pointwise_tile_avx2;
@@ -180,6 +181,7 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     if (pk_use_avx512()) {
         job.tile = pk_pointwise_tile_avx512;
         job.tile_pixels = PK_POINTWISE_PIXELS_WIDE;
+        job.tile_panels = PK_POINTWISE_BLOCKS_WIDE / PK_POINTWISE_BLOCKS;
         job.row = pk_depthwise_blocked_row_avx512;
     }
 #endif
@@ -204,7 +206,8 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     long base = (long)s->batch * job.pixel_blocks;
     int chunks = base >= wanted ? 1 : (int)((wanted + base - 1) / base);
     if (chunks > job.panels) chunks = job.panels;
-    job.panels_per_task = ceil_div(job.panels, chunks);
+    // Tasks split the panels between whole tiles.
+    job.panels_per_task = ceil_div(ceil_div(job.panels, chunks), job.tile_panels) * job.tile_panels;
     job.panel_chunks = ceil_div(job.panels, job.panels_per_task);
     pk_parallel_for((size_t)base * (size_t)job.panel_chunks, pointwise_task, &job);
 }

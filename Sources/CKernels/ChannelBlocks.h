@@ -8,14 +8,21 @@
 
 /// Output pixels of one pointwise tile; with two output blocks that is twelve accumulators, plus two
 /// weight vectors and one broadcast, in AVX2's sixteen registers. AVX-512's tile takes twice the
-/// pixels, each pixel's two blocks one vector.
-enum { PK_POINTWISE_PIXELS = 6, PK_POINTWISE_BLOCKS = 2, PK_POINTWISE_PIXELS_WIDE = 2 * PK_POINTWISE_PIXELS };
+/// pixels, each pixel's two blocks one vector, and two panels (PK_POINTWISE_BLOCKS_WIDE blocks) at once.
+enum {
+    PK_POINTWISE_PIXELS = 6,
+    PK_POINTWISE_BLOCKS = 2,
+    PK_POINTWISE_PIXELS_WIDE = 2 * PK_POINTWISE_PIXELS,
+    PK_POINTWISE_BLOCKS_WIDE = 2 * PK_POINTWISE_BLOCKS,
+};
 
 /// One pointwise tile: `pixels` (1...PK_POINTWISE_PIXELS, or PK_POINTWISE_PIXELS_WIDE for AVX-512's)
-/// consecutive pixels of `blocks` (1 or 2) output blocks. `x` is the first pixel's channel block 0 (further input blocks `block_stride`
-/// floats apart), `w` the panel's packed weights [input channel][blocks * 8], `bias` the panel's
-/// first channel's; `residual` (or NULL) and `out` are the first pixel's in the panel's first output
-/// block, output blocks `block_stride` floats apart. out = activation(sum + bias + residual).
+/// consecutive pixels of `blocks` output blocks (1 or 2: one panel; AVX-512's also 3 or 4, two panels,
+/// the second's weights 16 * in_channels floats after the first's). `x` is the first pixel's channel
+/// block 0 (further input blocks `block_stride` floats apart), `w` the first panel's packed weights
+/// [input channel][panel width], `bias` the panel's first channel's; `residual` (or NULL) and `out`
+/// are the first pixel's in the panel's first output block, output blocks `block_stride` floats apart.
+/// out = activation(sum + bias + residual).
 typedef void (*pk_pointwise_tile_fn)(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
                                      int pixels, const float *bias, const float *residual, pk_activation activation,
                                      float *out);

@@ -38,12 +38,87 @@ PK_AVX512_INLINE void pointwise_panel_tile(int in_blocks, size_t block_stride, c
     }
 }
 
+// Two panels at once: each broadcast input feeds two FMAs, so a step of the input-channel loop
+// loads 2 weight vectors and 12 inputs for 24 FMAs (one panel's tile loads 13 for 12). The second
+// panel holds `second_blocks` (1 or 2) output blocks: a layer's last panel may be half a vector,
+// read with a masked load and stored as its low half.
+PK_AVX512_INLINE void pointwise_pair_tile(int in_blocks, size_t block_stride, const float *x, const float *w,
+                                          const int pixels, const int second_blocks, const float *bias,
+                                          const float *residual, const pk_activation activation, float *out) {
+    const int second_width = second_blocks * PK_CHANNEL_BLOCK;
+    const __mmask16 second_lanes = pk_lane_mask_avx512(second_width);
+    const float *w1 = w + (size_t)in_blocks * PK_CHANNEL_BLOCK * 2 * PK_CHANNEL_BLOCK;
+    __m512 sums[PK_POINTWISE_PIXELS_WIDE], sums1[PK_POINTWISE_PIXELS_WIDE];
+    PK_UNROLL for (int r = 0; r < pixels; r++) sums[r] = sums1[r] = _mm512_setzero_ps();
+    for (int ib = 0; ib < in_blocks; ib++, x += block_stride) {
+        for (int i = 0; i < PK_CHANNEL_BLOCK; i++, w += 2 * PK_CHANNEL_BLOCK, w1 += second_width) {
+            __m512 weights = _mm512_loadu_ps(w), weights1 = _mm512_maskz_loadu_ps(second_lanes, w1);
+            PK_UNROLL for (int r = 0; r < pixels; r++) {
+                __m512 input = _mm512_set1_ps(x[r * PK_CHANNEL_BLOCK + i]);
+                sums[r] = _mm512_fmadd_ps(input, weights, sums[r]);
+                sums1[r] = _mm512_fmadd_ps(input, weights1, sums1[r]);
+            }
+        }
+    }
+    __m512 bias_v = _mm512_loadu_ps(bias), bias1 = _mm512_maskz_loadu_ps(second_lanes, bias + 2 * PK_CHANNEL_BLOCK);
+    float *out1 = out + 2 * block_stride;
+    const float *residual1 = residual ? residual + 2 * block_stride : NULL;
+    PK_UNROLL for (int r = 0; r < pixels; r++) {
+        size_t at = (size_t)r * PK_CHANNEL_BLOCK;
+        __m512 value = _mm512_add_ps(sums[r], bias_v), value1 = _mm512_add_ps(sums1[r], bias1);
+        if (residual) {
+            value = _mm512_add_ps(value, pk_join_halves_avx512(_mm256_loadu_ps(residual + at),
+                                                               _mm256_loadu_ps(residual + block_stride + at)));
+            __m256 high = second_blocks == 2 ? _mm256_loadu_ps(residual1 + block_stride + at) : _mm256_setzero_ps();
+            value1 = _mm512_add_ps(value1, pk_join_halves_avx512(_mm256_loadu_ps(residual1 + at), high));
+        }
+        value = pk_activate_cheap_avx512(activation, value);
+        value1 = pk_activate_cheap_avx512(activation, value1);
+        _mm256_storeu_ps(out + at, pk_low_half_avx512(value));
+        _mm256_storeu_ps(out + block_stride + at, pk_high_half_avx512(value));
+        _mm256_storeu_ps(out1 + at, pk_low_half_avx512(value1));
+        if (second_blocks == 2) _mm256_storeu_ps(out1 + block_stride + at, pk_high_half_avx512(value1));
+    }
+}
+
 #define PK_PIXELS_CASE(n) \
     case n: pointwise_panel_tile(in_blocks, block_stride, x, w, n, bias, residual, PK_ACTIVATION_NONE, out); break;
+
+#define PK_PAIR_CASE(n, second) \
+    case n: pointwise_pair_tile(in_blocks, block_stride, x, w, n, second, bias, residual, PK_ACTIVATION_NONE, out); break;
+
+#define PK_PAIR_CASES(second)                                                                                \
+    switch (pixels) {                                                                                        \
+    PK_PAIR_CASE(12, second) PK_PAIR_CASE(11, second) PK_PAIR_CASE(10, second) PK_PAIR_CASE(9, second)      \
+    PK_PAIR_CASE(8, second) PK_PAIR_CASE(7, second) PK_PAIR_CASE(6, second) PK_PAIR_CASE(5, second)          \
+    PK_PAIR_CASE(4, second) PK_PAIR_CASE(3, second) PK_PAIR_CASE(2, second)                                  \
+    default: pointwise_pair_tile(in_blocks, block_stride, x, w, 1, second, bias, residual, PK_ACTIVATION_NONE, out); break; \
+    }
+
+// Three or four output blocks: two panels. Full tiles of the second panel's full width get a
+// specialized epilogue; the rest store their sums and take the activation as a second pass.
+PK_AVX512 static void pointwise_pair(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
+                                     int pixels, const float *bias, const float *residual, pk_activation activation,
+                                     float *out) {
+    if (pixels == PK_POINTWISE_PIXELS_WIDE && blocks == 4) {
+        PK_WITH_CONSTANT_ACTIVATION(activation, pointwise_pair_tile(in_blocks, block_stride, x, w,
+                                                                    PK_POINTWISE_PIXELS_WIDE, 2, bias, residual, act, out))
+        if (pk_activation_is_cheap(activation)) return;
+    } else {
+        if (blocks == 4) PK_PAIR_CASES(2) else PK_PAIR_CASES(1)
+        if (activation == PK_ACTIVATION_NONE) return;
+    }
+    for (int b = 0; b < blocks; b++)
+        pk_activate_stored_avx512(activation, out + (size_t)b * block_stride, pixels * PK_CHANNEL_BLOCK);
+}
 
 PK_AVX512 void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
                                         int pixels, const float *bias, const float *residual, pk_activation activation,
                                         float *out) {
+    if (blocks > 2) {
+        pointwise_pair(in_blocks, block_stride, x, w, blocks, pixels, bias, residual, activation, out);
+        return;
+    }
     // A last panel of one block (out_channels an odd number of blocks) is half a vector: AVX2's.
     if (blocks == 1) {
         for (int p = 0; p < pixels; p += PK_POINTWISE_PIXELS) {
