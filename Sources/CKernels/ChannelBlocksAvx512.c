@@ -72,8 +72,8 @@ PK_AVX512_INLINE void pointwise_pair_tile(int in_blocks, size_t block_stride, co
             __m256 high = second_blocks == 2 ? _mm256_loadu_ps(residual1 + block_stride + at) : _mm256_setzero_ps();
             value1 = _mm512_add_ps(value1, pk_join_halves_avx512(_mm256_loadu_ps(residual1 + at), high));
         }
-        value = pk_activate_cheap_avx512(activation, value);
-        value1 = pk_activate_cheap_avx512(activation, value1);
+        value = pk_activate_avx512(activation, value);
+        value1 = pk_activate_avx512(activation, value1);
         _mm256_storeu_ps(out + at, pk_low_half_avx512(value));
         _mm256_storeu_ps(out + block_stride + at, pk_high_half_avx512(value));
         _mm256_storeu_ps(out1 + at, pk_low_half_avx512(value1));
@@ -101,9 +101,9 @@ PK_AVX512 static void pointwise_pair(int in_blocks, size_t block_stride, const f
                                      int pixels, const float *bias, const float *residual, pk_activation activation,
                                      float *out) {
     if (pixels == PK_POINTWISE_PIXELS_WIDE && blocks == 4) {
-        PK_WITH_CONSTANT_ACTIVATION(activation, pointwise_pair_tile(in_blocks, block_stride, x, w,
-                                                                    PK_POINTWISE_PIXELS_WIDE, 2, bias, residual, act, out))
-        if (pk_activation_is_cheap(activation)) return;
+        PK_WITH_ANY_CONSTANT_ACTIVATION(activation, pointwise_pair_tile(in_blocks, block_stride, x, w,
+                                                                        PK_POINTWISE_PIXELS_WIDE, 2, bias, residual, act, out))
+        return;
     } else {
         if (blocks == 4) PK_PAIR_CASES(2) else PK_PAIR_CASES(1)
         if (activation == PK_ACTIVATION_NONE) return;
