@@ -185,6 +185,9 @@ typedef struct {
 static const check_shape check_shapes[] = {
     {"1x1 direct, odd channels", SHAPE(1, 13, 7, 9, 11, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"1x1 direct, 1x1 image", SHAPE(2, 40, 1, 1, 19, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 on a 1x1 image, batch 1 (squeeze-excitation)", SHAPE(1, 240, 1, 1, 10, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 on a 1x1 image, batch 1, 1152 outputs", SHAPE(1, 48, 1, 1, 1152, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"1x1 stride 2 on a 1x1 image, batch 7", SHAPE(7, 33, 1, 1, 35, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
     {"1x1 direct, deep K (3 blocks)", SHAPE(1, 600, 5, 7, 14, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"1x1 stride 2", SHAPE(2, 24, 9, 11, 10, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
     {"1x1 padded", SHAPE(1, 5, 4, 3, 7, 1, 1, 1, 1, 1, 2, 1, 1, 1)},

@@ -104,6 +104,11 @@ int pk_use_avx2(void);
 /// Convolutions with groups == in_channels == out_channels: weights stay [channel][kh * kw].
 int pk_conv2d_is_depthwise(const pk_conv2d_shape *shape);
 
+/// pk_linear_run plus a residual: output = activation(input x weight^T + bias + residual), where
+/// `residual` (rows x out_features, or NULL) may be `output` itself.
+void pk_linear_run_adding(int rows, int in_features, int out_features, const float *input, const float *packed,
+                          const float *bias, const float *residual, pk_activation activation, float *output);
+
 void pk_conv2d_run_gemm(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                         const float *bias, const float *residual, pk_activation activation, float *output);
 void pk_conv2d_run_depthwise(const pk_conv2d_shape *shape, const float *input, const float *weights,

@@ -52,7 +52,7 @@ void pk_linear_pack_weights(int in_features, int out_features, const float *weig
 
 typedef struct {
     int rows, in_features, out_features;
-    const float *input, *packed, *bias;
+    const float *input, *packed, *bias, *residual;
     pk_activation activation;
     float *output;
     pk_gemm_tiles tiles;
@@ -88,7 +88,14 @@ static void gemm_task(void *context, size_t task) {
     int end_feature = strip_end * PK_NR < job->out_features ? strip_end * PK_NR : job->out_features;
     size_t ldc = (size_t)job->out_features;
 
-    if (job->bias) {
+    if (job->residual) {
+        // In place when the residual is the output: each element reads only itself.
+        for (int row = job->first_row; row < last_row; row++) {
+            float *out = job->output + (size_t)row * ldc;
+            const float *residual = job->residual + (size_t)row * ldc;
+            for (int j = first_feature; j < end_feature; j++) out[j] = residual[j] + (job->bias ? job->bias[j] : 0.0f);
+        }
+    } else if (job->bias) {
         for (int row = job->first_row; row < last_row; row++)
             memcpy(job->output + (size_t)row * ldc + first_feature, job->bias + first_feature,
                    (size_t)(end_feature - first_feature) * sizeof(float));
@@ -109,7 +116,7 @@ static void gemm_task(void *context, size_t task) {
                 if (m > PK_WIDE_MR) m = PK_WIDE_MR;
                 float *c = job->output + (size_t)row * ldc + (size_t)j;
                 const float *a = job->a_panels + (size_t)panel * (size_t)job->in_features * PK_MR + (size_t)k0 * PK_MR;
-                epilogue.residual = job->bias ? c : NULL;
+                epilogue.residual = job->bias || job->residual ? c : NULL;
                 pk_gemm_macro_tile(&job->tiles, kc, a, (size_t)job->in_features * PK_MR, b, PK_NR,
                                    (size_t)PK_NR * (size_t)job->in_features, c, ldc, m, n, &epilogue);
             }
@@ -128,26 +135,35 @@ static void gemv_task(void *context, size_t task) {
         job->tiles.gemv(job->in_features, job->input, job->packed + (size_t)first * (size_t)job->in_features,
                         (size_t)PK_NR * (size_t)job->in_features, strips, sums);
         int n = job->out_features - first < strips * PK_NR ? job->out_features - first : strips * PK_NR;
-        for (int j = 0; j < n; j++)
-            job->output[first + j] = pk_activate(job->activation, sums[j] + (job->bias ? job->bias[first + j] : 0.0f));
+        for (int j = 0; j < n; j++) {
+            float value = sums[j] + (job->bias ? job->bias[first + j] : 0.0f);
+            if (job->residual) value += job->residual[first + j];
+            job->output[first + j] = pk_activate(job->activation, value);
+        }
     }
 }
 
 void pk_linear_run(int rows, int in_features, int out_features, const float *input, const float *packed,
                    const float *bias, pk_activation activation, float *output) {
+    pk_linear_run_adding(rows, in_features, out_features, input, packed, bias, NULL, activation, output);
+}
+
+void pk_linear_run_adding(int rows, int in_features, int out_features, const float *input, const float *packed,
+                          const float *bias, const float *residual, pk_activation activation, float *output) {
     if (rows <= 0 || out_features <= 0) return;
     if (in_features <= 0) {
-        // Nothing to sum: the result is the bias (or zero), activated.
+        // Nothing to sum: the result is the bias (or zero) plus the residual, activated.
         for (int row = 0; row < rows; row++) {
             float *out = output + (size_t)row * out_features;
-            for (int j = 0; j < out_features; j++) out[j] = bias ? bias[j] : 0.0f;
+            const float *added = residual ? residual + (size_t)row * out_features : NULL;
+            for (int j = 0; j < out_features; j++) out[j] = (bias ? bias[j] : 0.0f) + (added ? added[j] : 0.0f);
             pk_activation_apply(activation, out, out, (size_t)out_features);
         }
         return;
     }
     linear_job job = {.rows = rows, .in_features = in_features, .out_features = out_features, .input = input,
-                      .packed = packed, .bias = bias, .activation = activation, .output = output,
-                      .tiles = pk_gemm_tiles_for_cpu()};
+                      .packed = packed, .bias = bias, .residual = residual, .activation = activation,
+                      .output = output, .tiles = pk_gemm_tiles_for_cpu()};
     job.strips = ceil_div(out_features, PK_NR);
     job.k_blocks = ceil_div(in_features, KC_MAX);
     job.kc = ceil_div(in_features, job.k_blocks);
