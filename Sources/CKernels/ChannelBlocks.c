@@ -11,10 +11,33 @@
 #include "Gemm.h"
 #include "ThreadPool.h"
 
+#include <stdatomic.h>
+#include <unistd.h>
+
 enum { BLOCK = PK_CHANNEL_BLOCK, PANEL = PK_POINTWISE_BLOCKS * PK_CHANNEL_BLOCK, TASKS_PER_THREAD = 8 };
-// Pixels a pointwise task keeps: their input (pixels x K floats) stays in L2 while every panel of
-// the task's output channels streams through it.
-enum { POINTWISE_BLOCK_FLOATS = 24576, POINTWISE_PIXELS_MAX = 40 * PK_POINTWISE_PIXELS };
+// Pixels a pointwise task keeps: their input (pixels x K floats) stays in half the core's L2 while
+// every panel of the task's output channels streams through it, each weight read once per block.
+// With blocks of 24576 floats (96 KB, sized for Zen 3's 512 KB L2), ResNeXt's 2048 -> 1024 layer
+// at 7x7 ran as five pixel blocks, each streaming all 8 MB of weights; on a 2 MB L2 one block takes
+// the 49 pixels (in the model, 3.2 ms -> see the README's ResNeXt row). POINTWISE_PIXELS_MAX keeps
+// enough tasks for the threads when K is small.
+enum { POINTWISE_PIXELS_MAX = 40 * PK_POINTWISE_PIXELS, L2_BYTES_DEFAULT = 512 * 1024 };
+
+// Asked once; concurrent first callers store the same value.
+static int pointwise_block_floats(void) {
+    static atomic_int known = 0;
+    int floats = atomic_load_explicit(&known, memory_order_relaxed);
+    if (floats == 0) {
+        long l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+        l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        if (l2 <= 0 || l2 > (64L << 20)) l2 = L2_BYTES_DEFAULT;
+        floats = (int)(l2 / 2 / (long)sizeof(float));
+        atomic_store_explicit(&known, floats, memory_order_relaxed);
+    }
+    return floats;
+}
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -197,12 +220,21 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
     }
     job.pixels = s->out_height * s->out_width;
     // A whole number of the widest tiles, so every tile but a block's last is full on either path.
-    int block = POINTWISE_BLOCK_FLOATS / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
+    int block = pointwise_block_floats() / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
     block = block < PK_POINTWISE_PIXELS_WIDE ? PK_POINTWISE_PIXELS_WIDE
                                              : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
+    job.panels = ceil_div(s->out_channels, PANEL);
+    // Where the panels alone cannot give every thread several tasks, smaller pixel blocks, of equal
+    // size (a last block of one pixel would stream all the weights for it), make up the count.
+    int tiles_across = ceil_div(job.panels, job.tile_panels);
+    long per_image = (wanted + s->batch - 1) / s->batch;
+    int blocks_wanted = (int)((per_image + tiles_across - 1) / tiles_across);
+    if (ceil_div(job.pixels, block) < blocks_wanted) {
+        int balanced = ceil_div(job.pixels, blocks_wanted);
+        block = balanced < PK_POINTWISE_PIXELS ? PK_POINTWISE_PIXELS : balanced;
+    }
     job.pixel_block = block < job.pixels ? block : job.pixels;
     job.pixel_blocks = ceil_div(job.pixels, job.pixel_block);
-    job.panels = ceil_div(s->out_channels, PANEL);
     long base = (long)s->batch * job.pixel_blocks;
     int chunks = base >= wanted ? 1 : (int)((wanted + base - 1) / base);
     if (chunks > job.panels) chunks = job.panels;
