@@ -139,6 +139,24 @@ static int check_blocked(const pk_conv2d_shape *s, const float *input, const flo
                           blocked_output);
     pk_from_channel_blocks(blocked_output, output, (size_t)s->batch, (size_t)s->out_channels, out_plane);
     int failures = compare_with_reference(s, input, weight, bias, residual, activation, output, worst);
+    if (pk_conv2d_blocked_takes_input_scale(s)) {
+        // The same convolution with squeeze-and-excitation's scale folded in: the blocked input as it
+        // was, against the reference on the input scaled channel by channel.
+        float *factors = random_floats((size_t)s->batch * s->in_channels, 0.75f);
+        float *scaled = malloc(input_count(s) * sizeof(float));
+        for (size_t i = 0; i < (size_t)s->batch * s->in_channels; i++) factors[i] += 1.0f;
+        for (size_t i = 0; i < input_count(s); i++) scaled[i] = input[i] * factors[i / in_plane];
+        for (size_t i = 0; i < output_count(s); i++) blocked_output[i] = NAN;
+        if (residual_kind == RESIDUAL_IN_OUTPUT) memcpy(blocked_output, blocked_residual, output_count(s) * sizeof(float));
+        pk_conv2d_blocked_run_scaled(s, blocked_input, factors, packed, bias,
+                                     residual_kind == RESIDUAL_IN_OUTPUT ? blocked_output : blocked_residual,
+                                     activation, blocked_output);
+        pk_from_channel_blocks(blocked_output, output, (size_t)s->batch, (size_t)s->out_channels, out_plane);
+        int scaled_failures = compare_with_reference(s, scaled, weight, bias, residual, activation, output, worst);
+        if (scaled_failures) fprintf(stderr, "  (the run with an input scale)\n");
+        failures += scaled_failures;
+        free(factors); free(scaled);
+    }
     free(blocked_input); free(blocked_residual); free(blocked_output); free(output); free(packed);
     return failures;
 }

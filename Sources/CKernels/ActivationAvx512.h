@@ -151,7 +151,7 @@ PK_AVX512_INLINE __mmask16 pk_lane_mask_avx512(int count) {
 /// Applies `activation` in place to the `count` floats stored at `at`, 16 at a time, the last 16 or
 /// fewer masked: the second pass of a tile whose activation is not cheap. Out of line, so a tile's
 /// registers are free again when it runs.
-static __attribute__((noinline)) PK_AVX512 void pk_activate_stored_avx512(pk_activation activation, float *at,
+static inline __attribute__((noinline)) PK_AVX512 void pk_activate_stored_avx512(pk_activation activation, float *at,
                                                                           int count) {
     for (; count >= 16; count -= 16, at += 16) _mm512_storeu_ps(at, pk_activate_avx512(activation, _mm512_loadu_ps(at)));
     if (count > 0) {

@@ -9,9 +9,11 @@
 #include "ChannelBlocks.h"
 #include "Activation.h"
 #include "Gemm.h"
+#include "Scratch.h"
 #include "ThreadPool.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 enum { BLOCK = PK_CHANNEL_BLOCK, PANEL = PK_POINTWISE_BLOCKS * PK_CHANNEL_BLOCK, TASKS_PER_THREAD = 8 };
@@ -128,6 +130,7 @@ static void depthwise_row_portable(const pk_conv2d_shape *s, const float *in, co
 typedef struct {
     const pk_conv2d_shape *shape;
     const float *input, *packed, *bias, *residual;
+    const float *input_scale;  // [batch][in_channels], or NULL
     pk_activation activation;
     float *output;
     pk_pointwise_tile_fn tile;
@@ -138,6 +141,25 @@ typedef struct {
     int rows_per_task, row_chunks;                // depthwise
     const float *zero_bias;
 } blocked_job;
+
+// The packed weights of panels [panel_begin, panel_end) times the image's input scale, in this
+// thread's scratch, in the packed layout (panel p at (p - panel_begin) * 16 * in_channels): one
+// product per weight, where scaling the input would take one per input value and write them all.
+static const float *scaled_panels(const blocked_job *job, int image, int panel_begin, int panel_end) {
+    const pk_conv2d_shape *s = job->shape;
+    size_t depth = (size_t)s->in_channels;
+    int first = panel_begin * PANEL, end = panel_end * PANEL < s->out_channels ? panel_end * PANEL : s->out_channels;
+    float *scaled = pk_thread_scratch((size_t)(end - first) * depth);
+    const float *factors = job->input_scale + (size_t)image * depth;
+    for (int panel_first = first; panel_first < end; panel_first += PANEL) {
+        int width = end - panel_first < PANEL ? end - panel_first : PANEL;  // only the layer's last is narrower
+        const float *from = job->packed + (size_t)panel_first * depth;
+        float *to = scaled + (size_t)(panel_first - first) * depth;
+        for (size_t k = 0; k < depth; k++)
+            for (int j = 0; j < width; j++) to[k * (size_t)width + (size_t)j] = from[k * (size_t)width + (size_t)j] * factors[k];
+    }
+    return scaled;
+}
 
 // Task = (image, pixel block, chunk of 16-channel panels).
 static void pointwise_task(void *context, size_t task) {
@@ -152,10 +174,13 @@ static void pointwise_task(void *context, size_t task) {
     int panel_end = (chunk + 1) * job->panels_per_task < job->panels ? (chunk + 1) * job->panels_per_task : job->panels;
     const float *image_in = job->input + (size_t)image * s->in_channels * (size_t)job->pixels;
     size_t image_out = (size_t)image * s->out_channels * (size_t)job->pixels;
-    for (int panel = chunk * job->panels_per_task; panel < panel_end; panel += job->tile_panels) {
+    int panel_begin = chunk * job->panels_per_task;
+    const float *scaled = job->input_scale ? scaled_panels(job, image, panel_begin, panel_end) : NULL;
+    for (int panel = panel_begin; panel < panel_end; panel += job->tile_panels) {
         int first = panel * PANEL, width = job->tile_panels * PANEL;
         int blocks = (s->out_channels - first < width ? s->out_channels - first : width) / BLOCK;
-        const float *w = job->packed + (size_t)first * s->in_channels;
+        const float *w = scaled ? scaled + (size_t)(first - panel_begin * PANEL) * s->in_channels
+                                : job->packed + (size_t)first * s->in_channels;
         const float *bias = job->bias ? job->bias + first : job->zero_bias;
         for (int p = p0; p < p_end; p += job->tile_pixels) {
             int count = p_end - p < job->tile_pixels ? p_end - p : job->tile_pixels;
@@ -184,15 +209,36 @@ static void depthwise_task(void *context, size_t task) {
     }
 }
 
+int pk_conv2d_blocked_takes_input_scale(const pk_conv2d_shape *s) {
+    return pk_conv2d_blocked_supported(s) && is_pointwise(s);
+}
+
+static void run_blocked(const pk_conv2d_shape *s, const float *input, const float *input_scale, const float *packed,
+                        const float *bias, const float *residual, pk_activation activation, float *output);
+
 void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
                            const float *residual, pk_activation activation, float *output) {
+    run_blocked(s, input, NULL, packed, bias, residual, activation, output);
+}
+
+void pk_conv2d_blocked_run_scaled(const pk_conv2d_shape *s, const float *input, const float *input_scale,
+                                  const float *packed, const float *bias, const float *residual,
+                                  pk_activation activation, float *output) {
+    // A broken contract of the plan compiler, never of data: only pointwise tasks read the scale, and
+    // for another shape it would be dropped without a word.
+    if (!pk_conv2d_blocked_takes_input_scale(s)) abort();
+    run_blocked(s, input, input_scale, packed, bias, residual, activation, output);
+}
+
+static void run_blocked(const pk_conv2d_shape *s, const float *input, const float *input_scale, const float *packed,
+                        const float *bias, const float *residual, pk_activation activation, float *output) {
     if (pk_conv2d_is_grouped_blocked(s)) {
         pk_grouped_blocked_run(s, input, packed, bias, residual, activation, output);
         return;
     }
     static const float zeros[PK_POINTWISE_BLOCKS_WIDE * BLOCK] = {0};
     blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
-                       .activation = activation, .output = output, .tile = pointwise_tile_portable,
+                       .input_scale = input_scale, .activation = activation, .output = output, .tile = pointwise_tile_portable,
                        .tile_pixels = PK_POINTWISE_PIXELS, .tile_panels = 1, .row = depthwise_row_portable, .zero_bias = zeros};
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
@@ -219,6 +265,14 @@ void pk_conv2d_blocked_run(const pk_conv2d_shape *s, const float *input, const f
         return;
     }
     job.pixels = s->out_height * s->out_width;
+    if (input_scale && s->out_channels > job.pixels) {
+        // More weights than input values per image (late, small maps): scaling the input once, into
+        // a buffer the tiles then read hot, costs fewer products than scaling every panel.
+        float *scaled = pk_thread_shared_scratch((size_t)s->batch * (size_t)s->in_channels * (size_t)job.pixels);
+        pk_channel_blocks_scale(input, input_scale, scaled, (size_t)s->batch, (size_t)s->in_channels, (size_t)job.pixels);
+        job.input = scaled;
+        job.input_scale = NULL;
+    }
     // A whole number of the widest tiles, so every tile but a block's last is full on either path.
     int block = pointwise_block_floats() / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
     block = block < PK_POINTWISE_PIXELS_WIDE ? PK_POINTWISE_PIXELS_WIDE

@@ -97,6 +97,15 @@ void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *shape, const float *w
 /// it may alias `residual`.
 void pk_conv2d_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                            const float *bias, const float *residual, pk_activation activation, float *output);
+/// Whether pk_conv2d_blocked_run_scaled takes `shape`: the pointwise convolutions (1x1, stride 1,
+/// unpadded, one group) of pk_conv2d_blocked_supported.
+int pk_conv2d_blocked_takes_input_scale(const pk_conv2d_shape *shape);
+/// pk_conv2d_blocked_run on `input` times `input_scale` channel by channel ([batch][in_channels],
+/// squeeze-and-excitation's scale), without writing the scaled input: each task multiplies the
+/// packed weights of its panels by the image's scale instead.
+void pk_conv2d_blocked_run_scaled(const pk_conv2d_shape *shape, const float *input, const float *input_scale,
+                                  const float *packed_weights, const float *bias, const float *residual,
+                                  pk_activation activation, float *output);
 
 /// NCHW [batch, channels, plane] to channel-blocked, and back (channels a multiple of PK_CHANNEL_BLOCK).
 void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane);

@@ -40,12 +40,13 @@ enum ChannelBlockLayout {
             let inputs: [Int]
             let made: ActivationLayout
             switch step.operation {
-            case let .convolution(convolution, residual, residualInPlace):
+            case let .convolution(convolution, residual, residualInPlace, inputScale):
                 made = convolution.layout
                 inputs = step.inputs.map { read($0, in: made) }
                 // The step reads its residual by value number: the copy's, where there is one.
                 operation = .convolution(
-                    convolution, residual: residual.map { read($0, in: made) }, residualInPlace: residualInPlace)
+                    convolution, residual: residual.map { read($0, in: made) }, residualInPlace: residualInPlace,
+                    inputScale: inputScale.map { read($0, in: made) })
             case .activation:
                 made = layout(of: step.inputs[0])
                 inputs = step.inputs

@@ -197,8 +197,9 @@ struct PlanStep: CustomStringConvertible {
     enum Operation {
         case constant(Tensor)
         /// A packed convolution; `residual` is added before the activation. With `residualInPlace`
-        /// the residual ends here and its storage becomes the output's.
-        case convolution(PackedConvolution, residual: Int?, residualInPlace: Bool)
+        /// the residual ends here and its storage becomes the output's. With `inputScale` (a
+        /// [N, C, 1, 1] value), the input is taken as multiplied by it per channel (`ChannelScaleFusion`).
+        case convolution(PackedConvolution, residual: Int?, residualInPlace: Bool, inputScale: Int? = nil)
         case activation(Kernels.Activation, inPlace: Bool)
         case add(inPlace: Bool)
         /// A linear layer on packed weights, its activation applied as it stores.
@@ -232,8 +233,9 @@ struct PlanStep: CustomStringConvertible {
         switch operation {
         case .constant(let tensor):
             workspace.values[outputs[0]] = tensor
-        case let .convolution(convolution, residual, residualInPlace):
+        case let .convolution(convolution, residual, residualInPlace, inputScale):
             let input = try value(inputs[0], workspace)
+            let scale = try inputScale.map { try value($0, workspace) }
             var output: [Float]
             let source: PackedConvolution.Residual
             if let residual, residualInPlace, let storage = workspace.take(residual) {
@@ -242,7 +244,7 @@ struct PlanStep: CustomStringConvertible {
                 output = workspace.buffer(count: convolution.outputShape.reduce(1, *))
                 source = try residual.map { .separate(try value($0, workspace)) } ?? .none
             }
-            convolution.run(input, residual: source, into: &output)
+            convolution.run(input, residual: source, inputScale: scale, into: &output)
             workspace.values[outputs[0]] = Tensor(shape: convolution.outputShape, storage: output)
         case let .activation(activation, inPlace):
             if inPlace, var tensor = workspace.values[inputs[0]] {
@@ -318,8 +320,8 @@ struct PlanStep: CustomStringConvertible {
         let name: String
         switch operation {
         case .constant: name = "constant"
-        case let .convolution(convolution, residual, _):
-            name = convolution.description + (residual == nil ? "" : " +residual")
+        case let .convolution(convolution, residual, _, inputScale):
+            name = convolution.description + (inputScale == nil ? "" : " of scaled input") + (residual == nil ? "" : " +residual")
                 + (convolution.activation.map { " +\($0)" } ?? "")
         case let .convolutionIntoSlice(convolution, slice, _):
             name = convolution.description + (convolution.activation.map { " +\($0)" } ?? "")

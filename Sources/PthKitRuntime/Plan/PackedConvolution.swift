@@ -8,6 +8,9 @@ final class PackedConvolution: @unchecked Sendable {
     let activation: Kernels.Activation?
     /// The layout of its input, residual and output (`ChannelBlockLayout` decides where they change).
     let layout: ActivationLayout
+    /// Whether `run` can take the input multiplied per channel (squeeze-and-excitation's scale) by
+    /// scaling its weights instead: the pointwise convolutions on channel blocks.
+    let takesInputScale: Bool
     private let bias: [Float]?
     private let packed: UnsafeMutablePointer<Float>
 
@@ -49,6 +52,7 @@ final class PackedConvolution: @unchecked Sendable {
         let blocked = preferChannelBlocks && pk_conv2d_blocked_supported(&cShape) != 0
             && geometry.inputHeight * geometry.inputWidth > 1
         layout = blocked ? .channelBlocks : .nchw
+        takesInputScale = blocked && pk_conv2d_blocked_takes_input_scale(&cShape) != 0
         let count = blocked ? pk_conv2d_blocked_packed_weights_count(&cShape) : pk_conv2d_packed_weights_count(&cShape)
         packed = .allocate(capacity: max(count, 1))
         weight.withUnsafeBufferPointer { weight in
@@ -97,8 +101,10 @@ final class PackedConvolution: @unchecked Sendable {
         case inOutput
     }
 
-    /// Writes the output for `input` into `output`, which holds `outputShape`'s count of values.
-    func run(_ input: Tensor, residual: Residual, into output: inout [Float]) {
+    /// Writes the output for `input` into `output`, which holds `outputShape`'s count of values. With
+    /// `inputScale` ([N, C, 1, 1]; only where `takesInputScale`), the input is taken as multiplied by
+    /// it channel by channel.
+    func run(_ input: Tensor, residual: Residual, inputScale: Tensor? = nil, into output: inout [Float]) {
         var cShape = shape
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let separate: [Float]? = if case .separate(let tensor) = residual { tensor.storage.array } else { nil }
@@ -108,7 +114,13 @@ final class PackedConvolution: @unchecked Sendable {
                     output.withUnsafeMutableBufferPointer { destination in
                         let residualPointer: UnsafePointer<Float>? =
                             if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
-                        if layout == .channelBlocks {
+                        if let inputScale, takesInputScale {
+                            inputScale.storage.withUnsafeBufferPointer { factors in
+                                pk_conv2d_blocked_run_scaled(
+                                    &cShape, source.baseAddress, factors.baseAddress, packed, bias, residualPointer,
+                                    activation, destination.baseAddress)
+                            }
+                        } else if layout == .channelBlocks {
                             pk_conv2d_blocked_run(
                                 &cShape, source.baseAddress, packed, bias, residualPointer, activation,
                                 destination.baseAddress)

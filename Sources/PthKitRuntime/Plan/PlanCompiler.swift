@@ -13,7 +13,9 @@
 ///    activation after them);
 /// 5. in networks with depthwise convolutions, hold activations in channel blocks where the kernels
 ///    take them (`ChannelBlockLayout`);
-/// 6. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
+/// 6. fold squeeze-and-excitation's channel scaling into the pointwise convolution that alone reads
+///    its result (`ChannelScaleFusion`);
+/// 7. mark each value's last use, so its buffer is recycled, or taken over by an in-place step.
 package enum PlanCompiler {
     package static func compile(
         nodes: [TracedNode], shapes: [[Int]], inputValue: Int, outputValue: Int
@@ -121,7 +123,7 @@ package enum PlanCompiler {
         // A convolution whose output is read only as part of one concatenation writes it there itself.
         var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
         for (last, (_, value)) in fusedInputs {
-            guard case .convolution(let convolution, nil, _) = fusedAt[last], convolution.layout == .nchw, value != outputValue,
+            guard case .convolution(let convolution, nil, _, nil) = fusedAt[last], convolution.layout == .nchw, value != outputValue,
                 let placements = concatenations.placements[value], placements.count == 1, let placement = placements.first,
                 placement.slice.blocks == convolution.outputShape[0],
                 placement.slice.length * placement.slice.blocks == convolution.outputShape.reduce(1, *),
@@ -146,7 +148,7 @@ package enum PlanCompiler {
         var steps: [PlanStep] = []
         for index in needed {
             if let operation = fusedAt[index], let (inputs, output) = fusedInputs[index] {
-                if case .convolution(let convolution, _, _) = operation, let placement = writtenInPlace[output] {
+                if case .convolution(let convolution, _, _, _) = operation, let placement = writtenInPlace[output] {
                     steps.append(PlanStep(
                         operation: .convolutionIntoSlice(convolution, placement.slice, rootShape: placement.rootShape),
                         inputs: inputs, outputs: [placement.root], releases: []))
@@ -195,9 +197,10 @@ package enum PlanCompiler {
         }
         var shapes = shapes, planOutput = outputValue
         let laidOut = ChannelBlockLayout.assign(steps, shapes: &shapes, outputValue: &planOutput)
+        let fused = ChannelScaleFusion.fuse(laidOut, outputValue: planOutput)
         return ExecutionPlan(
             inputShape: shapes[inputValue], outputShape: shapes[planOutput],
-            steps: scheduleReleases(laidOut, inputValue: inputValue, outputValue: planOutput),
+            steps: scheduleReleases(fused, inputValue: inputValue, outputValue: planOutput),
             valueCount: shapes.count, inputValue: inputValue, outputValue: planOutput)
     }
 
@@ -225,8 +228,9 @@ package enum PlanCompiler {
             let endsHere = { (value: Int) in ending.contains(value) }
             var operation = step.operation
             switch step.operation {
-            case let .convolution(convolution, residual?, _) where endsHere(residual) && residual != step.inputs[0]:
-                operation = .convolution(convolution, residual: residual, residualInPlace: true)
+            case let .convolution(convolution, residual?, _, inputScale)
+            where endsHere(residual) && residual != step.inputs[0] && residual != inputScale:
+                operation = .convolution(convolution, residual: residual, residualInPlace: true, inputScale: inputScale)
             case .activation(let kind, _) where endsHere(step.inputs[0]):
                 operation = .activation(kind, inPlace: true)
             case .add where endsHere(step.inputs[0]) && step.inputs[0] != step.inputs[1]:

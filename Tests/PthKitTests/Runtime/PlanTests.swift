@@ -85,14 +85,18 @@ struct PlanTests {
 
     /// Networks with depthwise convolutions hold their activations in channel blocks: every
     /// depthwise and pointwise convolution runs on them, squeeze-and-excitation and the final pool
-    /// read them in place, and the layout changes once, after the stem.
+    /// read them in place, squeeze-and-excitation's scaling is folded into the projection after it,
+    /// and the layout changes once, after the stem.
     @Test(arguments: ["mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"])
     func depthwiseNetworksRunOnChannelBlocks(_ name: String) throws {
         let plan = try ModelZoo.build(name).compiled(for: [1, 3, 64, 64])
         let convolutions = plan.summary.filter { $0.hasPrefix("conv") }
         let blocked = convolutions.filter { $0.contains(" blocked") }
+        let scaledInputs = convolutions.filter { $0.contains(" of scaled input") }
+        #expect(!plan.summary.contains { $0.hasPrefix("multiply channels") }, "\(plan.summary)")
+        #expect(scaledInputs.isEmpty == (name == "mobilenet_v2"), "\(plan.summary)")
         // Not blocked: the stem (3 input channels) and the squeeze-and-excitation layers on 1x1 maps.
-        let squeezeLayers = plan.summary.filter { $0.hasPrefix("multiply channels") }.count * 2
+        let squeezeLayers = scaledInputs.count * 2
         #expect(blocked.count == convolutions.count - 1 - squeezeLayers, "\(plan.summary)")
         #expect(plan.summary.filter { $0.contains("NCHW to channel blocks") }.count == 1, "\(plan.summary)")
         #expect(!plan.summary.contains { $0.contains("channel blocks to NCHW") }, "\(plan.summary)")
