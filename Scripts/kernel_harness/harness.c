@@ -516,6 +516,31 @@ static int check_transpose(void) {
     return failures != 0;
 }
 
+/// pk_channel_blocks_mean (the squeeze-and-excitation and final pools on channel blocks) against the
+/// float64 sum, rounded, then divided, as its contract says: planes of 1 to 3137 pixels, batch 2.
+static int check_channel_block_means(void) {
+    static const size_t planes[] = {1, 3, 7, 49, 196, 3137};
+    int failures = 0;
+    for (size_t c = 0; c < sizeof planes / sizeof planes[0]; c++) {
+        size_t plane = planes[c], batch = 2, channels = 24, count = batch * channels * plane;
+        float *source = random_floats(count, 3), *means = malloc(batch * channels * sizeof(float));
+        pk_channel_blocks_mean(source, means, batch, channels, plane);
+        for (size_t n = 0; n < batch; n++)
+            for (size_t ch = 0; ch < channels; ch++) {
+                const float *block = source + (n * channels + ch / 8 * 8) * plane;
+                double sum = 0;
+                for (size_t p = 0; p < plane; p++) sum += block[p * 8 + ch % 8];
+                float expected = (float)sum / (float)plane, got = means[n * channels + ch];
+                // The float64 sum's order may differ; its rounding to float32 almost never does.
+                if (!(fabsf(got - expected) <= 1e-6f * fabsf(expected) + 1e-30f)) failures++;
+            }
+        free(source); free(means);
+    }
+    printf("check: channel-block means [%s] %s\n", pk_kernels_isa(), failures ? "FAILED" : "within 1e-6");
+    if (failures) fprintf(stderr, "FAIL channel-block means [%s]: %d values\n", pk_kernels_isa(), failures);
+    return failures != 0;
+}
+
 /// pk_linear_run against the double reference: row counts around the 6-row panels and the 48-panel
 /// row blocks, feature counts around the 16-wide strips, K past one 256-deep block, with and without
 /// bias, through the activations a plan fuses into it.
@@ -595,6 +620,7 @@ static int run_checks(void) {
         }
         failures += check_row_normalizations();
         failures += check_transpose();
+        failures += check_channel_block_means();
         printf("check: %s worst error / (sum|w*x| + |result|) = %.2e\n", isas[i], worst);
     }
     printf("check: %d cases, %d failed\n", cases, failures);

@@ -331,6 +331,18 @@ static void change_layout_task(void *context, size_t block) {
 static void mean_task(void *context, size_t block) {
     const block_pass *pass = context;
     const float *from = pass->source + block * BLOCK * pass->plane;
+#ifdef PK_HAVE_AVX512_PATH
+    if (pk_use_avx512()) {
+        pk_channel_block_mean_avx512(from, pass->plane, pass->destination + block * BLOCK);
+        return;
+    }
+#endif
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        pk_channel_block_mean_avx2(from, pass->plane, pass->destination + block * BLOCK);
+        return;
+    }
+#endif
     double sums[BLOCK] = {0};
     for (size_t p = 0; p < pass->plane; p++)
         for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
