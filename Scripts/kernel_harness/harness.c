@@ -365,6 +365,7 @@ static int check_max_pool(void) {
         {14, 14, 3, 3, 2, 2, 0, 0, 1, 1},     // its pool to 7x7 (ceil)
         {5, 3, 3, 3, 1, 1, 1, 1, 1, 1},       // rows narrower than one vector
         {6, 16, 2, 2, 2, 2, 0, 0, 1, 1},      // whole vectors only
+        {4, 32, 2, 2, 2, 2, 0, 0, 1, 1},      // whole AVX-512 vectors only
     };
     int failures = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

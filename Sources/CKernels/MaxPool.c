@@ -4,18 +4,20 @@
 // Separable: for each output row, the maximum over the window's valid input rows is taken column by
 // column into a line (contiguous, so it vectorizes), the line is bordered with -inf for the
 // padding, and each output is the maximum over its window's taps along the line. Stride 1 and 2 with
-// dilation 1 (every torchvision max pool) take eight outputs at a time.
+// dilation 1 (every torchvision max pool) take eight outputs at a time, sixteen on AVX-512
+// (MaxPoolAvx512.c).
 #include "Activation.h"
 #include "Gemm.h"
+#include "MaxPool.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
 
 #include <math.h>
 
 
-/// Floats past the line's last tap that vector loads may read: -inf, so they change nothing. The
-/// AVX2 path also writes up to 7 floats past the last column.
-enum { LINE_SLACK = 24 };
+/// The AVX2 path reads at most 23 floats past a window's first tap and writes 7 past the last
+/// column: within the slack the AVX-512 path needs (MaxPool.h).
+enum { LINE_SLACK = PK_MAX_POOL_LINE_SLACK };
 /// Floats of lines the AVX2 path fills before reducing them (16 KB, in L1 beside the input rows).
 enum { LINES_FLOATS = 4096 };
 
@@ -117,6 +119,15 @@ static void max_pool_task(void *context, size_t task) {
     const pk_pool2d_shape *s = job->shape;
     const float *plane = job->input + task * (size_t)s->in_height * s->in_width;
     float *output = job->output + task * (size_t)s->out_height * s->out_width;
+#ifdef PK_HAVE_AVX512_PATH
+    if (pk_use_avx512() && s->dilation_width == 1 && (s->stride_width == 1 || s->stride_width == 2)) {
+        int rows = LINES_FLOATS / (int)job->line_floats;
+        rows = rows < 1 ? 1 : (rows > s->out_height ? s->out_height : rows);
+        pk_max_pool_plane_avx512(s, plane, output, pk_thread_scratch((size_t)rows * job->line_floats), rows,
+                                 job->line_floats);
+        return;
+    }
+#endif
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
         // Several rows' lines are filled before any is reduced: reducing a line just written reads
