@@ -50,16 +50,13 @@ PK_AVX512_INLINE __m512 pk_activate_cheap_avx512(pk_activation activation, __m51
     }
 }
 
-/// pk_exp_avx2 on sixteen lanes.
-PK_AVX512_INLINE __m512 pk_exp_avx512(__m512 x) {
-    __mmask16 overflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72284f), _CMP_GT_OQ);
-    __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33654f), _CMP_LT_OQ);
-    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
-    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+/// e^x = 2^n e^r for x already clamped: n = round(x / ln2), r = x - n ln2 with ln2 split in two so
+/// n ln2 is exact, and Cephes's degree-6 polynomial for e^r, returned with n for the caller to scale.
+PK_AVX512_INLINE __m512 pk_exp_reduced_avx512(__m512 x, __m512 *n) {
+    *n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
@@ -67,7 +64,17 @@ PK_AVX512_INLINE __m512 pk_exp_avx512(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+}
+
+/// pk_exp_avx2 on sixteen lanes: 2^n built in the exponent bits, the tails set as it sets them.
+PK_AVX512_INLINE __m512 pk_exp_avx512(__m512 x) {
+    __mmask16 overflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72284f), _CMP_GT_OQ);
+    __mmask16 underflow = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33654f), _CMP_LT_OQ);
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
+    __m512 n;
+    __m512 p = pk_exp_reduced_avx512(x, &n);
     __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
     __m512 result = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
     result = _mm512_mask_blend_ps(overflow, result, _mm512_set1_ps(__builtin_inff()));
@@ -92,7 +99,7 @@ PK_AVX512_INLINE __m512 pk_erf_avx512(__m512 x) {
 }
 
 /// 1 / (1 + e^-x), the logistic function, within about 2 ulps, in fewer steps than pk_exp_avx512 and
-/// a division: e^-x is pk_exp_avx512's polynomial scaled by 2^n with VSCALEFPS, which saturates to
+/// a division: e^-x is pk_exp_reduced_avx512's polynomial scaled by 2^n with VSCALEFPS, which saturates to
 /// inf or 0 by itself, and the reciprocal is VRCP14PS's 14 bits refined by one Newton step (about
 /// 28 bits; a division takes 16 lanes ten cycles or more). Where e^-x overflows (x < -88.72) the
 /// result is 0, as 1 / inf is.
@@ -101,18 +108,8 @@ PK_AVX512_INLINE __m512 pk_logistic_avx512(__m512 x) {
     __mmask16 vanishes = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-88.72284f), _CMP_LT_OQ);
     // Clamped so that n stays small; beyond +-100 the scaling saturates all the same.
     __m512 minus_x = _mm512_min_ps(_mm512_set1_ps(100.0f), _mm512_max_ps(_mm512_set1_ps(-100.0f), _mm512_sub_ps(_mm512_setzero_ps(), x)));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(minus_x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), minus_x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    p = _mm512_add_ps(p, one);
+    __m512 n;
+    __m512 p = pk_exp_reduced_avx512(minus_x, &n);
     __m512 denominator = _mm512_add_ps(one, _mm512_scalef_ps(p, n));
     __m512 estimate = _mm512_rcp14_ps(denominator);
     __m512 reciprocal = _mm512_fmadd_ps(estimate, _mm512_fnmadd_ps(denominator, estimate, one), estimate);
