@@ -20,9 +20,9 @@ enum { BLOCK = PK_CHANNEL_BLOCK, PANEL = PK_POINTWISE_BLOCKS * PK_CHANNEL_BLOCK,
 // Pixels a pointwise task keeps: their input (pixels x K floats) stays in half the core's L2 while
 // every panel of the task's output channels streams through it, each weight read once per block.
 // With blocks of 24576 floats (96 KB, sized for Zen 3's 512 KB L2), ResNeXt's 2048 -> 1024 layer
-// at 7x7 ran as five pixel blocks, each streaming all 8 MB of weights; on a 2 MB L2 one block takes
-// the 49 pixels (in the model, 3.2 ms -> see the README's ResNeXt row). POINTWISE_PIXELS_MAX keeps
-// enough tasks for the threads when K is small.
+// at 7x7 ran as five pixel blocks (12, 12, 12, 12 and 1 pixels), each streaming all 8 MB of its
+// weights; on a 2 MB L2 one block takes the 49 pixels. POINTWISE_PIXELS_MAX keeps enough tasks for
+// the threads when K is small.
 enum { POINTWISE_PIXELS_MAX = 40 * PK_POINTWISE_PIXELS, L2_BYTES_DEFAULT = 512 * 1024 };
 
 // Asked once; concurrent first callers store the same value.
