@@ -26,6 +26,10 @@ typedef struct {
     const float *input;
     float *output;
     size_t line_floats;  // padding_width + in_width + right border + slack
+    // Lines the vector paths fill before reducing any: reducing a line just written reads each
+    // vector at offsets 1 and 2 across two fresh stores, which the CPU cannot forward, and on
+    // GoogLeNet's small planes those stalls were most of the pooling's time.
+    int rows;
 } max_pool_job;
 
 /// line[padding_width + x] = max over the window's valid rows of input row iy at column x; -inf
@@ -121,20 +125,14 @@ static void max_pool_task(void *context, size_t task) {
     float *output = job->output + task * (size_t)s->out_height * s->out_width;
 #ifdef PK_HAVE_AVX512_PATH
     if (pk_use_avx512() && s->dilation_width == 1 && (s->stride_width == 1 || s->stride_width == 2)) {
-        int rows = LINES_FLOATS / (int)job->line_floats;
-        rows = rows < 1 ? 1 : (rows > s->out_height ? s->out_height : rows);
-        pk_max_pool_plane_avx512(s, plane, output, pk_thread_scratch((size_t)rows * job->line_floats), rows,
+        pk_max_pool_plane_avx512(s, plane, output, pk_thread_scratch((size_t)job->rows * job->line_floats), job->rows,
                                  job->line_floats);
         return;
     }
 #endif
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
-        // Several rows' lines are filled before any is reduced: reducing a line just written reads
-        // each vector at offsets 1 and 2 across two fresh stores, which the CPU cannot forward, and
-        // on GoogLeNet's small planes those stalls were most of the pooling's time.
-        int rows = LINES_FLOATS / (int)job->line_floats;
-        rows = rows < 1 ? 1 : (rows > s->out_height ? s->out_height : rows);
+        int rows = job->rows;
         float *lines = pk_thread_scratch((size_t)rows * job->line_floats);
         for (int r = 0; r < rows; r++) border_line_avx2(s, lines + (size_t)r * job->line_floats, job->line_floats);
         for (int oy0 = 0; oy0 < s->out_height; oy0 += rows) {
@@ -158,6 +156,8 @@ void pk_max_pool2d(const pk_pool2d_shape *s, const float *input, float *output) 
     // The last window's last tap, in line coordinates (the line starts at input column -padding).
     size_t last_tap = (size_t)(s->out_width - 1) * (size_t)s->stride_width + (size_t)(s->kernel_width - 1) * (size_t)s->dilation_width;
     size_t covered = (size_t)s->padding_width + (size_t)s->in_width;
-    max_pool_job job = {s, input, output, (last_tap + 1 > covered ? last_tap + 1 : covered) + LINE_SLACK};
+    max_pool_job job = {s, input, output, (last_tap + 1 > covered ? last_tap + 1 : covered) + LINE_SLACK, 1};
+    int rows = LINES_FLOATS / (int)job.line_floats;
+    job.rows = rows < 1 ? 1 : (rows > s->out_height ? s->out_height : rows);
     pk_parallel_for((size_t)s->planes, max_pool_task, &job);
 }

@@ -114,7 +114,9 @@ final class PackedConvolution: @unchecked Sendable {
                     output.withUnsafeMutableBufferPointer { destination in
                         let residualPointer: UnsafePointer<Float>? =
                             if case .inOutput = residual { UnsafePointer(destination.baseAddress) } else { separate }
-                        if let inputScale, takesInputScale {
+                        // Only where `takesInputScale` (ChannelScaleFusion checks); the kernel
+                        // refuses any other shape rather than drop the scale.
+                        if let inputScale {
                             inputScale.storage.withUnsafeBufferPointer { factors in
                                 pk_conv2d_blocked_run_scaled(
                                     &cShape, source.baseAddress, factors.baseAddress, packed, bias, residualPointer,
