@@ -366,6 +366,15 @@ static int check_max_pool(void) {
         {5, 3, 3, 3, 1, 1, 1, 1, 1, 1},       // rows narrower than one vector
         {6, 16, 2, 2, 2, 2, 0, 0, 1, 1},      // whole vectors only
         {4, 32, 2, 2, 2, 2, 0, 0, 1, 1},      // whole AVX-512 vectors only
+        // Every kernel / padding / stride the AVX-512 row path specializes, over several vectors
+        {10, 40, 3, 3, 1, 1, 0, 0, 1, 1},
+        {9, 21, 3, 2, 2, 1, 1, 1, 1, 1},
+        {11, 35, 2, 2, 2, 2, 1, 1, 1, 1},
+        {6, 33, 2, 2, 1, 1, 0, 0, 1, 1},
+        {7, 47, 2, 2, 1, 1, 1, 1, 1, 1},
+        {8, 70, 3, 3, 2, 2, 1, 1, 1, 1},
+        {5, 67, 3, 3, 2, 2, 0, 0, 1, 1},
+        {12, 12, 3, 3, 3, 3, 1, 1, 1, 1},     // stride 3: the line path
     };
     int failures = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -386,6 +395,10 @@ static int check_max_pool(void) {
             size_t in_count = (size_t)s.planes * s.in_height * s.in_width, out_count = (size_t)s.planes * s.out_height * s.out_width;
             float *input = random_floats(in_count, 1), *output = malloc(out_count * sizeof(float));
             if (in_count > 40) input[17] = NAN, input[in_count - 3] = NAN;
+            // Infinities of both signs in the middle plane: a window's maximum, and a plane whose
+            // values sum to NaN without holding one.
+            size_t plane_size = (size_t)s.in_height * s.in_width;
+            if (plane_size > 10) input[plane_size + 5] = INFINITY, input[plane_size + 9] = -INFINITY;
             pk_max_pool2d(&s, input, output);
             for (int p = 0; p < s.planes; p++)
             for (int oy = 0; oy < s.out_height; oy++)

@@ -125,7 +125,8 @@ static void max_pool_task(void *context, size_t task) {
     float *output = job->output + task * (size_t)s->out_height * s->out_width;
 #ifdef PK_HAVE_AVX512_PATH
     if (pk_use_avx512() && s->dilation_width == 1 && (s->stride_width == 1 || s->stride_width == 2)) {
-        pk_max_pool_plane_avx512(s, plane, output, pk_thread_scratch((size_t)job->rows * job->line_floats), job->rows,
+        size_t lines = (size_t)job->rows * job->line_floats, vectors = pk_max_pool_row_vectors(s) * 16;
+        pk_max_pool_plane_avx512(s, plane, output, pk_thread_scratch(lines > vectors ? lines : vectors), job->rows,
                                  job->line_floats);
         return;
     }

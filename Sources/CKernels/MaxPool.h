@@ -12,8 +12,12 @@
 enum { PK_MAX_POOL_LINE_SLACK = 40 };
 
 #if defined(__x86_64__) || defined(__i386__)
-/// One plane's output rows, `rows` lines (of `line_floats`) filled before any is reduced; dilation 1
-/// and stride 1 or 2 across.
+/// The 16-float vectors the AVX-512 row path keeps for one output row, or 0 when the pool takes the
+/// line path instead.
+size_t pk_max_pool_row_vectors(const pk_pool2d_shape *shape);
+/// One plane's output rows; dilation 1 and stride 1 or 2 across. `lines` (64-byte aligned) holds
+/// max(rows * line_floats, 16 * pk_max_pool_row_vectors) floats: the row path's vectors, or the
+/// line path's `rows` lines filled before any is reduced.
 void pk_max_pool_plane_avx512(const pk_pool2d_shape *shape, const float *plane, float *output, float *lines, int rows,
                               size_t line_floats);
 #endif
