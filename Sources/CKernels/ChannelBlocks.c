@@ -139,6 +139,7 @@ typedef struct {
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
     int rows_per_task, row_chunks;                // depthwise
+    int blocks_per_task, block_groups;            // depthwise
     const float *zero_bias;
 } blocked_job;
 
@@ -191,21 +192,29 @@ static void pointwise_task(void *context, size_t task) {
     }
 }
 
-// Task = (image, channel block, chunk of output rows).
+// Task = (image, chunk of output rows, group of channel blocks), in that order: the pool hands each
+// thread a run of tasks, so a thread's rows are those whose pixels the pointwise steps before and
+// after give it (ThreadPool.h).
 static void depthwise_task(void *context, size_t task) {
     const blocked_job *job = context;
     const pk_conv2d_shape *s = job->shape;
-    int chunk = (int)(task % (size_t)job->row_chunks);
-    size_t plane_task = task / (size_t)job->row_chunks;  // image * blocks + block
-    int cb = (int)(plane_task % (size_t)(s->out_channels / BLOCK));
+    int blocks = s->out_channels / BLOCK;
+    int group = (int)(task % (size_t)job->block_groups);
+    task /= (size_t)job->block_groups;
+    int chunk = (int)(task % (size_t)job->row_chunks), image = (int)(task / (size_t)job->row_chunks);
     size_t in_plane = (size_t)s->in_height * s->in_width * BLOCK, out_row = (size_t)s->out_width * BLOCK;
-    const float *in = job->input + plane_task * in_plane;
-    const float *w = job->packed + (size_t)cb * s->kernel_height * s->kernel_width * BLOCK;
-    const float *bias = job->bias ? job->bias + (size_t)cb * BLOCK : job->zero_bias;
-    int oy_end = (chunk + 1) * job->rows_per_task < s->out_height ? (chunk + 1) * job->rows_per_task : s->out_height;
-    for (int oy = chunk * job->rows_per_task; oy < oy_end; oy++) {
-        size_t at = (plane_task * (size_t)s->out_height + (size_t)oy) * out_row;
-        job->row(s, in, w, bias, oy, job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+    int oy_begin = chunk * job->rows_per_task;
+    int oy_end = oy_begin + job->rows_per_task < s->out_height ? oy_begin + job->rows_per_task : s->out_height;
+    int cb_end = (group + 1) * job->blocks_per_task < blocks ? (group + 1) * job->blocks_per_task : blocks;
+    for (int cb = group * job->blocks_per_task; cb < cb_end; cb++) {
+        size_t plane_task = (size_t)image * (size_t)blocks + (size_t)cb;
+        const float *in = job->input + plane_task * in_plane;
+        const float *w = job->packed + (size_t)cb * s->kernel_height * s->kernel_width * BLOCK;
+        const float *bias = job->bias ? job->bias + (size_t)cb * BLOCK : job->zero_bias;
+        for (int oy = oy_begin; oy < oy_end; oy++) {
+            size_t at = (plane_task * (size_t)s->out_height + (size_t)oy) * out_row;
+            job->row(s, in, w, bias, oy, job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+        }
     }
 }
 
@@ -256,12 +265,18 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
 #endif
     long wanted = (long)pk_thread_count() * TASKS_PER_THREAD;
     if (pk_conv2d_is_depthwise(s)) {
-        long planes = (long)s->batch * (s->out_channels / BLOCK);
-        job.row_chunks = planes >= wanted ? 1 : (int)((wanted + planes - 1) / planes);
-        if (job.row_chunks > s->out_height) job.row_chunks = s->out_height;
+        // Rows split so that each thread's run of tasks covers whole chunks of every image it has
+        // (two chunks a thread), then channel blocks grouped up to the wanted number of tasks.
+        int blocks = s->out_channels / BLOCK, threads = pk_thread_count();
+        int chunks = ceil_div(2 * threads, s->batch);
+        job.row_chunks = chunks > s->out_height ? s->out_height : chunks;
         job.rows_per_task = ceil_div(s->out_height, job.row_chunks);
         job.row_chunks = ceil_div(s->out_height, job.rows_per_task);
-        pk_parallel_for((size_t)planes * (size_t)job.row_chunks, depthwise_task, &job);
+        long per_group = (long)s->batch * job.row_chunks;
+        int groups = per_group >= wanted ? 1 : (int)((wanted + per_group - 1) / per_group);
+        job.blocks_per_task = ceil_div(blocks, groups > blocks ? blocks : groups);
+        job.block_groups = ceil_div(blocks, job.blocks_per_task);
+        pk_parallel_for((size_t)per_group * (size_t)job.block_groups, depthwise_task, &job);
         return;
     }
     job.pixels = s->out_height * s->out_width;
@@ -279,12 +294,17 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
                                              : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
     job.panels = ceil_div(s->out_channels, PANEL);
     // Where the panels alone cannot give every thread several tasks, smaller pixel blocks, of equal
-    // size (a last block of one pixel would stream all the weights for it), make up the count.
+    // size (a last block of one pixel would stream all the weights for it), make up the count. And
+    // an image shared between threads is split by pixels at least once per thread, never only by
+    // channels: each thread's run of tasks (ThreadPool.h) is then its own pixels, which the step
+    // before wrote from that core and the next reads there.
     int tiles_across = ceil_div(job.panels, job.tile_panels);
     long per_image = (wanted + s->batch - 1) / s->batch;
     int blocks_wanted = (int)((per_image + tiles_across - 1) / tiles_across);
+    int per_thread = ceil_div(pk_thread_count(), s->batch);
+    if (blocks_wanted < per_thread) blocks_wanted = per_thread;
     if (ceil_div(job.pixels, block) < blocks_wanted) {
-        int balanced = ceil_div(job.pixels, blocks_wanted);
+        int balanced = ceil_div(ceil_div(job.pixels, blocks_wanted), PK_POINTWISE_PIXELS) * PK_POINTWISE_PIXELS;
         block = balanced < PK_POINTWISE_PIXELS ? PK_POINTWISE_PIXELS : balanced;
     }
     job.pixel_block = block < job.pixels ? block : job.pixels;
