@@ -530,6 +530,40 @@ static int check_transpose(void) {
     return failures != 0;
 }
 
+/// pk_channel_shuffle and pk_copy_channels against their index formulas: planes of 1 to 3137 pixels,
+/// batches of 1 and 3, copies small enough for the calling thread and large enough for the pool.
+static int check_channel_copies(void) {
+    static const size_t shapes[][4] = {
+        // batch, channels, groups, plane
+        {1, 4, 2, 1}, {3, 6, 3, 7}, {1, 232, 2, 196}, {1, 116, 2, 784}, {3, 48, 4, 3137}, {2, 10, 5, 49},
+    };
+    int failures = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        size_t batch = shapes[c][0], channels = shapes[c][1], groups = shapes[c][2], plane = shapes[c][3];
+        size_t count = batch * channels * plane, per_group = channels / groups;
+        float *source = random_floats(count, 1), *shuffled = malloc(count * sizeof(float));
+        pk_channel_shuffle(source, shuffled, batch, channels, groups, plane);
+        for (size_t n = 0; n < batch; n++)
+            for (size_t g = 0; g < groups; g++)
+                for (size_t j = 0; j < per_group; j++)
+                    for (size_t p = 0; p < plane; p++)
+                        if (shuffled[(n * channels + j * groups + g) * plane + p] !=
+                            source[(n * channels + g * per_group + j) * plane + p]) failures++;
+        // The channels of the second group onwards: a chunk's later piece.
+        size_t first = per_group, kept = channels - per_group;
+        float *slice = malloc(batch * kept * plane * sizeof(float) + 1);
+        pk_copy_channels(source, channels, first, slice, kept, batch, plane);
+        for (size_t n = 0; n < batch; n++)
+            for (size_t k = 0; k < kept; k++)
+                for (size_t p = 0; p < plane; p++)
+                    if (slice[(n * kept + k) * plane + p] != source[(n * channels + first + k) * plane + p]) failures++;
+        free(source); free(shuffled); free(slice);
+    }
+    printf("check: channel shuffle and slices [%d threads] %s\n", pk_thread_count(), failures ? "FAILED" : "exact");
+    if (failures) fprintf(stderr, "FAIL channel copies [%d threads]: %d values\n", pk_thread_count(), failures);
+    return failures != 0;
+}
+
 /// pk_channel_blocks_mean (the squeeze-and-excitation and final pools on channel blocks) against the
 /// float64 sum, rounded, then divided, as its contract says: planes of 1 to 3137 pixels, batch 2.
 static int check_channel_block_means(void) {
@@ -631,6 +665,7 @@ static int run_checks(void) {
             pk_set_thread_count(threads);
             failures += check_max_pool();
             failures += check_linear(&cases, &worst);
+            failures += check_channel_copies();
         }
         failures += check_row_normalizations();
         failures += check_transpose();

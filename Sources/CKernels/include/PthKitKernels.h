@@ -152,6 +152,15 @@ void pk_layer_norm_rows(const float *x, float *y, size_t rows, size_t count, con
 void pk_layer_norm_channels(const float *x, float *y, size_t batch, size_t channels, size_t plane, const float *weight,
                             const float *bias, double eps);
 
+/// torch's channel_shuffle of [batch][channels][plane] `input` (groups divides channels): output
+/// channel j * groups + g is input channel g * (channels / groups) + j. `output` must not alias it.
+void pk_channel_shuffle(const float *input, float *output, size_t batch, size_t channels, size_t groups, size_t plane);
+
+/// Channels [first, first + channels) of [batch][input_channels][plane] `input`, as
+/// [batch][channels][plane] `output` (not aliasing it).
+void pk_copy_channels(const float *input, size_t input_channels, size_t first, float *output, size_t channels,
+                      size_t batch, size_t plane);
+
 /// destination[r * columns + c] = source[r + c * ld] for r < rows, c < columns: a 2-D transpose whose
 /// source rows are `ld` floats apart (ld >= rows).
 void pk_transpose(const float *source, size_t ld, float *destination, size_t rows, size_t columns);

@@ -1,3 +1,5 @@
+import CKernels
+
 extension Kernels {
     /// `torch.cat(tensors, dim)`: equal shapes except along `dim`, which may be negative.
     public static func concatenate(_ tensors: [Tensor], dim: Int) throws -> Tensor {
@@ -76,6 +78,16 @@ extension Kernels {
         shape[axis] = range.count
         guard x.count > 0 else { return Tensor(zeros: shape) }
         let inner = x.shape.dropFirst(axis + 1).reduce(1, *)
+        if axis == 1 {  // channels: whole planes, copied on the compute threads
+            var output = uninitializedBuffer(count: shape.reduce(1, *))
+            x.storage.withUnsafeBufferPointer { source in
+                output.withUnsafeMutableBufferPointer { destination in
+                    pk_copy_channels(source.baseAddress, x.shape[1], range.lowerBound, destination.baseAddress,
+                                     range.count, x.shape[0], inner)
+                }
+            }
+            return Tensor(shape: shape, storage: output)
+        }
         let stretch = x.shape[axis] * inner
         var output = [Float]()
         output.reserveCapacity(x.count / x.shape[axis] * range.count)
@@ -103,20 +115,10 @@ extension Kernels {
         }
         guard x.count > 0 else { return x }
         let inner = x.count / (x.shape[0] * channels)
-        let perGroup = channels / groups
         var output = uninitializedBuffer(count: x.count)
         x.storage.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
-                for n in 0..<x.shape[0] {
-                    let base = n * channels * inner
-                    for group in 0..<groups {
-                        for j in 0..<perGroup {
-                            let from = base + (group * perGroup + j) * inner
-                            let to = base + (j * groups + group) * inner
-                            for i in 0..<inner { destination[to + i] = source[from + i] }
-                        }
-                    }
-                }
+                pk_channel_shuffle(source.baseAddress, destination.baseAddress, x.shape[0], channels, groups, inner)
             }
         }
         return Tensor(shape: x.shape, storage: output)

@@ -1,0 +1,62 @@
+// Copies that move whole channels of [batch][channels][plane] tensors: torch's channel_shuffle, and
+// slices along the channels (chunk, narrow). Each task copies one image's range of pixels in every
+// channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
+// wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
+#include "PthKitKernels.h"
+#include "ThreadPool.h"
+
+#include <string.h>
+
+/// Pixels a task copies per channel at the least: shorter runs cost more in calls than they move.
+/// Copies under PARALLEL_FLOATS run on the calling thread: waking the others costs more.
+enum { MIN_RUN = 64, PARALLEL_FLOATS = 1 << 16 };
+
+typedef struct {
+    const float *source;
+    float *destination;
+    size_t source_channels, channels, plane;
+    size_t first, groups;  // a slice's first channel; a shuffle's groups (0 for a slice)
+    size_t pixel_chunks, run;
+} channel_copy;
+
+static void copy_task(void *context, size_t task) {
+    const channel_copy *c = context;
+    size_t image = task / c->pixel_chunks, p0 = task % c->pixel_chunks * c->run;
+    if (p0 >= c->plane) return;
+    size_t count = c->plane - p0 < c->run ? c->plane - p0 : c->run;
+    size_t per_group = c->groups ? c->channels / c->groups : 0;
+    for (size_t k = 0; k < c->channels; k++) {
+        // Shuffle: output channel j * groups + g is input channel g * (channels / groups) + j.
+        size_t from = c->groups ? k % c->groups * per_group + k / c->groups : c->first + k;
+        memcpy(c->destination + (image * c->channels + k) * c->plane + p0,
+               c->source + (image * c->source_channels + from) * c->plane + p0, count * sizeof(float));
+    }
+}
+
+static void run_copy(channel_copy *c, size_t batch) {
+    if (batch == 0 || c->channels == 0 || c->plane == 0) return;
+    // Two runs per thread when the images alone cannot give every thread its own.
+    size_t threads = (size_t)pk_thread_count(), wanted = (2 * threads + batch - 1) / batch;
+    size_t most = (c->plane + MIN_RUN - 1) / MIN_RUN;
+    c->pixel_chunks = wanted < most ? wanted : most;
+    if (batch * c->channels * c->plane < PARALLEL_FLOATS) c->pixel_chunks = 1;
+    c->run = (c->plane + c->pixel_chunks - 1) / c->pixel_chunks;
+    size_t tasks = batch * c->pixel_chunks;
+    if (batch * c->channels * c->plane < PARALLEL_FLOATS)
+        for (size_t task = 0; task < tasks; task++) copy_task(c, task);
+    else
+        pk_parallel_for(tasks, copy_task, c);
+}
+
+void pk_channel_shuffle(const float *input, float *output, size_t batch, size_t channels, size_t groups, size_t plane) {
+    channel_copy c = {.source = input, .destination = output, .source_channels = channels, .channels = channels,
+                      .plane = plane, .groups = groups};
+    run_copy(&c, batch);
+}
+
+void pk_copy_channels(const float *input, size_t input_channels, size_t first, float *output, size_t channels,
+                      size_t batch, size_t plane) {
+    channel_copy c = {.source = input, .destination = output, .source_channels = input_channels,
+                      .channels = channels, .plane = plane, .first = first};
+    run_copy(&c, batch);
+}
