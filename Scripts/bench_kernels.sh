@@ -17,6 +17,10 @@ compiler="$(command -v clang || command -v gcc)"
     -I"$root/Sources/CKernels/include" -I"$root/Sources/CKernels" \
     "$root/Scripts/kernel_harness/harness.c" "$root"/Sources/CKernels/*.c \
     -o "$build/harness" $blas_flags -lm -lpthread
+# OpenBLAS's threads spin for about 2^28 cycles after each of its calls (its peak sgemm and im2col
+# reference columns): our kernels timed in that window shared the cores with them, and two-thread
+# figures read up to 3x slow. 2^4 cycles lets them sleep at once.
+export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 if [[ "${1:-}" == "check" || "${1:-}" == "linear" ]]; then
     exec "$build/harness" "$@"
 fi
