@@ -1,4 +1,5 @@
 import CKernels
+import PthKitSupport
 
 /// A linear layer whose weight is a parameter, its weights packed once for the C kernels
 /// (`pk_linear_run`), with the activation that follows it applied in the same pass.
@@ -29,6 +30,9 @@ final class PackedLinear: @unchecked Sendable {
         self.activation = activation
         let count = pk_linear_packed_weights_count(inFeatures, outFeatures)
         packed = .allocate(capacity: max(count, 1))
+        // 2 MB pages: a batch-1 pass streams the whole matrix once (AlexNet's and VGG's first
+        // classifier layers, 151 and 411 MB), and on 4 KB pages every page of it costs a TLB miss.
+        HugePages.advise(UnsafeMutableRawBufferPointer(start: packed, count: max(count, 1) * MemoryLayout<Float>.stride))
         weight.storage.withUnsafeBufferPointer { pk_linear_pack_weights(inFeatures, outFeatures, $0.baseAddress, packed) }
     }
 
