@@ -380,7 +380,8 @@ static int check_max_pool(void) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++) {
             const int *k = cases[c];
-            pk_pool2d_shape s = {3, k[0], k[1], 0, 0, k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]};
+            // Three planes as one image, and as three (each thread's rows, then its planes).
+            pk_pool2d_shape s = {1 + 2 * (int)(c % 2), 3, k[0], k[1], 0, 0, k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]};
             int sizes[2];
             for (int axis = 0; axis < 2; axis++) {
                 int input = axis ? s.in_width : s.in_height, kernel = axis ? s.kernel_width : s.kernel_height;

@@ -137,9 +137,10 @@ PK_AVX512_INLINE void row_stride_2(const pk_pool2d_shape *s, const __m512 *vecto
 // Specialized for a constant kernel width, padding, stride and NaN handling (plane_by_rows), so the
 // taps unroll and every permutation's lanes are a constant.
 PK_AVX512_INLINE void rows_of_plane(const pk_pool2d_shape *s, const float *plane, float *output, __m512 *vectors,
-                                    const int kernel, const int padding, const int stride, const int nans) {
+                                    int oy_begin, int oy_end, const int kernel, const int padding, const int stride,
+                                    const int nans) {
     int columns = (s->in_width + 15) / 16;
-    for (int oy = 0; oy < s->out_height; oy++) {
+    for (int oy = oy_begin; oy < oy_end; oy++) {
         if (s->kernel_height == kernel) vertical_maxima(s, plane, oy, columns, vectors, kernel, nans);
         else vertical_maxima(s, plane, oy, columns, vectors, 0, nans);
         if (stride == 1) row_stride_1(s, vectors, output + (size_t)oy * s->out_width, kernel, padding, nans);
@@ -149,14 +150,20 @@ PK_AVX512_INLINE void rows_of_plane(const pk_pool2d_shape *s, const float *plane
 
 #define PK_ROWS_CASE(kernel, padding, stride)                                                                       \
     case (kernel) * 100 + (padding) * 10 + (stride):                                                                  \
-        if (nans) rows_of_plane(s, plane, output, vectors, kernel, padding, stride, 1);                               \
-        else rows_of_plane(s, plane, output, vectors, kernel, padding, stride, 0);                                    \
+        if (nans) rows_of_plane(s, plane, output, vectors, oy_begin, oy_end, kernel, padding, stride, 1);             \
+        else rows_of_plane(s, plane, output, vectors, oy_begin, oy_end, kernel, padding, stride, 0);                  \
         break;
 
-PK_AVX512 static void plane_by_rows(const pk_pool2d_shape *s, const float *plane, float *output, __m512 *vectors) {
+PK_AVX512 static void plane_by_rows(const pk_pool2d_shape *s, const float *plane, float *output, __m512 *vectors,
+                                    int oy_begin, int oy_end) {
     size_t count = pk_max_pool_row_vectors(s);
     for (size_t i = 0; i < count; i++) vectors[i] = _mm512_set1_ps(-INFINITY);
-    int nans = may_hold_nan(plane, (size_t)s->in_height * s->in_width);
+    // The input rows these output rows read (stride_height * oy - padding_height + kernel_height).
+    int row_begin = oy_begin * s->stride_height - s->padding_height, row_end = row_begin + (oy_end - oy_begin - 1) * s->stride_height + s->kernel_height;
+    row_begin = row_begin < 0 ? 0 : row_begin;
+    row_end = row_end > s->in_height ? s->in_height : row_end;
+    int nans = row_end > row_begin &&
+        may_hold_nan(plane + (size_t)row_begin * s->in_width, (size_t)(row_end - row_begin) * s->in_width);
     switch (s->kernel_width * 100 + s->padding_width * 10 + s->stride_width) {
     PK_ROWS_CASE(3, 1, 1) PK_ROWS_CASE(3, 1, 2) PK_ROWS_CASE(3, 0, 1) PK_ROWS_CASE(3, 0, 2)
     PK_ROWS_CASE(2, 1, 1) PK_ROWS_CASE(2, 1, 2) PK_ROWS_CASE(2, 0, 1) PK_ROWS_CASE(2, 0, 2)
@@ -211,14 +218,14 @@ PK_AVX512_INLINE void reduce_line(const pk_pool2d_shape *s, const float *line, f
 }
 
 PK_AVX512 void pk_max_pool_plane_avx512(const pk_pool2d_shape *s, const float *plane, float *output, float *lines,
-                                        int rows, size_t line_floats) {
+                                        int rows, size_t line_floats, int oy_begin, int oy_end) {
     if (takes_row_path(s)) {
-        plane_by_rows(s, plane, output, (__m512 *)lines);
+        plane_by_rows(s, plane, output, (__m512 *)lines, oy_begin, oy_end);
         return;
     }
     for (int r = 0; r < rows; r++) border_line(s, lines + (size_t)r * line_floats, line_floats);
-    for (int oy0 = 0; oy0 < s->out_height; oy0 += rows) {
-        int count = s->out_height - oy0 < rows ? s->out_height - oy0 : rows;
+    for (int oy0 = oy_begin; oy0 < oy_end; oy0 += rows) {
+        int count = oy_end - oy0 < rows ? oy_end - oy0 : rows;
         for (int r = 0; r < count; r++) fill_line(s, plane, oy0 + r, lines + (size_t)r * line_floats);
         for (int r = 0; r < count; r++)
             reduce_line(s, lines + (size_t)r * line_floats, output + (size_t)(oy0 + r) * s->out_width);

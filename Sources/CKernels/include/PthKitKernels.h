@@ -120,10 +120,13 @@ void pk_channel_blocks_mean(const float *source, float *destination, size_t batc
 void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
                              size_t channels, size_t plane);
 
-/// The geometry of one `torch.nn.functional.max_pool2d` call over `planes` (N * C) planes; the output
-/// size (ceil mode included) is the caller's, as ATen's `pooling_output_shape` gives it, and every
-/// window must hold at least one input value (ATen's padding <= kernel / 2 guarantees it).
+/// The geometry of one `torch.nn.functional.max_pool2d` call over `planes` (N * C) planes of `images`
+/// (N) images; the output size (ceil mode included) is the caller's, as ATen's `pooling_output_shape`
+/// gives it, and every window must hold at least one input value (ATen's padding <= kernel / 2
+/// guarantees it). Threads split the planes by image, then by rows of output, as the convolutions
+/// before and after split theirs (an `images` that does not divide `planes` counts as one image).
 typedef struct {
+    int images;
     int planes;
     int in_height, in_width, out_height, out_width;
     int kernel_height, kernel_width;

@@ -178,7 +178,7 @@ struct PoolShape {
                       dilationY, dilationX]
         if fields.allSatisfy({ $0 <= Int(Int32.max) }) {
             var shape = pk_pool2d_shape(
-                planes: Int32(planes), in_height: Int32(height), in_width: Int32(width),
+                images: Int32(leadingShape.count >= 2 ? leadingShape[0] : 1), planes: Int32(planes), in_height: Int32(height), in_width: Int32(width),
                 out_height: Int32(outputHeight), out_width: Int32(outputWidth), kernel_height: Int32(kernelY),
                 kernel_width: Int32(kernelX), stride_height: Int32(strideY), stride_width: Int32(strideX),
                 padding_height: Int32(padY), padding_width: Int32(padX), dilation_height: Int32(dilationY),
