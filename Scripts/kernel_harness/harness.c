@@ -566,7 +566,8 @@ static int check_channel_copies(void) {
 }
 
 /// pk_channel_blocks_mean (the squeeze-and-excitation and final pools on channel blocks) against the
-/// float64 sum, rounded, then divided, as its contract says: planes of 1 to 3137 pixels, batch 2.
+/// float64 sum, rounded, then divided, as its contract says, and pk_channel_blocks_scale by those
+/// means: planes of 1 to 3137 pixels, batch 2, on one thread and on two.
 static int check_channel_block_means(void) {
     static const size_t planes[] = {1, 3, 7, 49, 196, 3137};
     int failures = 0;
@@ -583,9 +584,20 @@ static int check_channel_block_means(void) {
                 // The float64 sum's order may differ; its rounding to float32 almost never does.
                 if (!(fabsf(got - expected) <= 1e-6f * fabsf(expected) + 1e-30f)) failures++;
             }
+        // pk_channel_blocks_scale by the same [batch][channels] factors: one exact product each.
+        float *scaled = malloc(count * sizeof(float));
+        pk_channel_blocks_scale(source, means, scaled, batch, channels, plane);
+        for (size_t n = 0; n < batch; n++)
+            for (size_t ch = 0; ch < channels; ch++)
+                for (size_t p = 0; p < plane; p++) {
+                    size_t at = ((n * channels + ch / 8 * 8) * plane + p * 8) + ch % 8;
+                    if (scaled[at] != source[at] * means[n * channels + ch]) failures++;
+                }
+        free(scaled);
         free(source); free(means);
     }
-    printf("check: channel-block means [%s] %s\n", pk_kernels_isa(), failures ? "FAILED" : "within 1e-6");
+    printf("check: channel-block means and scaling [%s, %d threads] %s\n", pk_kernels_isa(), pk_thread_count(),
+           failures ? "FAILED" : "within 1e-6, exact");
     if (failures) fprintf(stderr, "FAIL channel-block means [%s]: %d values\n", pk_kernels_isa(), failures);
     return failures != 0;
 }
@@ -670,7 +682,10 @@ static int run_checks(void) {
         }
         failures += check_row_normalizations();
         failures += check_transpose();
-        failures += check_channel_block_means();
+        for (int threads = 1; threads <= 2; threads++) {
+            pk_set_thread_count(threads);
+            failures += check_channel_block_means();
+        }
         printf("check: %s worst error / (sum|w*x| + |result|) = %.2e\n", isas[i], worst);
     }
     printf("check: %d cases, %d failed\n", cases, failures);

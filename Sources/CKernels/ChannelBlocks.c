@@ -318,10 +318,10 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     pk_parallel_for((size_t)base * (size_t)job.panel_chunks, pointwise_task, &job);
 }
 
-// The layout changes and squeeze-and-excitation steps run one task per channel block: memory-bound
-// passes, split so that both cores' bandwidth serves them.
+// The layout changes run one task per channel block: memory-bound passes, split so that both cores'
+// bandwidth serves them.
 typedef struct {
-    const float *source, *scale;
+    const float *source;
     float *destination;
     size_t plane;
     int into_blocks;  // layout changes: NCHW to blocks, or back
@@ -348,35 +348,6 @@ static void change_layout_task(void *context, size_t block) {
     }
 }
 
-static void mean_task(void *context, size_t block) {
-    const block_pass *pass = context;
-    const float *from = pass->source + block * BLOCK * pass->plane;
-#ifdef PK_HAVE_AVX512_PATH
-    if (pk_use_avx512()) {
-        pk_channel_block_mean_avx512(from, pass->plane, pass->destination + block * BLOCK);
-        return;
-    }
-#endif
-#ifdef PK_HAVE_AVX2_PATH
-    if (pk_use_avx2()) {
-        pk_channel_block_mean_avx2(from, pass->plane, pass->destination + block * BLOCK);
-        return;
-    }
-#endif
-    double sums[BLOCK] = {0};
-    for (size_t p = 0; p < pass->plane; p++)
-        for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
-    for (size_t l = 0; l < BLOCK; l++) pass->destination[block * BLOCK + l] = (float)sums[l] / (float)pass->plane;
-}
-
-static void scale_task(void *context, size_t block) {
-    const block_pass *pass = context;
-    const float *from = pass->source + block * BLOCK * pass->plane, *factors = pass->scale + block * BLOCK;
-    float *to = pass->destination + block * BLOCK * pass->plane;
-    for (size_t p = 0; p < pass->plane; p++)
-        for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[p * BLOCK + l] * factors[l];
-}
-
 void pk_to_channel_blocks(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
     block_pass pass = {.source = source, .destination = destination, .plane = plane, .into_blocks = 1};
     pk_parallel_for(batch * channels / BLOCK, change_layout_task, &pass);
@@ -387,13 +358,113 @@ void pk_from_channel_blocks(const float *source, float *destination, size_t batc
     pk_parallel_for(batch * channels / BLOCK, change_layout_task, &pass);
 }
 
+// The squeeze-and-excitation passes run by pixels, not by channel: task = (image, chunk of pixels,
+// group of channel blocks), in that order, so each thread reads and writes the pixels its core wrote
+// in the step before (ThreadPool.h). Split by channel, each task read its channels' whole planes, half
+// of them from the other core's cache, and efficientnet_b0's 17 means took longer on two threads than
+// on one.
+enum { SE_MIN_PIXELS = 32 };
+
+typedef struct {
+    const float *source, *scale;
+    float *destination;
+    double *partial;  // means: [image][pixel chunk][channel] sums
+    size_t channels, plane;
+    size_t pixel_chunks, run, block_groups, blocks_per_group;
+} pixel_pass;
+
+static void plan_pixel_pass(pixel_pass *pass, size_t batch) {
+    size_t threads = (size_t)pk_thread_count(), blocks = pass->channels / BLOCK;
+    size_t wanted = (2 * threads + batch - 1) / batch, most = (pass->plane + SE_MIN_PIXELS - 1) / SE_MIN_PIXELS;
+    pass->pixel_chunks = wanted < most ? wanted : most;
+    if (pass->pixel_chunks < 1) pass->pixel_chunks = 1;
+    pass->run = (pass->plane + pass->pixel_chunks - 1) / pass->pixel_chunks;
+    pass->pixel_chunks = (pass->plane + pass->run - 1) / pass->run;
+    // Channel blocks grouped so the tasks still number a few per thread.
+    size_t per_group = batch * pass->pixel_chunks, target = threads * TASKS_PER_THREAD;
+    size_t groups = per_group >= target ? 1 : (target + per_group - 1) / per_group;
+    if (groups > blocks) groups = blocks;
+    if (groups < 1) groups = 1;
+    pass->blocks_per_group = (blocks + groups - 1) / groups;
+    pass->block_groups = (blocks + pass->blocks_per_group - 1) / pass->blocks_per_group;
+}
+
+// Which image, pixels and channel blocks task `task` covers.
+static void pixel_task_range(const pixel_pass *pass, size_t task, size_t *image, size_t *chunk, size_t *p0,
+                             size_t *count, size_t *block_begin, size_t *block_end) {
+    size_t group = task % pass->block_groups;
+    task /= pass->block_groups;
+    *chunk = task % pass->pixel_chunks;
+    *image = task / pass->pixel_chunks;
+    *p0 = *chunk * pass->run;
+    *count = pass->plane - *p0 < pass->run ? pass->plane - *p0 : pass->run;
+    size_t blocks = pass->channels / BLOCK;
+    *block_begin = group * pass->blocks_per_group;
+    *block_end = *block_begin + pass->blocks_per_group < blocks ? *block_begin + pass->blocks_per_group : blocks;
+}
+
+static void block_sums(const float *from, size_t pixels, double *sums) {
+#ifdef PK_HAVE_AVX512_PATH
+    if (pk_use_avx512()) {
+        pk_channel_block_sum_avx512(from, pixels, sums);
+        return;
+    }
+#endif
+#ifdef PK_HAVE_AVX2_PATH
+    if (pk_use_avx2()) {
+        pk_channel_block_sum_avx2(from, pixels, sums);
+        return;
+    }
+#endif
+    for (size_t l = 0; l < BLOCK; l++) sums[l] = 0;
+    for (size_t p = 0; p < pixels; p++)
+        for (size_t l = 0; l < BLOCK; l++) sums[l] += from[p * BLOCK + l];
+}
+
+static void sum_task(void *context, size_t task) {
+    const pixel_pass *pass = context;
+    size_t image, chunk, p0, count, begin, end;
+    pixel_task_range(pass, task, &image, &chunk, &p0, &count, &begin, &end);
+    for (size_t block = begin; block < end; block++) {
+        const float *from = pass->source + ((image * pass->channels / BLOCK + block) * pass->plane + p0) * BLOCK;
+        block_sums(from, count, pass->partial + (image * pass->pixel_chunks + chunk) * pass->channels + block * BLOCK);
+    }
+}
+
+static void scale_task(void *context, size_t task) {
+    const pixel_pass *pass = context;
+    size_t image, chunk, p0, count, begin, end;
+    pixel_task_range(pass, task, &image, &chunk, &p0, &count, &begin, &end);
+    for (size_t block = begin; block < end; block++) {
+        size_t at = ((image * pass->channels / BLOCK + block) * pass->plane + p0) * BLOCK;
+        const float *from = pass->source + at, *factors = pass->scale + image * pass->channels + block * BLOCK;
+        float *to = pass->destination + at;
+        for (size_t p = 0; p < count; p++)
+            for (size_t l = 0; l < BLOCK; l++) to[p * BLOCK + l] = from[p * BLOCK + l] * factors[l];
+    }
+}
+
 void pk_channel_blocks_mean(const float *source, float *destination, size_t batch, size_t channels, size_t plane) {
-    block_pass pass = {.source = source, .destination = destination, .plane = plane};
-    pk_parallel_for(batch * channels / BLOCK, mean_task, &pass);
+    if (batch == 0 || channels == 0) return;
+    pixel_pass pass = {.source = source, .channels = channels, .plane = plane};
+    plan_pixel_pass(&pass, batch);
+    size_t partials = batch * pass.pixel_chunks * channels;
+    pass.partial = (double *)pk_thread_shared_scratch(2 * partials);
+    pk_parallel_for(batch * pass.pixel_chunks * pass.block_groups, sum_task, &pass);
+    // The chunks' sums added in chunk order, whichever thread made them: the same result every run.
+    for (size_t image = 0; image < batch; image++)
+        for (size_t c = 0; c < channels; c++) {
+            double total = 0;
+            for (size_t chunk = 0; chunk < pass.pixel_chunks; chunk++)
+                total += pass.partial[(image * pass.pixel_chunks + chunk) * channels + c];
+            destination[image * channels + c] = (float)total / (float)plane;
+        }
 }
 
 void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
                              size_t channels, size_t plane) {
-    block_pass pass = {.source = source, .scale = scale, .destination = destination, .plane = plane};
-    pk_parallel_for(batch * channels / BLOCK, scale_task, &pass);
+    if (batch == 0 || channels == 0 || plane == 0) return;
+    pixel_pass pass = {.source = source, .scale = scale, .destination = destination, .channels = channels, .plane = plane};
+    plan_pixel_pass(&pass, batch);
+    pk_parallel_for(batch * pass.pixel_chunks * pass.block_groups, scale_task, &pass);
 }

@@ -97,8 +97,9 @@ void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in
                                    int oy, const float *residual, pk_activation activation, float *out);
 void pk_depthwise_blocked_row_avx512(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
                                      int oy, const float *residual, pk_activation activation, float *out);
-void pk_channel_block_mean_avx2(const float *from, size_t plane, float *destination);
-void pk_channel_block_mean_avx512(const float *from, size_t plane, float *destination);
+/// One channel block's eight float64 sums over `pixels` consecutive pixels.
+void pk_channel_block_sum_avx2(const float *from, size_t pixels, double *sums);
+void pk_channel_block_sum_avx512(const float *from, size_t pixels, double *sums);
 void pk_to_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
 void pk_from_channel_blocks_avx2(const float *source, float *destination, size_t channels, size_t plane);
 #endif

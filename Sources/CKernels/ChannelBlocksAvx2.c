@@ -174,23 +174,22 @@ PK_AVX2 void pk_from_channel_blocks_avx2(const float *source, float *destination
         for (size_t l = 0; l < channels; l++) destination[l * plane + p] = source[p * 8 + l];
 }
 
-// pk_channel_block_mean_avx512's sums on AVX2: each pixel's eight channels as two vectors of four
-// float64, two pixels in flight.
-PK_AVX2 void pk_channel_block_mean_avx2(const float *from, size_t plane, float *destination) {
+// pk_channel_block_sum_avx512 on AVX2: each pixel's eight channels as two vectors of four float64,
+// two pixels in flight.
+PK_AVX2 void pk_channel_block_sum_avx2(const float *from, size_t pixels, double *sums) {
     __m256d low[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()}, high[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
     size_t p = 0;
-    for (; p + 2 <= plane; p += 2)
+    for (; p + 2 <= pixels; p += 2)
         for (int r = 0; r < 2; r++) {
             const float *pixel = from + (p + (size_t)r) * PK_CHANNEL_BLOCK;
             low[r] = _mm256_add_pd(low[r], _mm256_cvtps_pd(_mm_loadu_ps(pixel)));
             high[r] = _mm256_add_pd(high[r], _mm256_cvtps_pd(_mm_loadu_ps(pixel + 4)));
         }
-    for (; p < plane; p++) {
+    for (; p < pixels; p++) {
         low[0] = _mm256_add_pd(low[0], _mm256_cvtps_pd(_mm_loadu_ps(from + p * PK_CHANNEL_BLOCK)));
         high[0] = _mm256_add_pd(high[0], _mm256_cvtps_pd(_mm_loadu_ps(from + p * PK_CHANNEL_BLOCK + 4)));
     }
-    __m128 divisor = _mm_set1_ps((float)plane);
-    _mm_storeu_ps(destination, _mm_div_ps(_mm256_cvtpd_ps(_mm256_add_pd(low[0], low[1])), divisor));
-    _mm_storeu_ps(destination + 4, _mm_div_ps(_mm256_cvtpd_ps(_mm256_add_pd(high[0], high[1])), divisor));
+    _mm256_storeu_pd(sums, _mm256_add_pd(low[0], low[1]));
+    _mm256_storeu_pd(sums + 4, _mm256_add_pd(high[0], high[1]));
 }
 #endif

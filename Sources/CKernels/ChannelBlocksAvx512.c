@@ -146,17 +146,16 @@ PK_AVX512 void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, cons
     pk_activate_stored_avx512(activation, out + block_stride, pixels * PK_CHANNEL_BLOCK);
 }
 
-// One channel block's means over its plane, as mean_task (ChannelBlocks.c) takes them: summed in
-// float64, then rounded and divided in float32. Four sums in flight, so the additions' latency is not
-// the limit (the scalar loop ran one block at 4 cycles a pixel).
-PK_AVX512 void pk_channel_block_mean_avx512(const float *from, size_t plane, float *destination) {
-    __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
+// One channel block's float64 sums over `pixels` pixels, as mean_task (ChannelBlocks.c) takes them.
+// Four sums in flight, so the additions' latency is not the limit (the scalar loop ran one block at 4
+// cycles a pixel).
+PK_AVX512 void pk_channel_block_sum_avx512(const float *from, size_t pixels, double *sums) {
+    __m512d part[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd()};
     size_t p = 0;
-    for (; p + 4 <= plane; p += 4)
+    for (; p + 4 <= pixels; p += 4)
         PK_UNROLL for (int r = 0; r < 4; r++)
-            sums[r] = _mm512_add_pd(sums[r], _mm512_cvtps_pd(_mm256_loadu_ps(from + (p + (size_t)r) * PK_CHANNEL_BLOCK)));
-    for (; p < plane; p++) sums[0] = _mm512_add_pd(sums[0], _mm512_cvtps_pd(_mm256_loadu_ps(from + p * PK_CHANNEL_BLOCK)));
-    __m512d total = _mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), _mm512_add_pd(sums[2], sums[3]));
-    _mm256_storeu_ps(destination, _mm256_div_ps(_mm512_cvtpd_ps(total), _mm256_set1_ps((float)plane)));
+            part[r] = _mm512_add_pd(part[r], _mm512_cvtps_pd(_mm256_loadu_ps(from + (p + (size_t)r) * PK_CHANNEL_BLOCK)));
+    for (; p < pixels; p++) part[0] = _mm512_add_pd(part[0], _mm512_cvtps_pd(_mm256_loadu_ps(from + p * PK_CHANNEL_BLOCK)));
+    _mm512_storeu_pd(sums, _mm512_add_pd(_mm512_add_pd(part[0], part[1]), _mm512_add_pd(part[2], part[3])));
 }
 #endif
