@@ -138,7 +138,7 @@ typedef struct {
     pk_depthwise_blocked_row_fn row;
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
-    int rows_per_task, row_chunks;                // depthwise
+    int row_chunks;                               // depthwise
     int blocks_per_task, block_groups;            // depthwise
     const float *zero_bias;
 } blocked_job;
@@ -203,8 +203,9 @@ static void depthwise_task(void *context, size_t task) {
     task /= (size_t)job->block_groups;
     int chunk = (int)(task % (size_t)job->row_chunks), image = (int)(task / (size_t)job->row_chunks);
     size_t in_plane = (size_t)s->in_height * s->in_width * BLOCK, out_row = (size_t)s->out_width * BLOCK;
-    int oy_begin = chunk * job->rows_per_task;
-    int oy_end = oy_begin + job->rows_per_task < s->out_height ? oy_begin + job->rows_per_task : s->out_height;
+    // Chunks split the rows in proportion, so the threads' halves meet where the pointwise steps'
+    // pixel blocks do (at 14x14, rows 0-6 and 7-13), not one row off.
+    int oy_begin = chunk * s->out_height / job->row_chunks, oy_end = (chunk + 1) * s->out_height / job->row_chunks;
     int cb_end = (group + 1) * job->blocks_per_task < blocks ? (group + 1) * job->blocks_per_task : blocks;
     for (int cb = group * job->blocks_per_task; cb < cb_end; cb++) {
         size_t plane_task = (size_t)image * (size_t)blocks + (size_t)cb;
@@ -270,8 +271,6 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
         int blocks = s->out_channels / BLOCK, threads = pk_thread_count();
         int chunks = ceil_div(2 * threads, s->batch);
         job.row_chunks = chunks > s->out_height ? s->out_height : chunks;
-        job.rows_per_task = ceil_div(s->out_height, job.row_chunks);
-        job.row_chunks = ceil_div(s->out_height, job.rows_per_task);
         long per_group = (long)s->batch * job.row_chunks;
         int groups = per_group >= wanted ? 1 : (int)((wanted + per_group - 1) / per_group);
         job.blocks_per_task = ceil_div(blocks, groups > blocks ? blocks : groups);
@@ -304,7 +303,11 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     int per_thread = ceil_div(pk_thread_count(), s->batch);
     if (blocks_wanted < per_thread) blocks_wanted = per_thread;
     if (ceil_div(job.pixels, block) < blocks_wanted) {
-        int balanced = ceil_div(ceil_div(job.pixels, blocks_wanted), PK_POINTWISE_PIXELS) * PK_POINTWISE_PIXELS;
+        // Whole rows where a block spans one or more, so blocks end where the depthwise steps' row
+        // chunks do; whole tiles otherwise.
+        int balanced = ceil_div(job.pixels, blocks_wanted);
+        int unit = balanced >= s->out_width ? s->out_width : PK_POINTWISE_PIXELS;
+        balanced = ceil_div(balanced, unit) * unit;
         block = balanced < PK_POINTWISE_PIXELS ? PK_POINTWISE_PIXELS : balanced;
     }
     job.pixel_block = block < job.pixels ? block : job.pixels;
