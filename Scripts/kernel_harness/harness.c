@@ -265,6 +265,10 @@ static const check_shape check_shapes[] = {
     {"blocked depthwise 5x5, 28 columns", SHAPE(1, 16, 6, 28, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16)},
     {"blocked depthwise 5x5 padding 1, 29 columns", SHAPE(1, 8, 6, 31, 8, 5, 5, 1, 1, 1, 1, 1, 1, 8)},
     {"blocked depthwise 7x7, 13 columns", SHAPE(1, 16, 5, 13, 16, 7, 7, 1, 1, 3, 3, 1, 1, 16)},
+    // Rows under 8 pixels run whole as groups of four on AVX2, the last group partial.
+    {"blocked depthwise 3x3 stride 2, 7 output columns", SHAPE(1, 16, 9, 13, 16, 3, 3, 2, 2, 1, 1, 1, 1, 16)},
+    {"blocked depthwise 5x5 stride 2, 5 output columns", SHAPE(1, 8, 9, 10, 8, 5, 5, 2, 2, 2, 2, 1, 1, 8)},
+    {"blocked depthwise 3x3, 2 columns", SHAPE(1, 8, 4, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8)},
     {"blocked depthwise 7x7, 28 columns", SHAPE(1, 8, 8, 28, 8, 7, 7, 1, 1, 3, 3, 1, 1, 8)},
     {"blocked grouped, 8 per group, stride 2, odd size", SHAPE(2, 64, 13, 11, 64, 3, 3, 2, 2, 1, 1, 1, 1, 8)},
     {"blocked grouped, 16 per group (2 input blocks), 7x7", SHAPE(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 4)},
