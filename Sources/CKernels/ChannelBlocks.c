@@ -135,9 +135,11 @@ typedef struct {
     float *output;
     pk_pointwise_tile_fn tile;
     int tile_pixels, tile_panels;  // the most pixels and panels `tile` takes
+    pk_pointwise_three_blocks_fn three_blocks;  // for a layer's last panel and half panel, or NULL
     pk_depthwise_blocked_row_fn row;
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
+    int panel_units;  // what tasks split: the panels, the last full one and a half one after it as one
     int row_chunks;                               // depthwise
     int blocks_per_task, block_groups;            // depthwise
     const float *zero_bias;
@@ -172,13 +174,27 @@ static void pointwise_task(void *context, size_t task) {
     size_t block_stride = (size_t)job->pixels * BLOCK;
     int p0 = pixel_block * job->pixel_block;
     int p_end = p0 + job->pixel_block < job->pixels ? p0 + job->pixel_block : job->pixels;
-    int panel_end = (chunk + 1) * job->panels_per_task < job->panels ? (chunk + 1) * job->panels_per_task : job->panels;
+    int panel_end = (chunk + 1) * job->panels_per_task < job->panel_units ? (chunk + 1) * job->panels_per_task : job->panels;
     const float *image_in = job->input + (size_t)image * s->in_channels * (size_t)job->pixels;
     size_t image_out = (size_t)image * s->out_channels * (size_t)job->pixels;
     int panel_begin = chunk * job->panels_per_task;
     const float *scaled = job->input_scale ? scaled_panels(job, image, panel_begin, panel_end) : NULL;
     for (int panel = panel_begin; panel < panel_end; panel += job->tile_panels) {
         int first = panel * PANEL, width = job->tile_panels * PANEL;
+        if (job->three_blocks && panel + 2 == job->panels && panel_end == job->panels &&
+            s->out_channels - first == PANEL + BLOCK) {
+            // The layer's last full panel and its half panel, as one tile of three blocks.
+            const float *w = scaled ? scaled + (size_t)(first - panel_begin * PANEL) * s->in_channels
+                                    : job->packed + (size_t)first * s->in_channels;
+            const float *bias = job->bias ? job->bias + first : job->zero_bias;
+            for (int p = p0; p < p_end; p += PK_POINTWISE_THREE_BLOCK_PIXELS) {
+                int count = p_end - p < PK_POINTWISE_THREE_BLOCK_PIXELS ? p_end - p : PK_POINTWISE_THREE_BLOCK_PIXELS;
+                size_t at = image_out + (size_t)first * job->pixels + (size_t)p * BLOCK;
+                job->three_blocks(s->in_channels / BLOCK, block_stride, image_in + (size_t)p * BLOCK, w, count, bias,
+                                  job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+            }
+            break;
+        }
         int blocks = (s->out_channels - first < width ? s->out_channels - first : width) / BLOCK;
         const float *w = scaled ? scaled + (size_t)(first - panel_begin * PANEL) * s->in_channels
                                 : job->packed + (size_t)first * s->in_channels;
@@ -253,12 +269,14 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
         job.tile = pk_pointwise_tile_avx2;
+        job.three_blocks = pk_pointwise_three_blocks_avx2;
         job.row = pk_depthwise_blocked_row_avx2;
     }
 #endif
 #ifdef PK_HAVE_AVX512_PATH
     if (pk_use_avx512()) {
         job.tile = pk_pointwise_tile_avx512;
+        job.three_blocks = NULL;  // its own tile takes up to four blocks
         job.tile_pixels = PK_POINTWISE_PIXELS_WIDE;
         job.tile_panels = PK_POINTWISE_BLOCKS_WIDE / PK_POINTWISE_BLOCKS;
         job.row = pk_depthwise_blocked_row_avx512;
@@ -292,6 +310,8 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     block = block < PK_POINTWISE_PIXELS_WIDE ? PK_POINTWISE_PIXELS_WIDE
                                              : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
     job.panels = ceil_div(s->out_channels, PANEL);
+    // The three-block tile needs the last full panel and the half panel after it in one task.
+    job.panel_units = job.panels - (job.three_blocks && job.panels >= 2 && s->out_channels % PANEL == BLOCK);
     // Where the panels alone cannot give every thread several tasks, smaller pixel blocks, of equal
     // size (a last block of one pixel would stream all the weights for it), make up the count. And
     // an image shared between threads is split by pixels at least once per thread, never only by
@@ -314,10 +334,10 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     job.pixel_blocks = ceil_div(job.pixels, job.pixel_block);
     long base = (long)s->batch * job.pixel_blocks;
     int chunks = base >= wanted ? 1 : (int)((wanted + base - 1) / base);
-    if (chunks > job.panels) chunks = job.panels;
+    if (chunks > job.panel_units) chunks = job.panel_units;
     // Tasks split the panels between whole tiles.
-    job.panels_per_task = ceil_div(ceil_div(job.panels, chunks), job.tile_panels) * job.tile_panels;
-    job.panel_chunks = ceil_div(job.panels, job.panels_per_task);
+    job.panels_per_task = ceil_div(ceil_div(job.panel_units, chunks), job.tile_panels) * job.tile_panels;
+    job.panel_chunks = ceil_div(job.panel_units, job.panels_per_task);
     pk_parallel_for((size_t)base * (size_t)job.panel_chunks, pointwise_task, &job);
 }
 

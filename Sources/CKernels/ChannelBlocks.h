@@ -89,6 +89,15 @@ static inline void pk_finish_block_portable(const float *sums, const float *bias
 #if defined(__x86_64__) || defined(__i386__)
 void pk_grouped_blocked_row_avx2(const pk_grouped_row *row, const float *in, const float *w, const float *bias,
                                  int oy, const float *residual, pk_activation activation, float *out);
+/// A layer's last three output blocks, a full panel and the half panel after it (24 or 40 channels),
+/// over `pixels` (1...PK_POINTWISE_THREE_BLOCK_PIXELS): `w` the full panel's packed weights, the half
+/// panel's 16 * in_channels floats after them; otherwise as pk_pointwise_tile_fn with blocks = 3.
+enum { PK_POINTWISE_THREE_BLOCK_PIXELS = 4 };
+typedef void (*pk_pointwise_three_blocks_fn)(int in_blocks, size_t block_stride, const float *x, const float *w,
+                                             int pixels, const float *bias, const float *residual,
+                                             pk_activation activation, float *out);
+void pk_pointwise_three_blocks_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int pixels,
+                                    const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_pointwise_tile_avx2(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
                             int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x, const float *w, int blocks,
