@@ -181,30 +181,26 @@ static void pointwise_task(void *context, size_t task) {
     const float *scaled = job->input_scale ? scaled_panels(job, image, panel_begin, panel_end) : NULL;
     for (int panel = panel_begin; panel < panel_end; panel += job->tile_panels) {
         int first = panel * PANEL, width = job->tile_panels * PANEL;
-        if (job->three_blocks && panel + 2 == job->panels && panel_end == job->panels &&
-            s->out_channels - first == PANEL + BLOCK) {
-            // The layer's last full panel and its half panel, as one tile of three blocks.
-            const float *w = scaled ? scaled + (size_t)(first - panel_begin * PANEL) * s->in_channels
-                                    : job->packed + (size_t)first * s->in_channels;
-            const float *bias = job->bias ? job->bias + first : job->zero_bias;
-            for (int p = p0; p < p_end; p += PK_POINTWISE_THREE_BLOCK_PIXELS) {
-                int count = p_end - p < PK_POINTWISE_THREE_BLOCK_PIXELS ? p_end - p : PK_POINTWISE_THREE_BLOCK_PIXELS;
-                size_t at = image_out + (size_t)first * job->pixels + (size_t)p * BLOCK;
-                job->three_blocks(s->in_channels / BLOCK, block_stride, image_in + (size_t)p * BLOCK, w, count, bias,
-                                  job->residual ? job->residual + at : NULL, job->activation, job->output + at);
-            }
-            break;
-        }
+        // The layer's last full panel and its half panel run as one tile of three blocks (the task
+        // split keeps the two together: panel_units).
+        int three = job->three_blocks && s->out_channels - first == PANEL + BLOCK;
         int blocks = (s->out_channels - first < width ? s->out_channels - first : width) / BLOCK;
         const float *w = scaled ? scaled + (size_t)(first - panel_begin * PANEL) * s->in_channels
                                 : job->packed + (size_t)first * s->in_channels;
         const float *bias = job->bias ? job->bias + first : job->zero_bias;
-        for (int p = p0; p < p_end; p += job->tile_pixels) {
-            int count = p_end - p < job->tile_pixels ? p_end - p : job->tile_pixels;
+        int step = three ? PK_POINTWISE_THREE_BLOCK_PIXELS : job->tile_pixels;
+        for (int p = p0; p < p_end; p += step) {
+            int count = p_end - p < step ? p_end - p : step;
             size_t at = image_out + (size_t)first * job->pixels + (size_t)p * BLOCK;
-            job->tile(s->in_channels / BLOCK, block_stride, image_in + (size_t)p * BLOCK, w, blocks, count, bias,
-                      job->residual ? job->residual + at : NULL, job->activation, job->output + at);
+            const float *x = image_in + (size_t)p * BLOCK, *residual = job->residual ? job->residual + at : NULL;
+            if (three)
+                job->three_blocks(s->in_channels / BLOCK, block_stride, x, w, count, bias, residual, job->activation,
+                                  job->output + at);
+            else
+                job->tile(s->in_channels / BLOCK, block_stride, x, w, blocks, count, bias, residual, job->activation,
+                          job->output + at);
         }
+        if (three) break;
     }
 }
 

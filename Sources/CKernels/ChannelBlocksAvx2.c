@@ -155,22 +155,6 @@ PK_AVX2_INLINE void depthwise_four_any(const pk_conv2d_shape *s, const float *in
 }
 
 static PK_AVX2 void depthwise_row(const pk_conv2d_shape *s, const float *in, const float *w, const float *bias, int oy,
-                                   const float *residual, pk_activation activation, float *out);
-
-// The expensive activations run over the stored row afterwards: in the row's epilogue they shared the
-// registers with its accumulators and ran a third slower.
-PK_AVX2 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *s, const float *in, const float *w,
-                                           const float *bias, int oy, const float *residual,
-                                           pk_activation activation, float *out) {
-    if (pk_activation_is_cheap_avx2(activation)) {
-        depthwise_row(s, in, w, bias, oy, residual, activation, out);
-        return;
-    }
-    depthwise_row(s, in, w, bias, oy, residual, PK_ACTIVATION_NONE, out);
-    pk_activate_stored_avx2(activation, out, (size_t)s->out_width * PK_CHANNEL_BLOCK);
-}
-
-static PK_AVX2 void depthwise_row(const pk_conv2d_shape *s, const float *in, const float *w, const float *bias, int oy,
                                    const float *residual, pk_activation activation, float *out) {
     int kh_begin, kh_end, interior_begin, interior_end;
     int iy0 = pk_depthwise_row_taps(s, oy, &kh_begin, &kh_end);
@@ -234,6 +218,19 @@ static PK_AVX2 void depthwise_row(const pk_conv2d_shape *s, const float *in, con
     for (; ox < s->out_width; ox++)
         finish(depthwise_pixel(s, in, w, iy0, ox, kh_begin, kh_end), bias_v,
                residual ? residual + (size_t)ox * PK_CHANNEL_BLOCK : NULL, activation, out + (size_t)ox * PK_CHANNEL_BLOCK);
+}
+
+// The expensive activations run over the stored row afterwards: in the row's epilogue they shared the
+// registers with its accumulators and ran a third slower.
+PK_AVX2 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *s, const float *in, const float *w,
+                                           const float *bias, int oy, const float *residual,
+                                           pk_activation activation, float *out) {
+    if (pk_activation_is_cheap_avx2(activation)) {
+        depthwise_row(s, in, w, bias, oy, residual, activation, out);
+        return;
+    }
+    depthwise_row(s, in, w, bias, oy, residual, PK_ACTIVATION_NONE, out);
+    pk_activate_stored_avx2(activation, out, (size_t)s->out_width * PK_CHANNEL_BLOCK);
 }
 
 // One block of eight channel planes to [plane][8]: eight pixels at a time as an 8 x 8 transpose.
