@@ -11,11 +11,21 @@ import Foundation
 /// the weights. Measured at batch 8 on one thread (Zen 3): shufflenet_v2_x1_0 62 ms split against
 /// 100 at once, mobilenet_v2 105-140 against 135-165; efficientnet_b0 and mobilenet_v3_large within
 /// the noise either way.
+///
+/// Split, each image reads every weight again, the classifier's and the squeeze-excitation layers'
+/// included, so the activations must outweigh the weights by a margin (`activationsPerWeight`).
+/// On two threads at batch 8 (Zen 3, min of 8 runs, four alternating rounds), mobilenet_v3_large's
+/// largest activation is 1.18x its weights: 36-53 ms split against 32-36 at once; mnasnet1_0 (1.11x)
+/// 45-68 against 43-56; mobilenet_v2 (2.78x) 56-59 against 56-68 still gains from the split;
+/// efficientnet_b0 (1.84x) and shufflenet_v2_x1_0 (1.07x) were within the noise either way.
 package enum BatchSplitting {
+    /// How many times all the weights the largest activation must hold for the split to pay.
+    static let activationsPerWeight = 1.5
+
     /// Whether a plan for the batch traced in `batched` should run image by image, given the same
     /// model traced for one image in `single`: every value the input reaches must have the batch
     /// as its first dimension and the one-image shape otherwise (so no step mixes images), and the
-    /// largest activation must outweigh all the weights.
+    /// largest activation must outweigh all the weights `activationsPerWeight` times.
     package static func worthwhile(batched: PlanTracer, single: PlanTracer, batch: Int) -> Bool {
         guard batch > 1, batched.nodes.count == single.nodes.count, batched.shapes.count == single.shapes.count else {
             return false
@@ -47,7 +57,7 @@ package enum BatchSplitting {
                 return false
             }
         }
-        return largest > weightFloats
+        return Double(largest) > Double(weightFloats) * activationsPerWeight
     }
 
     /// Runs `imagePlan` on each image of `input` and stacks the outputs. With more than one compute

@@ -148,6 +148,19 @@ struct PlanTests {
         #expect(!resnet.summary.contains { $0.hasPrefix("image by image") })
     }
 
+    /// Split, every image reads all the weights again: activations only 1.2x the weights (as
+    /// mobilenet_v3_large's at batch 8) keep the batch together; 2.2x (as mobilenet_v2's) split it.
+    @Test func batchesSplitOnlyWhenActivationsOutweighWeightsByAMargin() throws {
+        // 5,952 weights (64 * 27 + 64 + 64 * 64 + 64); the largest activation is 2 x 64 x height x width.
+        let model = Sequential(Conv2d(3, 64, kernelSize: 3, padding: 1), ReLU(), Conv2d(64, 64, kernelSize: 1))
+        let close = try model.compiled(for: [2, 3, 7, 8])
+        #expect(!close.summary.contains { $0.hasPrefix("image by image") }, "\(close.summary)")
+        let apart = try model.compiled(for: [2, 3, 10, 10])
+        #expect(apart.summary.first == "image by image, 2 images, each:", "\(apart.summary)")
+        let input = Self.randomInput([2, 3, 7, 8], seed: 12)
+        #expect(Self.relativeError(try close.run(input), try model.referenceForward(input)) <= 1e-5)
+    }
+
     /// Runs `body`, then adds every image's output to the first's: a step across the batch.
     final class ImageMixing: Module, @unchecked Sendable {
         let body: Module
