@@ -248,6 +248,10 @@ static const check_shape check_shapes[] = {
     // A layer's last full panel and half panel run as one three-block tile on AVX2, four pixels at a time.
     {"blocked 1x1, 24 outputs (a panel and a half), 2x15", SHAPE(2, 48, 2, 15, 24, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
     {"blocked 1x1, 40 outputs, deep K, split panels", SHAPE(1, 400, 6, 9, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked 1x1 stride 2 (ResNet's shortcut), odd size", SHAPE(2, 16, 13, 11, 24, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
+    {"blocked 1x1 stride 2, many panels, split pixels", SHAPE(1, 64, 28, 28, 128, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
+    {"blocked 1x1 strides (3, 2), dilation 2", SHAPE(1, 8, 10, 9, 16, 1, 1, 3, 2, 0, 0, 2, 2, 1)},
+    {"blocked 1x1 stride 2 on a 2x2 image", SHAPE(3, 32, 2, 2, 8, 1, 1, 2, 2, 0, 0, 1, 1, 1)},
     {"blocked depthwise 3x3, 1 block", SHAPE(2, 8, 13, 37, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8)},
     {"blocked depthwise 3x3 stride 2", SHAPE(1, 24, 14, 15, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24)},
     {"blocked depthwise 5x5 stride 2, odd size", SHAPE(1, 16, 17, 19, 16, 5, 5, 2, 2, 2, 2, 1, 1, 16)},

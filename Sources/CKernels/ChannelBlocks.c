@@ -43,14 +43,19 @@ static int pointwise_block_floats(void) {
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
+// A 1x1 dense convolution without padding, at any stride (dilation moves no tap of a 1x1 kernel).
+static int is_pointwise_any_stride(const pk_conv2d_shape *s) {
+    return s->groups == 1 && s->kernel_height == 1 && s->kernel_width == 1 && s->padding_height == 0 &&
+        s->padding_width == 0;
+}
+
 static int is_pointwise(const pk_conv2d_shape *s) {
-    return s->groups == 1 && s->kernel_height == 1 && s->kernel_width == 1 && s->stride_height == 1 &&
-        s->stride_width == 1 && s->padding_height == 0 && s->padding_width == 0;
+    return is_pointwise_any_stride(s) && s->stride_height == 1 && s->stride_width == 1;
 }
 
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
     if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
-    return is_pointwise(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s);
+    return is_pointwise_any_stride(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s);
 }
 
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *s) {
@@ -257,6 +262,23 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     if (pk_conv2d_is_grouped_blocked(s)) {
         pk_grouped_blocked_run(s, input, packed, bias, residual, activation, output);
         return;
+    }
+    pk_conv2d_shape gathered;
+    if (!pk_conv2d_is_depthwise(s) && (s->stride_height != 1 || s->stride_width != 1)) {
+        // A strided 1x1 reads every stride-th pixel: gathered once into planes of the output's size,
+        // a quarter of the input at stride 2, they are the stride-1 case's input. Only unscaled
+        // convolutions come here (pk_conv2d_blocked_takes_input_scale), so the shared scratch is free.
+        size_t planes = (size_t)s->batch * (size_t)(s->in_channels / BLOCK);
+        float *picked = pk_thread_shared_scratch(planes * (size_t)s->out_height * (size_t)s->out_width * BLOCK);
+        pk_channel_blocks_subsample(input, picked, planes, (size_t)s->in_height, (size_t)s->in_width,
+                                    (size_t)s->out_height, (size_t)s->out_width, (size_t)s->stride_height,
+                                    (size_t)s->stride_width);
+        gathered = *s;
+        gathered.in_height = s->out_height;
+        gathered.in_width = s->out_width;
+        gathered.stride_height = gathered.stride_width = 1;
+        s = &gathered;
+        input = picked;
     }
     static const float zeros[PK_POINTWISE_BLOCKS_WIDE * BLOCK] = {0};
     blocked_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,

@@ -1,5 +1,6 @@
 // Copies that move whole channels of [batch][channels][plane] tensors: torch's channel_shuffle, and
-// slices along the channels (chunk, narrow). Each task copies one image's range of pixels in every
+// slices along the channels (chunk, narrow); and the pixels a strided 1x1 convolution reads from
+// channel-blocked planes. Each task copies one image's range of pixels in every
 // channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
 // wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
 #include "PthKitKernels.h"
@@ -59,4 +60,33 @@ void pk_copy_channels(const float *input, size_t input_channels, size_t first, f
     channel_copy c = {.source = input, .destination = output, .source_channels = input_channels,
                       .channels = channels, .plane = plane, .first = first};
     run_copy(&c, batch);
+}
+
+typedef struct {
+    const float *source;
+    float *destination;
+    size_t in_height, in_width, out_height, out_width, stride_height, stride_width;
+} plane_subsample;
+
+static void subsample_task(void *context, size_t plane) {
+    const plane_subsample *c = context;
+    const float *from = c->source + plane * c->in_height * c->in_width * PK_CHANNEL_BLOCK;
+    float *to = c->destination + plane * c->out_height * c->out_width * PK_CHANNEL_BLOCK;
+    for (size_t y = 0; y < c->out_height; y++) {
+        const float *row = from + y * c->stride_height * c->in_width * PK_CHANNEL_BLOCK;
+        for (size_t x = 0; x < c->out_width; x++, to += PK_CHANNEL_BLOCK)
+            memcpy(to, row + x * c->stride_width * PK_CHANNEL_BLOCK, PK_CHANNEL_BLOCK * sizeof(float));
+    }
+}
+
+void pk_channel_blocks_subsample(const float *source, float *destination, size_t planes, size_t in_height,
+                                 size_t in_width, size_t out_height, size_t out_width, size_t stride_height,
+                                 size_t stride_width) {
+    plane_subsample c = {.source = source, .destination = destination, .in_height = in_height, .in_width = in_width,
+                         .out_height = out_height, .out_width = out_width, .stride_height = stride_height,
+                         .stride_width = stride_width};
+    if (planes * out_height * out_width * PK_CHANNEL_BLOCK < PARALLEL_FLOATS)
+        for (size_t plane = 0; plane < planes; plane++) subsample_task(&c, plane);
+    else
+        pk_parallel_for(planes, subsample_task, &c);
 }

@@ -86,8 +86,8 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
 /// vectorize across channels. Only tensors whose channel count is a multiple of 8 take it.
 enum { PK_CHANNEL_BLOCK = 8 };
 
-/// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 stride-1 unpadded dense convolution, a
-/// depthwise one, or a grouped one whose groups are a whole number of blocks wide (or equal and
+/// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 unpadded dense convolution (any stride:
+/// the strided one gathers its pixels first, as ResNet's downsampling shortcut does), a depthwise one, or a grouped one whose groups are a whole number of blocks wide (or equal and
 /// tiling a block), with channel counts multiples of PK_CHANNEL_BLOCK.
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
@@ -119,6 +119,14 @@ void pk_channel_blocks_mean(const float *source, float *destination, size_t batc
 /// (squeeze-and-excitation); destination may be source.
 void pk_channel_blocks_scale(const float *source, const float *scale, float *destination, size_t batch,
                              size_t channels, size_t plane);
+
+/// Every `stride_height`-th row and `stride_width`-th column of each channel-blocked plane of `source`
+/// ([planes][in_height][in_width][PK_CHANNEL_BLOCK], planes = batch x blocks), from the first, into
+/// `destination` [planes][out_height][out_width][PK_CHANNEL_BLOCK]: what a strided 1x1 convolution
+/// reads. The caller checks (out_height - 1) * stride_height < in_height, and so for the width.
+void pk_channel_blocks_subsample(const float *source, float *destination, size_t planes, size_t in_height,
+                                 size_t in_width, size_t out_height, size_t out_width, size_t stride_height,
+                                 size_t stride_width);
 
 /// The geometry of one `torch.nn.functional.max_pool2d` call over `planes` (N * C) planes of `images`
 /// (N) images; the output size (ceil mode included) is the caller's, as ATen's `pooling_output_shape`
