@@ -32,6 +32,8 @@ size_t pk_linear_packed_weights_count(int in_features, int out_features) {
     return (size_t)ceil_div(out_features, PK_NR) * PK_NR * (size_t)in_features;
 }
 
+_Static_assert(PK_NR == PK_LINEAR_STRIP_FEATURES, "the public header states the strip width");
+
 // Layout: [strip][k][16 features], features past the last zero, so B loads never need a mask. A
 // full strip is the transpose of its 16 weight rows.
 void pk_linear_pack_weights(int in_features, int out_features, const float *weight, float *packed) {

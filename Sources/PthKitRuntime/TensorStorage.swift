@@ -35,8 +35,15 @@ public struct TensorStorage: Sendable {
     /// Lets a borrowed region's memory go resident-wise once its values have been copied into another
     /// layout, when its owner can (`CopiedRegionPages`: a mapped file); nothing for owned values.
     func releaseBorrowedPagesAfterCopy() {
+        releaseBorrowedPagesAfterCopy(elements: 0..<count)
+    }
+
+    /// `releaseBorrowedPagesAfterCopy` for the values in `elements` only (clamped to the storage).
+    func releaseBorrowedPagesAfterCopy(elements: Range<Int>) {
         guard case .borrowed(let values, let owner) = backing, let pages = owner as? CopiedRegionPages else { return }
-        pages.releasePages(ofCopied: UnsafeRawBufferPointer(values))
+        let range = elements.clamped(to: 0..<values.count)
+        guard !range.isEmpty else { return }
+        pages.releasePages(ofCopied: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: values[range])))
     }
 
     /// The values as an array: the storage's own array when it has one (no copy), a copy when borrowed.

@@ -74,6 +74,10 @@ void pk_conv2d_run(const pk_conv2d_shape *shape, const float *input, const float
 /// the packed form of a [out_features, in_features] weight, and the packing, done when a plan is compiled.
 size_t pk_linear_packed_weights_count(int in_features, int out_features);
 void pk_linear_pack_weights(int in_features, int out_features, const float *weight, float *packed);
+/// Output features per packed strip. Strip s's packed floats start at s * PK_LINEAR_STRIP_FEATURES *
+/// in_features, where its weight rows do: a run of whole strips packs on its own (weight and packed
+/// both advanced by first_feature * in_features).
+enum { PK_LINEAR_STRIP_FEATURES = 16 };
 
 /// output[rows, out_features] = activation(input[rows, in_features] x weight^T + bias), row-major;
 /// `bias` (out_features values) may be NULL. `output` must not alias `input`.

@@ -20,8 +20,14 @@ final class PackedLinear: @unchecked Sendable {
     private let bias: [Float]?
     private let packed: UnsafeMutablePointer<Float>
 
-    /// Checks the shapes as `Kernels.linear` does (one set of rules for both paths) and packs `weight`.
-    init(weight: Tensor, bias: [Float]?, inputShape: [Int], activation: Kernels.Activation?) throws {
+    /// Checks the shapes as `Kernels.linear` does (one set of rules for both paths) and packs `weight`;
+    /// a weight borrowed from a mapped file has its pages let go as they are packed (the plan reads
+    /// only the packed copy; the values stay readable from the file).
+    /// `releaseBytes`: about how many bytes of weights are packed between two releases.
+    init(
+        weight: Tensor, bias: [Float]?, inputShape: [Int], activation: Kernels.Activation?,
+        releaseBytes: Int = PackedLinear.releaseBytes
+    ) throws {
         let geometry = try Kernels.linearGeometry(inputShape: inputShape, weight: weight, biasCount: bias?.count)
         // Within Int32 by `linearGeometry`'s BLAS range check; the C kernels count in 32-bit ints too.
         (inFeatures, outFeatures, rows) = (Int32(geometry.inFeatures), Int32(geometry.outFeatures), Int32(geometry.rows))
@@ -33,7 +39,32 @@ final class PackedLinear: @unchecked Sendable {
         // 2 MB pages: a batch-1 pass streams the whole matrix once (AlexNet's and VGG's first
         // classifier layers, 151 and 411 MB), and on 4 KB pages every page of it costs a TLB miss.
         HugePages.advise(UnsafeMutableRawBufferPointer(start: packed, count: max(count, 1) * MemoryLayout<Float>.stride))
-        weight.storage.withUnsafeBufferPointer { pk_linear_pack_weights(inFeatures, outFeatures, $0.baseAddress, packed) }
+        Self.pack(
+            weight.storage, inFeatures: Int(inFeatures), outFeatures: Int(outFeatures), releaseBytes: releaseBytes,
+            into: packed)
+    }
+
+    /// Weights packed between two releases of their file pages: 32 MB, a few runs for the large layers.
+    static let releaseBytes = 32 << 20
+
+    /// Packs the weight in runs of whole 16-feature strips (a strip's packed floats start where its
+    /// rows do), letting each run's file pages go once it is packed. Packed whole, VGG's 411 MB first
+    /// classifier layer was resident twice at once, file and packed copy: vgg16's batch-1 run peaked
+    /// at 1016 MB above startup, above ONNX Runtime's 1003.
+    private static func pack(
+        _ storage: TensorStorage, inFeatures: Int, outFeatures: Int, releaseBytes: Int,
+        into packed: UnsafeMutablePointer<Float>
+    ) {
+        let strip = Int(PK_LINEAR_STRIP_FEATURES)
+        let rowsPerRun = max(strip, releaseBytes / max(inFeatures * MemoryLayout<Float>.stride, 1) / strip * strip)
+        storage.withUnsafeBufferPointer { weight in
+            guard let base = weight.baseAddress else { return }
+            for first in stride(from: 0, to: outFeatures, by: rowsPerRun) {
+                let rows = min(rowsPerRun, outFeatures - first)
+                pk_linear_pack_weights(Int32(inFeatures), Int32(rows), base + first * inFeatures, packed + first * inFeatures)
+                storage.releaseBorrowedPagesAfterCopy(elements: (first * inFeatures)..<((first + rows) * inFeatures))
+            }
+        }
     }
 
     deinit { packed.deallocate() }

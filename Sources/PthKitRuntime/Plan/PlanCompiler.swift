@@ -92,8 +92,8 @@ package enum PlanCompiler {
             guard case let .linear(weight, bias) = nodes[index].operation, let input = nodes[index].inputs.first else { continue }
             var (value, last) = (nodes[index].outputs[0], index)
             let activation = absorbFusableActivation(after: &value, last: &last)
+            // Packing lets the weight's file pages go run by run, as it goes.
             let packed = try PackedLinear(weight: weight, bias: bias, inputShape: shapes[input], activation: activation)
-            weight.storage.releaseBorrowedPagesAfterCopy()
             guard packed.outputShape == shapes[value] else {
                 throw RuntimeError.shapeMismatch(
                     operation: "compiled plan", expected: "linear output \(shapes[value])", found: "\(packed.outputShape)")

@@ -49,6 +49,45 @@ struct CopiedRegionPagesTests {
         #expect(Array(storage.array) == values)
     }
 
+    /// A linear layer packed from a mapped file lets the weight's pages go run by run as it packs
+    /// (so a large classifier is never resident twice), and runs of whole strips pack exactly what
+    /// packing at once does.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/smaps")))
+    func packedLinearLayersLetTheirWeightPagesGoRunByRun() throws {
+        let (outFeatures, inFeatures) = (203, 5171)  // a last strip of 11 features
+        let values = (0..<(outFeatures * inFeatures)).map { Float($0 % 7919) / 7919 - 0.5 }
+        let folder = try TemporaryFolder()
+        let url = folder.file("weight.bin")
+        try values.withUnsafeBytes { try Data($0).write(to: url) }
+        let contents = try FileContents.read(url)
+        let region = UnsafeBufferPointer(
+            start: try #require(contents.bytes.baseAddress).bindMemory(to: Float.self, capacity: values.count),
+            count: values.count)
+        let borrowed = Tensor(shape: [outFeatures, inFeatures], storage: TensorStorage(borrowing: region, keepingAlive: contents))
+        #expect(borrowed.storage.withUnsafeBufferPointer { $0.reduce(0, +) } == values.reduce(0, +))  // every page read
+        let before = try #require(try Self.residentKilobytes(ofMappingAt: UnsafeRawPointer(region.baseAddress!)))
+
+        let bias = (0..<outFeatures).map { Float($0) / 100 }
+        // 64 KB runs: three strips of 16 features each.
+        let inRuns = try PackedLinear(weight: borrowed, bias: bias, inputShape: [3, inFeatures], activation: nil, releaseBytes: 64 << 10)
+        let after = try #require(try Self.residentKilobytes(ofMappingAt: UnsafeRawPointer(region.baseAddress!)))
+        #expect(before >= 4000)
+        #expect(after < 64, "\(after) KiB still resident of \(before)")
+
+        let atOnce = try PackedLinear(
+            weight: Tensor(shape: [outFeatures, inFeatures], storage: values), bias: bias, inputShape: [3, inFeatures],
+            activation: nil)
+        let input = (0..<(3 * inFeatures)).map { Float($0 % 101) / 101 }
+        var fromRuns = [Float](repeating: .nan, count: 3 * outFeatures), fromWhole = fromRuns
+        inRuns.run(Tensor(shape: [3, inFeatures], storage: input), into: &fromRuns)
+        atOnce.run(Tensor(shape: [3, inFeatures], storage: input), into: &fromWhole)
+        #expect(fromRuns == fromWhole)
+        let reference = try Kernels.linear(Tensor(shape: [3, inFeatures], storage: input), weight: borrowed, bias: bias)
+        let worst = zip(fromRuns, reference.storage.array).map { abs($0 - $1) }.max() ?? .infinity
+        // Sums of 5171 products of up to 0.5: float rounding in another order, nothing more.
+        #expect(worst <= 1e-5 * Float(inFeatures), "\(worst)")
+    }
+
     @Test func storagesNotBorrowedFromAMappedFileAreLeftAlone() throws {
         // Memory a caller lends (not a file's pages) must never be dropped: it would read back as zeros.
         let values = [Float](repeating: 3, count: 1 << 16)
