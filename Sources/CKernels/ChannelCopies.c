@@ -1,8 +1,8 @@
 // Copies that move whole channels of [batch][channels][plane] tensors: torch's channel_shuffle, and
-// slices along the channels (chunk, narrow); and the pixels a strided 1x1 convolution reads from
-// channel-blocked planes. Each task copies one image's range of pixels in every
+// slices along the channels (chunk, narrow). Each task copies one image's range of pixels in every
 // channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
 // wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
+// Last, the pixels a strided 1x1 convolution reads from channel-blocked planes, a plane a task.
 #include "PthKitKernels.h"
 #include "ThreadPool.h"
 

@@ -91,8 +91,9 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
 enum { PK_CHANNEL_BLOCK = 8 };
 
 /// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 unpadded dense convolution (any stride:
-/// the strided one gathers its pixels first, as ResNet's downsampling shortcut does), a depthwise one, or a grouped one whose groups are a whole number of blocks wide (or equal and
-/// tiling a block), with channel counts multiples of PK_CHANNEL_BLOCK.
+/// a strided one, as ResNet's downsampling shortcut, gathers its pixels first), a depthwise one, or a
+/// grouped one whose groups are a whole number of blocks wide (or equal and tiling a block), with
+/// channel counts multiples of PK_CHANNEL_BLOCK.
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
 /// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] for the blocked kernels.

@@ -68,7 +68,7 @@ struct CopiedRegionPagesTests {
         let before = try #require(try Self.residentKilobytes(ofMappingAt: UnsafeRawPointer(region.baseAddress!)))
 
         let bias = (0..<outFeatures).map { Float($0) / 100 }
-        // 64 KB runs: three strips of 16 features each.
+        // 64 KB runs: one 16-feature strip (82 KB here) each, the least a run takes.
         let inRuns = try PackedLinear(weight: borrowed, bias: bias, inputShape: [3, inFeatures], activation: nil, releaseBytes: 64 << 10)
         let after = try #require(try Self.residentKilobytes(ofMappingAt: UnsafeRawPointer(region.baseAddress!)))
         #expect(before >= 4000)
