@@ -285,6 +285,21 @@ static const check_shape check_shapes[] = {
     {"blocked grouped on a 1x1 image", SHAPE(2, 32, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, 4)},
     {"blocked grouped 1x1, 16 in / 24 out per group", SHAPE(1, 32, 5, 6, 48, 1, 1, 1, 1, 0, 0, 1, 1, 2)},
     {"blocked grouped, 24 per group (RegNet), 9 pixels a row", SHAPE(1, 48, 9, 9, 48, 3, 3, 1, 1, 1, 1, 1, 1, 2)},
+    // Winograd on blocks: patches cut by the image's edges, several strips, output channels split
+    // between tasks (104 outputs: shares of 72 and 32, each on a block).
+    {"blocked winograd, edge blocks cut both ways, batch 2", SHAPE(2, 16, 13, 11, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"blocked winograd, unpadded, several strips", SHAPE(1, 24, 30, 26, 40, 3, 3, 1, 1, 0, 0, 1, 1, 1)},
+    {"blocked winograd, padding 2", SHAPE(1, 24, 9, 10, 32, 3, 3, 1, 1, 2, 2, 1, 1, 1)},
+    {"blocked winograd, deep (2 K blocks), split outputs", SHAPE(1, 264, 8, 8, 104, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    // Dense convolutions Winograd does not take: tiles of six pixels across row ends, panels of 16
+    // output channels and a last one of 8, windows read from the padded copy.
+    {"blocked dense 3x3 stride 2, odd size, batch 2", SHAPE(2, 16, 13, 11, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
+    {"blocked dense 3x3 on 7x7 (ResNet's last stage)", SHAPE(1, 32, 7, 7, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"blocked dense 3x3, deep (64 input blocks), 3x3 image", SHAPE(1, 512, 3, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    {"blocked dense 5x5 dilation 2, unpadded", SHAPE(1, 8, 12, 13, 16, 5, 5, 1, 1, 0, 0, 2, 2, 1)},
+    {"blocked dense 1x1 padded", SHAPE(1, 8, 4, 3, 8, 1, 1, 1, 1, 1, 2, 1, 1, 1)},
+    {"blocked dense 7x5 strides (3, 2), padding wider than the window", SHAPE(1, 16, 5, 6, 8, 7, 5, 3, 2, 4, 3, 1, 1, 1)},
+    {"blocked dense 3x3 on a 1x1 image", SHAPE(2, 24, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
 };
 
 /// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or

@@ -11,6 +11,7 @@
 #include "Gemm.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
+#include "Winograd.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -55,10 +56,13 @@ static int is_pointwise(const pk_conv2d_shape *s) {
 
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
     if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
-    return is_pointwise_any_stride(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s);
+    return is_pointwise_any_stride(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s) ||
+        pk_conv2d_winograd_blocked_fits(s) || pk_conv2d_is_dense_blocked(s);
 }
 
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *s) {
+    if (pk_conv2d_winograd_blocked_fits(s)) return pk_winograd_packed_weights_count(s);
+    if (pk_conv2d_is_dense_blocked(s)) return pk_dense_blocked_packed_weights_count(s);
     if (pk_conv2d_is_grouped_blocked(s)) return pk_grouped_blocked_packed_weights_count(s);
     if (pk_conv2d_is_depthwise(s)) return (size_t)s->out_channels * (size_t)s->kernel_height * (size_t)s->kernel_width;
     return (size_t)s->out_channels * (size_t)s->in_channels;
@@ -66,7 +70,16 @@ size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *s) {
 
 // Pointwise: panels of 16 output channels (the last may hold 8), each [input channel][panel width],
 // panel p at p * 16 * in_channels. Depthwise: [channel block][tap][8]. Grouped: GroupedBlocked.c.
+// Winograd's: as on NCHW (Winograd.c). Dense: DenseBlocked.c.
 void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *s, const float *weight, float *packed) {
+    if (pk_conv2d_winograd_blocked_fits(s)) {
+        pk_winograd_pack_weights(s, weight, packed);
+        return;
+    }
+    if (pk_conv2d_is_dense_blocked(s)) {
+        pk_dense_blocked_pack_weights(s, weight, packed);
+        return;
+    }
     if (pk_conv2d_is_grouped_blocked(s)) {
         pk_grouped_blocked_pack_weights(s, weight, packed);
         return;
@@ -259,6 +272,14 @@ void pk_conv2d_blocked_run_scaled(const pk_conv2d_shape *s, const float *input, 
 
 static void run_blocked(const pk_conv2d_shape *s, const float *input, const float *input_scale, const float *packed,
                         const float *bias, const float *residual, pk_activation activation, float *output) {
+    if (pk_conv2d_winograd_blocked_fits(s)) {
+        pk_conv2d_run_winograd_blocked(s, input, packed, bias, residual, activation, output);
+        return;
+    }
+    if (pk_conv2d_is_dense_blocked(s)) {
+        pk_dense_blocked_run(s, input, packed, bias, residual, activation, output);
+        return;
+    }
     if (pk_conv2d_is_grouped_blocked(s)) {
         pk_grouped_blocked_run(s, input, packed, bias, residual, activation, output);
         return;

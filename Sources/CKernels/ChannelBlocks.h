@@ -61,6 +61,38 @@ void pk_grouped_blocked_pack_weights(const pk_conv2d_shape *shape, const float *
 void pk_grouped_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed, const float *bias,
                             const float *residual, pk_activation activation, float *output);
 
+/// Dense (one group) convolutions with a window, not 1x1 and not Winograd's (DenseBlocked.c).
+int pk_conv2d_is_dense_blocked(const pk_conv2d_shape *shape);
+size_t pk_dense_blocked_packed_weights_count(const pk_conv2d_shape *shape);
+void pk_dense_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
+void pk_dense_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed, const float *bias,
+                          const float *residual, pk_activation activation, float *output);
+
+/// A dense tile: up to PK_DENSE_PIXELS output pixels by PK_DENSE_PANEL_BLOCKS output blocks (twelve
+/// AVX2 accumulators, as the pointwise tile).
+enum { PK_DENSE_PIXELS = 6, PK_DENSE_PANEL_BLOCKS = 2 };
+
+/// What a dense tile reads: each input block a zero-padded plane [..][padded_width][8], `block_stride`
+/// floats apart; its output blocks are `out_block_stride` floats apart.
+typedef struct {
+    const pk_conv2d_shape *shape;
+    int padded_width;
+    size_t block_stride, out_block_stride;
+} pk_dense_tile;
+
+/// `pixels` consecutive output pixels (1...PK_DENSE_PIXELS) of `blocks` output blocks (1 or 2):
+/// `pixels_in[r]` is the top left corner of pixel r's window in the first input block, `w` the panel's
+/// packed weights, `bias` its biases; `residual` (or NULL) and `out` the first pixel of its first block.
+typedef void (*pk_dense_tile_fn)(const pk_dense_tile *tile, const float *const *pixels_in, const float *w,
+                                 int blocks, int pixels, const float *bias, const float *residual,
+                                 pk_activation activation, float *out);
+
+/// Each of `planes` channel-blocked planes [height][width][8] of `source` into the middle of a
+/// zeroed [height + 2 * padding_height][width + 2 * padding_width][8] plane of `destination`: the
+/// input the grouped and dense blocked convolutions read without bounds checks.
+void pk_channel_blocks_pad(const float *source, float *destination, size_t planes, size_t height, size_t width,
+                           size_t padding_height, size_t padding_width);
+
 /// What a grouped row reads: `in_blocks` input blocks per output block, each a zero-padded plane
 /// [in_height + 2 * padding_height][padded_width][8], `block_stride` floats apart.
 typedef struct {
@@ -87,6 +119,9 @@ static inline void pk_finish_block_portable(const float *sums, const float *bias
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+void pk_dense_blocked_tile_avx2(const pk_dense_tile *tile, const float *const *pixels_in, const float *w, int blocks,
+                                int pixels, const float *bias, const float *residual, pk_activation activation,
+                                float *out);
 void pk_grouped_blocked_row_avx2(const pk_grouped_row *row, const float *in, const float *w, const float *bias,
                                  int oy, const float *residual, pk_activation activation, float *out);
 /// A layer's last three output blocks, a full panel and the half panel after it (24 or 40 channels),

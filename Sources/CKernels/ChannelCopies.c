@@ -2,8 +2,9 @@
 // slices along the channels (chunk, narrow). Each task copies one image's range of pixels in every
 // channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
 // wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
-// Last, the pixels a strided 1x1 convolution reads from channel-blocked planes, a plane a task.
-#include "PthKitKernels.h"
+// Last, the pixels a strided 1x1 convolution reads from channel-blocked planes, and the zero-padded
+// planes the blocked grouped and dense convolutions read, a plane a task.
+#include "ChannelBlocks.h"
 #include "ThreadPool.h"
 
 #include <string.h>
@@ -89,4 +90,32 @@ void pk_channel_blocks_subsample(const float *source, float *destination, size_t
         for (size_t plane = 0; plane < planes; plane++) subsample_task(&c, plane);
     else
         pk_parallel_for(planes, subsample_task, &c);
+}
+
+typedef struct {
+    const float *source;
+    float *destination;
+    size_t height, width, padding_height, padding_width, padded_height, padded_width;
+} plane_padding;
+
+static void pad_task(void *context, size_t plane) {
+    const plane_padding *c = context;
+    size_t padded_plane = c->padded_height * c->padded_width * PK_CHANNEL_BLOCK;
+    const float *from = c->source + plane * c->height * c->width * PK_CHANNEL_BLOCK;
+    float *to = c->destination + plane * padded_plane;
+    memset(to, 0, padded_plane * sizeof(float));
+    for (size_t y = 0; y < c->height; y++)
+        memcpy(to + ((y + c->padding_height) * c->padded_width + c->padding_width) * PK_CHANNEL_BLOCK,
+               from + y * c->width * PK_CHANNEL_BLOCK, c->width * PK_CHANNEL_BLOCK * sizeof(float));
+}
+
+void pk_channel_blocks_pad(const float *source, float *destination, size_t planes, size_t height, size_t width,
+                           size_t padding_height, size_t padding_width) {
+    plane_padding c = {.source = source, .destination = destination, .height = height, .width = width,
+                       .padding_height = padding_height, .padding_width = padding_width,
+                       .padded_height = height + 2 * padding_height, .padded_width = width + 2 * padding_width};
+    if (planes * c.padded_height * c.padded_width * PK_CHANNEL_BLOCK < PARALLEL_FLOATS)
+        for (size_t plane = 0; plane < planes; plane++) pad_task(&c, plane);
+    else
+        pk_parallel_for(planes, pad_task, &c);
 }

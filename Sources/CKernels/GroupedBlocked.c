@@ -17,8 +17,6 @@
 #include "Scratch.h"
 #include "ThreadPool.h"
 
-#include <string.h>
-
 enum { BLOCK = PK_CHANNEL_BLOCK, TASKS_PER_THREAD = 8 };
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -105,25 +103,9 @@ typedef struct {
     pk_grouped_row_fn row;
     pk_grouped_row geometry;
     const float *padded;  // the padded input, or the input itself when the convolution has no padding
-    float *padded_copy;
-    int padded_height;
     int rows_per_task, row_chunks;
     const float *zero_bias;
 } grouped_job;
-
-// Task = one (image, input block) plane copied into the middle of its zeroed padded plane.
-static void pad_task(void *context, size_t plane) {
-    const grouped_job *job = context;
-    const pk_conv2d_shape *s = job->shape;
-    size_t padded_plane = (size_t)job->padded_height * job->geometry.padded_width * BLOCK;
-    const float *from = job->input + plane * (size_t)s->in_height * s->in_width * BLOCK;
-    float *to = job->padded_copy + plane * padded_plane;
-    memset(to, 0, padded_plane * sizeof(float));
-    for (int y = 0; y < s->in_height; y++) {
-        memcpy(to + ((size_t)(y + s->padding_height) * job->geometry.padded_width + (size_t)s->padding_width) * BLOCK,
-               from + (size_t)y * s->in_width * BLOCK, (size_t)s->in_width * BLOCK * sizeof(float));
-    }
-}
 
 // Task = (image, output block, chunk of output rows).
 static void grouped_task(void *context, size_t task) {
@@ -155,16 +137,17 @@ void pk_grouped_blocked_run(const pk_conv2d_shape *s, const float *input, const 
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) job.row = pk_grouped_blocked_row_avx2;
 #endif
-    job.padded_height = s->in_height + 2 * s->padding_height;
+    int padded_height = s->in_height + 2 * s->padding_height;
     job.geometry = (pk_grouped_row){
         .shape = s, .in_blocks = input_blocks_per_output_block(s), .padded_width = s->in_width + 2 * s->padding_width};
     job.padded = input;
-    job.geometry.block_stride = (size_t)job.padded_height * job.geometry.padded_width * BLOCK;
+    job.geometry.block_stride = (size_t)padded_height * job.geometry.padded_width * BLOCK;
     size_t in_planes = (size_t)s->batch * (size_t)(s->in_channels / BLOCK);
     if (s->padding_height > 0 || s->padding_width > 0) {
-        job.padded_copy = pk_thread_shared_scratch(in_planes * job.geometry.block_stride);
-        job.padded = job.padded_copy;
-        pk_parallel_for(in_planes, pad_task, &job);
+        float *padded = pk_thread_shared_scratch(in_planes * job.geometry.block_stride);
+        pk_channel_blocks_pad(input, padded, in_planes, (size_t)s->in_height, (size_t)s->in_width,
+                              (size_t)s->padding_height, (size_t)s->padding_width);
+        job.padded = padded;
     }
     long planes = (long)s->batch * (s->out_channels / BLOCK), wanted = (long)pk_thread_count() * TASKS_PER_THREAD;
     job.row_chunks = planes >= wanted ? 1 : (int)((wanted + planes - 1) / planes);

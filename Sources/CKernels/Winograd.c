@@ -42,7 +42,22 @@ static inline void scatter4_portable(float *const *targets, const float *o) {
 #define PK_WT_SCATTER4(targets, o) scatter4_portable(targets, o)
 #include "WinogradTransforms.h"
 
+static inline void transpose8_portable(pk_wt_vector v[8]) {
+    for (int i = 0; i < 8; i++)
+        for (int j = i + 1; j < 8; j++) {
+            float x = v[i][j];
+            v[i][j] = v[j][i];
+            v[j][i] = x;
+        }
+}
+
+#define PK_WT_TRANSPOSE8(v) transpose8_portable(v)
+#include "WinogradBlockedTransforms.h"
+
 enum { POINTS = 36, LANES = PK_NR, KC_MAX = 256, MIN_PANELS_PER_TASK = 8 };
+// The fewest panels that end on a channel block: 4 panels of 6 rows are 3 blocks of 8 channels.
+enum { BLOCK_ALIGNED_PANELS = 4 };
+_Static_assert(BLOCK_ALIGNED_PANELS * PK_MR % PK_CHANNEL_BLOCK == 0, "blocked Winograd shares must end on a block");
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -168,16 +183,19 @@ static void winograd_task(void *context, size_t task) {
                           job->activation, job->output + at, offset, block_height, block_width, count);
 }
 
-void pk_conv2d_run_winograd(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
-                            const float *residual, pk_activation activation, float *output) {
+// `blocked`: input, residual and output in channel blocks (channel counts multiples of the block).
+static void run_winograd(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
+                         const float *residual, pk_activation activation, float *output, int blocked) {
     winograd_job job = {.shape = s, .input = input, .packed = packed, .bias = bias, .residual = residual,
                         .activation = activation, .output = output, .gemm = pk_gemm_tiles_for_cpu(),
-                        .transform_input = pk_winograd_transform_input_portable,
-                        .transform_output = pk_winograd_transform_output_portable};
+                        .transform_input = blocked ? pk_winograd_transform_input_blocked_portable
+                                                   : pk_winograd_transform_input_portable,
+                        .transform_output = blocked ? pk_winograd_transform_output_blocked_portable
+                                                    : pk_winograd_transform_output_portable};
 #ifdef PK_HAVE_AVX2_PATH
     if (pk_use_avx2()) {
-        job.transform_input = pk_winograd_transform_input_avx2;
-        job.transform_output = pk_winograd_transform_output_avx2;
+        job.transform_input = blocked ? pk_winograd_transform_input_blocked_avx2 : pk_winograd_transform_input_avx2;
+        job.transform_output = blocked ? pk_winograd_transform_output_blocked_avx2 : pk_winograd_transform_output_avx2;
     }
 #endif
     job.tiles_wide = ceil_div(s->out_width, 4);
@@ -199,6 +217,24 @@ void pk_conv2d_run_winograd(const pk_conv2d_shape *s, const float *input, const 
         if (chunks > most) chunks = most;
     }
     job.panels_per_task = ceil_div(job.panels, chunks);
+    // Blocked shares start on a block: a whole number of panels that is a whole number of blocks.
+    if (blocked) job.panels_per_task = ceil_div(job.panels_per_task, BLOCK_ALIGNED_PANELS) * BLOCK_ALIGNED_PANELS;
     job.oc_chunks = ceil_div(job.panels, job.panels_per_task);
     pk_parallel_for((size_t)base_tasks * (size_t)job.oc_chunks, winograd_task, &job);
+}
+
+void pk_conv2d_run_winograd(const pk_conv2d_shape *s, const float *input, const float *packed, const float *bias,
+                            const float *residual, pk_activation activation, float *output) {
+    run_winograd(s, input, packed, bias, residual, activation, output, 0);
+}
+
+int pk_conv2d_winograd_blocked_fits(const pk_conv2d_shape *s) {
+    return pk_conv2d_uses_winograd(s) && s->in_channels % PK_CHANNEL_BLOCK == 0 &&
+        s->out_channels % PK_CHANNEL_BLOCK == 0;
+}
+
+void pk_conv2d_run_winograd_blocked(const pk_conv2d_shape *s, const float *input, const float *packed,
+                                    const float *bias, const float *residual, pk_activation activation,
+                                    float *output) {
+    run_winograd(s, input, packed, bias, residual, activation, output, 1);
 }

@@ -32,7 +32,20 @@ void pk_winograd_transform_output_portable(const float *m, int rows, int channel
                                            const float *bias, const float *residual, pk_activation activation,
                                            float *out, const size_t *offset, const int *block_height,
                                            const int *block_width, int count);
+/// The same on the channel-blocked layout (WinogradBlockedTransforms.h).
+void pk_winograd_transform_input_blocked_portable(const pk_conv2d_shape *shape, const float *image, const int *top,
+                                                  const int *left, int count, float *v);
+void pk_winograd_transform_output_blocked_portable(const float *m, int rows, int channels, size_t plane,
+                                                   int out_width, const float *bias, const float *residual,
+                                                   pk_activation activation, float *out, const size_t *offset,
+                                                   const int *block_height, const int *block_width, int count);
 #if defined(__x86_64__) || defined(__i386__)
+void pk_winograd_transform_input_blocked_avx2(const pk_conv2d_shape *shape, const float *image, const int *top,
+                                              const int *left, int count, float *v);
+void pk_winograd_transform_output_blocked_avx2(const float *m, int rows, int channels, size_t plane, int out_width,
+                                               const float *bias, const float *residual, pk_activation activation,
+                                               float *out, const size_t *offset, const int *block_height,
+                                               const int *block_width, int count);
 void pk_winograd_transform_input_avx2(const pk_conv2d_shape *shape, const float *image, const int *top,
                                       const int *left, int count, float *v);
 void pk_winograd_transform_output_avx2(const float *m, int rows, int channels, size_t plane, int out_width,
@@ -43,5 +56,13 @@ void pk_winograd_transform_output_avx2(const float *m, int rows, int channels, s
 
 void pk_conv2d_run_winograd(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
                             const float *bias, const float *residual, pk_activation activation, float *output);
+
+/// Whether pk_conv2d_run_winograd_blocked takes `shape`: a Winograd shape whose channel counts are
+/// whole channel blocks. Its weights are packed as for pk_conv2d_run_winograd.
+int pk_conv2d_winograd_blocked_fits(const pk_conv2d_shape *shape);
+/// pk_conv2d_run_winograd on channel-blocked input, residual and output (`output` may alias `residual`).
+void pk_conv2d_run_winograd_blocked(const pk_conv2d_shape *shape, const float *input, const float *packed_weights,
+                                    const float *bias, const float *residual, pk_activation activation,
+                                    float *output);
 
 #endif

@@ -49,4 +49,14 @@ static inline PK_AVX2 void scatter4_avx2(float *const *targets, const float *o) 
 #define PK_WT_GATHER4(d, rows) gather4_avx2(d, rows)
 #define PK_WT_SCATTER4(targets, o) scatter4_avx2(targets, o)
 #include "WinogradTransforms.h"
+
+static inline PK_AVX2 void transpose8_avx2(pk_wt_vector v[8]) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = (__m256)v[i];
+    pk_transpose8x8_avx2(r);
+    for (int i = 0; i < 8; i++) v[i] = (pk_wt_vector)r[i];
+}
+
+#define PK_WT_TRANSPOSE8(v) transpose8_avx2(v)
+#include "WinogradBlockedTransforms.h"
 #endif

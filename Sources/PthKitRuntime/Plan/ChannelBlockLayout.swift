@@ -75,22 +75,80 @@ enum ChannelBlockLayout {
         return result
     }
 
-    /// Whether a plan should hold activations in channel blocks: when the graph has grouped
-    /// convolutions that can run on them (depthwise ones, and ResNeXt's and RegNet's groups of 4 to
-    /// 64 channels), the layout that vectorizes those across channels. Other networks (ResNets, VGG,
-    /// GoogLeNet) keep NCHW, where their 3x3 convolutions run as Winograd or implicit GEMM, and blocks
-    /// would only add layout changes around them.
+    /// Whether a plan should hold activations in channel blocks.
+    ///
+    /// Yes when the graph has grouped convolutions that can run on them (depthwise ones, and
+    /// ResNeXt's and RegNet's groups of 4 to 64 channels): blocks vectorize those across channels.
+    /// Otherwise yes when windowed convolutions run on blocks and the activations change layout at
+    /// most `mostLayoutChanges` times: ResNets enter once, after the stem, and never leave (the global
+    /// average pool reads either way). On blocks their 3x3s run as Winograd or the dense tile and
+    /// their 1x1s read the input in place, each faster than its NCHW kernel. VGG's max pools,
+    /// GoogLeNet's and DenseNet's concatenations read NCHW, so those networks would change layout
+    /// around every stage and keep NCHW.
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
-        needed.contains { index in
+        var runsBlocked: [Int: (grouped: Bool, windowed: Bool)] = [:]
+        for index in needed {
             // The reference kernel's geometry, as `PackedConvolution` checks it.
             guard case .convolution(let weights) = nodes[index].operation,
                 let geometry = try? ConvolutionShape(
                     inputShape: shapes[nodes[index].inputs[0]], weight: weights.weight, bias: weights.bias,
                     stride: weights.stride, padding: weights.padding, dilation: weights.dilation, groups: weights.groups),
-                var kernelShape = try? PackedConvolution.kernelShape(of: geometry)
-            else { return false }
-            return geometry.groups > 1 && pk_conv2d_blocked_supported(&kernelShape) != 0
-                && geometry.inputHeight * geometry.inputWidth > 1
+                var kernelShape = try? PackedConvolution.kernelShape(of: geometry),
+                pk_conv2d_blocked_supported(&kernelShape) != 0, geometry.inputHeight * geometry.inputWidth > 1
+            else { continue }
+            runsBlocked[index] = (geometry.groups > 1, geometry.kernelHeight * geometry.kernelWidth > 1)
         }
+        if runsBlocked.values.contains(where: \.grouped) { return true }
+        guard runsBlocked.values.contains(where: \.windowed) else { return false }
+        return layoutChanges(nodes: nodes, needed: needed, shapes: shapes, runsBlocked: Set(runsBlocked.keys))
+            <= mostLayoutChanges
+    }
+
+    /// Entering the layout once and leaving it once.
+    static let mostLayoutChanges = 2
+
+    /// The values `assign` would copy into the other layout if the convolutions `runsBlocked` ran on
+    /// blocks, counted on the traced graph: batch norms after a convolution (folded into it) and
+    /// element-wise steps keep their input's layout, other steps read NCHW.
+    static func layoutChanges(nodes: [TracedNode], needed: [Int], shapes: [[Int]], runsBlocked: Set<Int>) -> Int {
+        var producer: [Int: Int] = [:]
+        for index in needed { for value in nodes[index].outputs { producer[value] = index } }
+        func sameEitherWay(_ value: Int) -> Bool {
+            shapes[value].count != 4 || shapes[value][2] * shapes[value][3] == 1
+        }
+        var blocked = Set<Int>()
+        var copied = Set<Int>()
+        func read(_ values: [Int], blocks: Bool) {
+            for value in values where !sameEitherWay(value) && blocked.contains(value) != blocks { copied.insert(value) }
+        }
+        for index in needed {
+            let node = nodes[index]
+            let blocks: Bool
+            switch node.operation {
+            case .convolution:
+                blocks = runsBlocked.contains(index)
+                read([node.inputs[0]], blocks: blocks)
+            case .batchNorm:
+                let afterConvolution = producer[node.inputs[0]].map { index in
+                    if case .convolution = nodes[index].operation { return true } else { return false }
+                } ?? false
+                blocks = afterConvolution && blocked.contains(node.inputs[0])
+                read(node.inputs, blocks: blocks)
+            case .activation, .multiplyChannels:
+                blocks = blocked.contains(node.inputs[0])
+                read([node.inputs[0]], blocks: blocks)
+            case .add:
+                let first = node.inputs[0]
+                blocks = blocked.contains(sameEitherWay(first) ? node.inputs[1] : first)
+                read(node.inputs, blocks: blocks)
+            case .globalAveragePool, .input, .constant:
+                blocks = false
+            default:
+                blocks = false
+                read(node.inputs, blocks: false)
+            }
+            if blocks { blocked.formUnion(node.outputs) }
+        }
+        return copied.count
     }
 }

@@ -112,12 +112,33 @@ struct PlanTests {
         #expect(!grouped.isEmpty && grouped.allSatisfy { $0.contains(" blocked") }, "\(plan.summary)")
     }
 
+    /// ResNets run on channel blocks end to end: every convolution but the stem (3 input channels),
+    /// the 3x3s as Winograd or the dense tile, and the layout changes once, after the max pool.
+    /// Networks whose max pools or concatenations read NCHW between their convolutions keep NCHW.
+    @Test(arguments: [
+        ("resnet18", true), ("resnet50", true), ("wide_resnet50_2", true),
+        ("vgg11_bn", false), ("alexnet", false), ("googlenet", false), ("densenet121", false),
+    ] as [(String, Bool)])
+    func denseNetworksRunOnChannelBlocksWhenTheyChangeLayoutOnce(_ name: String, _ blocked: Bool) throws {
+        let plan = try ModelZoo.build(name).compiled(for: [1, 3, 64, 64])
+        let convolutions = plan.summary.filter { $0.hasPrefix("conv") }
+        let onBlocks = convolutions.filter { $0.contains(" blocked") }
+        let changes = plan.summary.filter { $0.contains("NCHW to channel blocks") || $0.contains("channel blocks to NCHW") }
+        if blocked {
+            #expect(onBlocks.count == convolutions.count - 1, "\(plan.summary)")
+            #expect(changes.count == 1, "\(plan.summary)")
+        } else {
+            #expect(onBlocks.isEmpty && changes.isEmpty, "\(plan.summary)")
+        }
+    }
+
     /// The channel-blocked plans at sizes that leave odd, 2x1 and 1x1 maps deep in the network, at
     /// batch sizes above one, against the reference path.
     @Test(arguments: [
         ("mobilenet_v2", [3, 3, 33, 47]), ("mobilenet_v3_small", [2, 3, 37, 29]), ("mobilenet_v3_large", [1, 3, 17, 40]),
         ("efficientnet_b0", [2, 3, 45, 33]), ("mnasnet0_5", [1, 3, 35, 35]),
         ("resnext50_32x4d", [2, 3, 45, 37]), ("regnet_y_400mf", [1, 3, 41, 50]), ("regnet_x_400mf", [2, 3, 33, 33]),
+        ("resnet18", [2, 3, 45, 37]), ("resnet50", [1, 3, 39, 52]),
     ] as [(String, [Int])])
     func channelBlockedPlansMatchAtOddSizes(_ name: String, _ shape: [Int]) throws {
         let model = try ModelZoo.build(name)
