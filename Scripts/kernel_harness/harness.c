@@ -374,7 +374,8 @@ static int check_concurrent_callers(void) {
 
 /// pk_max_pool2d against ATen's loop (each window in row-major tap order, clipped to the input,
 /// `value > kept || isnan(value)`), on torchvision's pools and awkward ones: ceil mode, padding,
-/// dilation, widths that leave partial vectors, a 1-pixel image, and NaNs that must win.
+/// dilation, widths that leave partial vectors, a 1-pixel image, and NaNs that must win. The same
+/// pools on channel blocks (pk_max_pool2d_blocked) against the same loop.
 static int check_max_pool(void) {
     static const int cases[][10] = {
         // height, width, kernel h/w, stride h/w, padding h/w, dilation h/w
@@ -406,8 +407,9 @@ static int check_max_pool(void) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int ceil_mode = 0; ceil_mode <= 1; ceil_mode++) {
             const int *k = cases[c];
-            // Three planes as one image, and as three (each thread's rows, then its planes).
-            pk_pool2d_shape s = {1 + 2 * (int)(c % 2), 3, k[0], k[1], 0, 0, k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]};
+            // One image of 8 channels, or two (each thread's rows, then its planes): one channel block each.
+            int images = 1 + (int)(c % 2);
+            pk_pool2d_shape s = {images, 8 * images, k[0], k[1], 0, 0, k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]};
             int sizes[2];
             for (int axis = 0; axis < 2; axis++) {
                 int input = axis ? s.in_width : s.in_height, kernel = axis ? s.kernel_width : s.kernel_height;
@@ -427,6 +429,13 @@ static int check_max_pool(void) {
             size_t plane_size = (size_t)s.in_height * s.in_width;
             if (plane_size > 10) input[plane_size + 5] = INFINITY, input[plane_size + 9] = -INFINITY;
             pk_max_pool2d(&s, input, output);
+            size_t out_plane = (size_t)s.out_height * s.out_width;
+            float *blocked_input = malloc(in_count * sizeof(float)), *blocked_output = malloc(out_count * sizeof(float));
+            float *from_blocks = malloc(out_count * sizeof(float));
+            size_t channels = (size_t)(s.planes / s.images);
+            pk_to_channel_blocks(input, blocked_input, (size_t)s.images, channels, plane_size);
+            pk_max_pool2d_blocked(&s, blocked_input, blocked_output);
+            pk_from_channel_blocks(blocked_output, from_blocks, (size_t)s.images, channels, out_plane);
             for (int p = 0; p < s.planes; p++)
             for (int oy = 0; oy < s.out_height; oy++)
             for (int ox = 0; ox < s.out_width; ox++) {
@@ -439,15 +448,17 @@ static int check_max_pool(void) {
                     float value = input[((size_t)p * s.in_height + iy) * s.in_width + ix];
                     if (value > kept || isnan(value)) kept = value;
                 }
-                float got = output[((size_t)p * s.out_height + oy) * s.out_width + ox];
-                if (!(got == kept || (isnan(got) && isnan(kept)))) {
-                    if (failures < 3)
-                        fprintf(stderr, "FAIL max_pool2d case %zu ceil %d [%s] at %d,%d,%d: got %g expected %g\n", c,
-                                ceil_mode, pk_kernels_isa(), p, oy, ox, got, kept);
-                    failures++;
+                for (int layout = 0; layout < 2; layout++) {
+                    float got = (layout ? from_blocks : output)[((size_t)p * s.out_height + oy) * s.out_width + ox];
+                    if (!(got == kept || (isnan(got) && isnan(kept)))) {
+                        if (failures < 3)
+                            fprintf(stderr, "FAIL max_pool2d%s case %zu ceil %d [%s] at %d,%d,%d: got %g expected %g\n",
+                                    layout ? " (channel blocks)" : "", c, ceil_mode, pk_kernels_isa(), p, oy, ox, got, kept);
+                        failures++;
+                    }
                 }
             }
-            free(input); free(output);
+            free(input); free(output); free(blocked_input); free(blocked_output); free(from_blocks);
         }
     }
     printf("check: max_pool2d [%s, %d threads] %s\n", pk_kernels_isa(), pk_thread_count(), failures ? "FAILED" : "exact");

@@ -152,6 +152,9 @@ typedef struct {
 /// the pool's threads.
 void pk_max_pool2d(const pk_pool2d_shape *shape, const float *input, float *output);
 
+/// pk_max_pool2d on channel-blocked input and output (`planes` a multiple of PK_CHANNEL_BLOCK).
+void pk_max_pool2d_blocked(const pk_pool2d_shape *shape, const float *input, float *output);
+
 /// softmax(row + bias + mask) in place over `count` scores (bias and mask may be NULL, each `count`
 /// values added in that order): max (a NaN wins), exp(x - max), a float64 sum, one division each.
 void pk_attention_softmax_row(float *row, size_t count, const float *bias, const float *mask);

@@ -7,14 +7,19 @@ extension Kernels {
         _ input: Tensor, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
         dilation: (Int, Int), ceilMode: Bool
     ) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("max_pool2d", input) {
-                try maxPool2d($0, kernel: kernel, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
-            }
-        }
         let pool = try PoolShape(
             "max_pool2d", input, kernel: kernel, stride: stride, padding: padding, dilation: dilation,
             ceilMode: ceilMode)
+        if let tracer = PlanTracer.recording {
+            let replay: @Sendable ([Tensor]) throws -> [Tensor] = {
+                [try maxPool2d($0[0], kernel: kernel, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)]
+            }
+            // Named for the plan, which can run it on channel-blocked activations.
+            if input.rank == 4, let shape = pool.kernelShape {
+                return try tracer.record(.maxPool(shape), [input], compute: replay)[0]
+            }
+            return try traced("max_pool2d", [input], replay)[0]
+        }
         return pool.windowMaximum(input)
     }
 
@@ -171,18 +176,23 @@ struct PoolShape {
         }
     }
 
+    /// The C kernels' geometry, or nil when a size does not fit its 32-bit fields.
+    var kernelShape: pk_pool2d_shape? {
+        let fields = [planes, height, width, outputHeight, outputWidth, kernelY, kernelX, strideY, strideX, padY, padX,
+                      dilationY, dilationX]
+        guard fields.allSatisfy({ $0 <= Int(Int32.max) }) else { return nil }
+        return pk_pool2d_shape(
+            images: Int32(leadingShape.count >= 2 ? leadingShape[0] : 1), planes: Int32(planes), in_height: Int32(height),
+            in_width: Int32(width), out_height: Int32(outputHeight), out_width: Int32(outputWidth),
+            kernel_height: Int32(kernelY), kernel_width: Int32(kernelX), stride_height: Int32(strideY),
+            stride_width: Int32(strideX), padding_height: Int32(padY), padding_width: Int32(padX),
+            dilation_height: Int32(dilationY), dilation_width: Int32(dilationX))
+    }
+
     /// Max pooling: max over each window, NaN winning as in ATen (`val > max || isnan(val)`). The C
     /// kernel (vectorized along rows) takes every geometry whose sizes fit its 32-bit fields.
     func windowMaximum(_ input: Tensor) -> Tensor {
-        let fields = [planes, height, width, outputHeight, outputWidth, kernelY, kernelX, strideY, strideX, padY, padX,
-                      dilationY, dilationX]
-        if fields.allSatisfy({ $0 <= Int(Int32.max) }) {
-            var shape = pk_pool2d_shape(
-                images: Int32(leadingShape.count >= 2 ? leadingShape[0] : 1), planes: Int32(planes), in_height: Int32(height), in_width: Int32(width),
-                out_height: Int32(outputHeight), out_width: Int32(outputWidth), kernel_height: Int32(kernelY),
-                kernel_width: Int32(kernelX), stride_height: Int32(strideY), stride_width: Int32(strideX),
-                padding_height: Int32(padY), padding_width: Int32(padX), dilation_height: Int32(dilationY),
-                dilation_width: Int32(dilationX))
+        if var shape = kernelShape {
             var output = Kernels.uninitializedBuffer(count: planes * outputHeight * outputWidth)
             input.storage.withUnsafeBufferPointer { source in
                 output.withUnsafeMutableBufferPointer { destination in

@@ -65,6 +65,20 @@ enum ChannelBlockKernels {
         }
     }
 
+    /// `max_pool2d` of `input` held in `layout`, into `output` in the same layout.
+    static func maxPool(_ input: Tensor, shape: pk_pool2d_shape, layout: ActivationLayout, into output: inout [Float]) {
+        var shape = shape
+        input.storage.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                if layout == .nchw {
+                    pk_max_pool2d(&shape, source.baseAddress, destination.baseAddress)
+                } else {
+                    pk_max_pool2d_blocked(&shape, source.baseAddress, destination.baseAddress)
+                }
+            }
+        }
+    }
+
     private static func dimensions(_ tensor: Tensor) -> (Int, Int, Int) {
         (tensor.shape[0], tensor.shape[1], tensor.shape[2] * tensor.shape[3])
     }

@@ -3,8 +3,8 @@ import CKernels
 /// Decides which of a plan's activations are held in channel blocks, and where the layout changes.
 ///
 /// A value takes the layout of the step that makes it: a channel-blocked convolution makes blocks;
-/// the element-wise steps (activation, add, channel scaling) keep their first input's; the global
-/// average pool reads either; every other step reads and makes NCHW. Before a step that reads a value
+/// the element-wise steps (activation, add, channel scaling) and max pools keep their first input's;
+/// the global average pool reads either; every other step reads and makes NCHW. Before a step that reads a value
 /// held the other way, one `changeLayout` step makes a copy, which every later such reader shares.
 /// [N, C, 1, 1] values (and those not 4-D) are laid out the same either way and never change. The
 /// plan's input and output are NCHW.
@@ -62,6 +62,10 @@ enum ChannelBlockLayout {
                 operation = .globalAveragePool(layout(of: step.inputs[0]))
                 made = .nchw
                 inputs = step.inputs
+            case .maxPool(let shape, _):
+                made = layout(of: step.inputs[0])
+                operation = .maxPool(shape, made)
+                inputs = step.inputs
             default:
                 made = .nchw
                 inputs = step.inputs.map { read($0, in: .nchw) }
@@ -80,11 +84,12 @@ enum ChannelBlockLayout {
     /// Yes when the graph has grouped convolutions that can run on them (depthwise ones, and
     /// ResNeXt's and RegNet's groups of 4 to 64 channels): blocks vectorize those across channels.
     /// Otherwise yes when windowed convolutions run on blocks and the activations change layout at
-    /// most `mostLayoutChanges` times: ResNets enter once, after the stem, and never leave (the global
-    /// average pool reads either way). On blocks their 3x3s run as Winograd or the dense tile and
-    /// their 1x1s read the input in place, each faster than its NCHW kernel. VGG's max pools,
-    /// GoogLeNet's and DenseNet's concatenations read NCHW, so those networks would change layout
-    /// around every stage and keep NCHW.
+    /// most `mostLayoutChanges` times: ResNets enter once, after the stem's max pool, and never leave
+    /// (the global average pool reads either way); VGG and AlexNet enter after the stem and leave
+    /// before the classifier's adaptive pool. On blocks their 3x3s run as Winograd or the dense tile
+    /// and their 1x1s read the input in place, each faster than its NCHW kernel. GoogLeNet's and
+    /// DenseNet's concatenations read NCHW, so those networks would change layout around every
+    /// block and keep NCHW.
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         var runsBlocked: [Int: (grouped: Bool, windowed: Bool)] = [:]
         for index in needed {
@@ -109,7 +114,7 @@ enum ChannelBlockLayout {
 
     /// The values `assign` would copy into the other layout if the convolutions `runsBlocked` ran on
     /// blocks, counted on the traced graph: batch norms after a convolution (folded into it) and
-    /// element-wise steps keep their input's layout, other steps read NCHW.
+    /// element-wise steps and max pools keep their input's layout, other steps read NCHW.
     static func layoutChanges(nodes: [TracedNode], needed: [Int], shapes: [[Int]], runsBlocked: Set<Int>) -> Int {
         var producer: [Int: Int] = [:]
         for index in needed { for value in nodes[index].outputs { producer[value] = index } }
@@ -134,7 +139,7 @@ enum ChannelBlockLayout {
                 } ?? false
                 blocks = afterConvolution && blocked.contains(node.inputs[0])
                 read(node.inputs, blocks: blocks)
-            case .activation, .multiplyChannels:
+            case .activation, .multiplyChannels, .maxPool:
                 blocks = blocked.contains(node.inputs[0])
                 read([node.inputs[0]], blocks: blocks)
             case .add:

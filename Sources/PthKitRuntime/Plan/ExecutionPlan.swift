@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import PthKitSupport
 
@@ -217,6 +218,8 @@ struct PlanStep: CustomStringConvertible {
         case scaleShiftSlice(BlockSlice, shape: [Int], scale: [Float], shift: [Float], activation: Kernels.Activation?)
         /// Each plane's mean, [N, C, 1, 1], of an input held in `layout`.
         case globalAveragePool(ActivationLayout)
+        /// Max pooling of an input held in `layout`, into the same layout.
+        case maxPool(pk_pool2d_shape, ActivationLayout)
         /// The first input times the second ([N, C, 1, 1]) per channel, both held in `layout`; with
         /// `inPlace` the first ends here and its storage becomes the output's.
         case multiplyChannels(ActivationLayout, inPlace: Bool)
@@ -292,6 +295,12 @@ struct PlanStep: CustomStringConvertible {
             let input = try value(inputs[0], workspace)
             workspace.values[outputs[0]] = layout == .nchw
                 ? try Kernels.adaptiveAvgPool2d(input, outputSize: (1, 1)) : ChannelBlockKernels.channelMeans(input)
+        case let .maxPool(shape, layout):
+            let input = try value(inputs[0], workspace)
+            var output = workspace.buffer(count: Int(shape.planes) * Int(shape.out_height) * Int(shape.out_width))
+            ChannelBlockKernels.maxPool(input, shape: shape, layout: layout, into: &output)
+            workspace.values[outputs[0]] = Tensor(
+                shape: Array(input.shape.prefix(2)) + [Int(shape.out_height), Int(shape.out_width)], storage: output)
         case let .multiplyChannels(layout, inPlace):
             let scale = try value(inputs[1], workspace)
             if layout == .nchw {
@@ -335,6 +344,7 @@ struct PlanStep: CustomStringConvertible {
         case let .scaleShiftSlice(slice, _, _, _, activation):
             name = "batch_norm of slice \(slice.length)/\(slice.stride)" + (activation.map { " +\($0)" } ?? "")
         case .globalAveragePool(let layout): name = "global average pool of \(layout)"
+        case .maxPool(_, let layout): name = layout == .nchw ? "max_pool2d" : "max_pool2d of \(layout)"
         case .multiplyChannels(let layout, _): name = "multiply channels of \(layout)"
         case .changeLayout(let layout): name = layout == .nchw ? "NCHW to channel blocks" : "channel blocks to NCHW"
         }

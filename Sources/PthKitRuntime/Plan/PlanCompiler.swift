@@ -188,6 +188,7 @@ package enum PlanCompiler {
             case .linear: continue  // every needed linear layer was packed above
             case .activation(let kind): operation = .activation(kind, inPlace: false)
             case .globalAveragePool: operation = .globalAveragePool(.nchw)
+            case .maxPool(let shape): operation = .maxPool(shape, .nchw)
             case .multiplyChannels: operation = .multiplyChannels(.nchw, inPlace: false)
             case .add: operation = .add(inPlace: false)
             case let .reference(name, run): operation = .reference(name: name, run: run)

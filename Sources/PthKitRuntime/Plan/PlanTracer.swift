@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// One operation of a traced forward pass, as the plan compiler sees it. The operations the compiler
@@ -19,6 +20,8 @@ package enum TracedOperation {
     case concatenate(dim: Int)
     /// `adaptive_avg_pool2d(x, 1)` of [N, C, H, W]: each plane's mean, as [N, C, 1, 1].
     case globalAveragePool
+    /// `max_pool2d` of [N, C, H, W], with its geometry.
+    case maxPool(pk_pool2d_shape)
     /// x [N, C, H, W] times s [N, C, 1, 1], channel by channel (squeeze-and-excitation's scaling).
     case multiplyChannels
     case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
