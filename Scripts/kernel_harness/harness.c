@@ -130,7 +130,8 @@ static int check_blocked(const pk_conv2d_shape *s, const float *input, const flo
     float *blocked_output = malloc(output_count(s) * sizeof(float)), *output = malloc(output_count(s) * sizeof(float));
     float *packed = malloc(pk_conv2d_blocked_packed_weights_count(s) * sizeof(float) + 64);
     for (size_t i = 0; i < output_count(s); i++) blocked_output[i] = NAN;
-    pk_to_channel_blocks(input, blocked_input, (size_t)s->batch, (size_t)s->in_channels, in_plane);
+    if (pk_conv2d_blocked_reads_nchw(s)) memcpy(blocked_input, input, input_count(s) * sizeof(float));
+    else pk_to_channel_blocks(input, blocked_input, (size_t)s->batch, (size_t)s->in_channels, in_plane);
     if (residual) pk_to_channel_blocks(residual, blocked_residual, (size_t)s->batch, (size_t)s->out_channels, out_plane);
     if (residual_kind == RESIDUAL_IN_OUTPUT) memcpy(blocked_output, blocked_residual, output_count(s) * sizeof(float));
     pk_conv2d_blocked_pack_weights(s, weight, packed);
@@ -300,6 +301,11 @@ static const check_shape check_shapes[] = {
     {"blocked dense 1x1 padded", SHAPE(1, 8, 4, 3, 8, 1, 1, 1, 1, 1, 2, 1, 1, 1)},
     {"blocked dense 7x5 strides (3, 2), padding wider than the window", SHAPE(1, 16, 5, 6, 8, 7, 5, 3, 2, 4, 3, 1, 1, 1)},
     {"blocked dense 3x3 on a 1x1 image", SHAPE(2, 24, 1, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1)},
+    // Stems: NCHW input of a few channels, blocked output.
+    {"blocked stem 7x7 stride 2 (ResNet's), NCHW input", SHAPE(2, 3, 23, 21, 64, 7, 7, 2, 2, 3, 3, 1, 1, 1)},
+    {"blocked stem 3x3 stride 2, 16 outputs, NCHW input", SHAPE(1, 3, 17, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1)},
+    {"blocked stem 11x11 stride 4 (AlexNet's), 1 input channel", SHAPE(1, 1, 31, 35, 24, 11, 11, 4, 4, 2, 2, 1, 1, 1)},
+    {"blocked 1x1 from 12 NCHW channels", SHAPE(1, 12, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1)},
 };
 
 /// How far an activation's float32 result may be from the double formula: 4 ulps of the result, or

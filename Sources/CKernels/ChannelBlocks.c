@@ -55,6 +55,7 @@ static int is_pointwise(const pk_conv2d_shape *s) {
 }
 
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
+    if (pk_conv2d_blocked_reads_nchw(s)) return 1;
     if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
     return is_pointwise_any_stride(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s) ||
         pk_conv2d_winograd_blocked_fits(s) || pk_conv2d_is_dense_blocked(s);
@@ -250,7 +251,7 @@ static void depthwise_task(void *context, size_t task) {
 }
 
 int pk_conv2d_blocked_takes_input_scale(const pk_conv2d_shape *s) {
-    return pk_conv2d_blocked_supported(s) && is_pointwise(s);
+    return pk_conv2d_blocked_supported(s) && is_pointwise(s) && !pk_conv2d_blocked_reads_nchw(s);
 }
 
 static void run_blocked(const pk_conv2d_shape *s, const float *input, const float *input_scale, const float *packed,

@@ -61,7 +61,8 @@ void pk_grouped_blocked_pack_weights(const pk_conv2d_shape *shape, const float *
 void pk_grouped_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed, const float *bias,
                             const float *residual, pk_activation activation, float *output);
 
-/// Dense (one group) convolutions with a window, not 1x1 and not Winograd's (DenseBlocked.c).
+/// Dense (one group) convolutions with a window, not 1x1 and not Winograd's, and those that read
+/// NCHW (pk_conv2d_blocked_reads_nchw) (DenseBlocked.c).
 int pk_conv2d_is_dense_blocked(const pk_conv2d_shape *shape);
 size_t pk_dense_blocked_packed_weights_count(const pk_conv2d_shape *shape);
 void pk_dense_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);
@@ -72,11 +73,12 @@ void pk_dense_blocked_run(const pk_conv2d_shape *shape, const float *input, cons
 /// AVX2 accumulators, as the pointwise tile).
 enum { PK_DENSE_PIXELS = 6, PK_DENSE_PANEL_BLOCKS = 2 };
 
-/// What a dense tile reads: each input block a zero-padded plane [..][padded_width][8], `block_stride`
-/// floats apart; its output blocks are `out_block_stride` floats apart.
+/// What a dense tile reads: `in_blocks` input blocks of `lanes` channels (8, or 1 for NCHW input),
+/// each a zero-padded plane [..][padded_width][lanes], `block_stride` floats apart; its output
+/// blocks are `out_block_stride` floats apart.
 typedef struct {
     const pk_conv2d_shape *shape;
-    int padded_width;
+    int lanes, in_blocks, padded_width;
     size_t block_stride, out_block_stride;
 } pk_dense_tile;
 
@@ -87,11 +89,12 @@ typedef void (*pk_dense_tile_fn)(const pk_dense_tile *tile, const float *const *
                                  int blocks, int pixels, const float *bias, const float *residual,
                                  pk_activation activation, float *out);
 
-/// Each of `planes` channel-blocked planes [height][width][8] of `source` into the middle of a
-/// zeroed [height + 2 * padding_height][width + 2 * padding_width][8] plane of `destination`: the
-/// input the grouped and dense blocked convolutions read without bounds checks.
-void pk_channel_blocks_pad(const float *source, float *destination, size_t planes, size_t height, size_t width,
-                           size_t padding_height, size_t padding_width);
+/// Each of `planes` planes [height][width][lanes] of `source` (lanes 8 for channel blocks, 1 for
+/// NCHW) into the middle of a zeroed [height + 2 * padding_height][width + 2 * padding_width][lanes]
+/// plane of `destination`: the input the grouped and dense blocked convolutions read without
+/// bounds checks.
+void pk_planes_pad(const float *source, float *destination, size_t planes, size_t lanes, size_t height, size_t width,
+                   size_t padding_height, size_t padding_width);
 
 /// What a grouped row reads: `in_blocks` input blocks per output block, each a zero-padded plane
 /// [in_height + 2 * padding_height][padded_width][8], `block_stride` floats apart.

@@ -3,7 +3,7 @@
 // channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
 // wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
 // Last, the pixels a strided 1x1 convolution reads from channel-blocked planes, and the zero-padded
-// planes the blocked grouped and dense convolutions read, a plane a task.
+// planes the blocked grouped and dense convolutions read (blocked, or NCHW for a stem), a plane a task.
 #include "ChannelBlocks.h"
 #include "ThreadPool.h"
 
@@ -95,26 +95,26 @@ void pk_channel_blocks_subsample(const float *source, float *destination, size_t
 typedef struct {
     const float *source;
     float *destination;
-    size_t height, width, padding_height, padding_width, padded_height, padded_width;
+    size_t lanes, height, width, padding_height, padding_width, padded_height, padded_width;
 } plane_padding;
 
 static void pad_task(void *context, size_t plane) {
     const plane_padding *c = context;
-    size_t padded_plane = c->padded_height * c->padded_width * PK_CHANNEL_BLOCK;
-    const float *from = c->source + plane * c->height * c->width * PK_CHANNEL_BLOCK;
+    size_t padded_plane = c->padded_height * c->padded_width * c->lanes;
+    const float *from = c->source + plane * c->height * c->width * c->lanes;
     float *to = c->destination + plane * padded_plane;
     memset(to, 0, padded_plane * sizeof(float));
     for (size_t y = 0; y < c->height; y++)
-        memcpy(to + ((y + c->padding_height) * c->padded_width + c->padding_width) * PK_CHANNEL_BLOCK,
-               from + y * c->width * PK_CHANNEL_BLOCK, c->width * PK_CHANNEL_BLOCK * sizeof(float));
+        memcpy(to + ((y + c->padding_height) * c->padded_width + c->padding_width) * c->lanes,
+               from + y * c->width * c->lanes, c->width * c->lanes * sizeof(float));
 }
 
-void pk_channel_blocks_pad(const float *source, float *destination, size_t planes, size_t height, size_t width,
-                           size_t padding_height, size_t padding_width) {
-    plane_padding c = {.source = source, .destination = destination, .height = height, .width = width,
+void pk_planes_pad(const float *source, float *destination, size_t planes, size_t lanes, size_t height, size_t width,
+                   size_t padding_height, size_t padding_width) {
+    plane_padding c = {.source = source, .destination = destination, .lanes = lanes, .height = height, .width = width,
                        .padding_height = padding_height, .padding_width = padding_width,
                        .padded_height = height + 2 * padding_height, .padded_width = width + 2 * padding_width};
-    if (planes * c.padded_height * c.padded_width * PK_CHANNEL_BLOCK < PARALLEL_FLOATS)
+    if (planes * c.padded_height * c.padded_width * lanes < PARALLEL_FLOATS)
         for (size_t plane = 0; plane < planes; plane++) pad_task(&c, plane);
     else
         pk_parallel_for(planes, pad_task, &c);

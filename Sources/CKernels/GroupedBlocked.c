@@ -145,8 +145,8 @@ void pk_grouped_blocked_run(const pk_conv2d_shape *s, const float *input, const 
     size_t in_planes = (size_t)s->batch * (size_t)(s->in_channels / BLOCK);
     if (s->padding_height > 0 || s->padding_width > 0) {
         float *padded = pk_thread_shared_scratch(in_planes * job.geometry.block_stride);
-        pk_channel_blocks_pad(input, padded, in_planes, (size_t)s->in_height, (size_t)s->in_width,
-                              (size_t)s->padding_height, (size_t)s->padding_width);
+        pk_planes_pad(input, padded, in_planes, BLOCK, (size_t)s->in_height, (size_t)s->in_width,
+                      (size_t)s->padding_height, (size_t)s->padding_width);
         job.padded = padded;
     }
     long planes = (long)s->batch * (s->out_channels / BLOCK), wanted = (long)pk_thread_count() * TASKS_PER_THREAD;

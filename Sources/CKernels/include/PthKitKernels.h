@@ -91,10 +91,15 @@ void pk_linear_run(int rows, int in_features, int out_features, const float *inp
 enum { PK_CHANNEL_BLOCK = 8 };
 
 /// Whether pk_conv2d_blocked_* runs this convolution: a 1x1 unpadded dense convolution (any stride:
-/// a strided one, as ResNet's downsampling shortcut, gathers its pixels first), a depthwise one, or a
-/// grouped one whose groups are a whole number of blocks wide (or equal and tiling a block), with
-/// channel counts multiples of PK_CHANNEL_BLOCK.
+/// a strided one, as ResNet's downsampling shortcut, gathers its pixels first), a depthwise one, a
+/// grouped one whose groups are a whole number of blocks wide (or equal and tiling a block), or a
+/// dense one with a window (Winograd's 3x3s among them), with channel counts multiples of
+/// PK_CHANNEL_BLOCK; or a dense one that reads NCHW (pk_conv2d_blocked_reads_nchw).
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
+/// Whether pk_conv2d_blocked_run reads this convolution's input as NCHW (its residual and output
+/// still blocked): a dense convolution whose input channels are no whole number of blocks but
+/// whose outputs are, as a stem reading the 3-channel image.
+int pk_conv2d_blocked_reads_nchw(const pk_conv2d_shape *shape);
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
 /// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] for the blocked kernels.
 void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);

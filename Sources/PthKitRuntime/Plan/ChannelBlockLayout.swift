@@ -42,7 +42,7 @@ enum ChannelBlockLayout {
             switch step.operation {
             case let .convolution(convolution, residual, residualInPlace, inputScale):
                 made = convolution.layout
-                inputs = step.inputs.map { read($0, in: made) }
+                inputs = [read(step.inputs[0], in: convolution.inputLayout)] + step.inputs.dropFirst().map { read($0, in: made) }
                 // The step reads its residual by value number: the copy's, where there is one.
                 operation = .convolution(
                     convolution, residual: residual.map { read($0, in: made) }, residualInPlace: residualInPlace,
@@ -84,14 +84,14 @@ enum ChannelBlockLayout {
     /// Yes when the graph has grouped convolutions that can run on them (depthwise ones, and
     /// ResNeXt's and RegNet's groups of 4 to 64 channels): blocks vectorize those across channels.
     /// Otherwise yes when windowed convolutions run on blocks and the activations change layout at
-    /// most `mostLayoutChanges` times: ResNets enter once, after the stem's max pool, and never leave
-    /// (the global average pool reads either way); VGG and AlexNet enter after the stem and leave
-    /// before the classifier's adaptive pool. On blocks their 3x3s run as Winograd or the dense tile
+    /// most `mostLayoutChanges` times. ResNets never change: the stem reads the NCHW image and writes
+    /// blocks, and the global average pool reads either way; VGG and AlexNet leave once, before the
+    /// classifier's adaptive pool. On blocks their 3x3s run as Winograd or the dense tile
     /// and their 1x1s read the input in place, each faster than its NCHW kernel. GoogLeNet's and
     /// DenseNet's concatenations read NCHW, so those networks would change layout around every
     /// block and keep NCHW.
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
-        var runsBlocked: [Int: (grouped: Bool, windowed: Bool)] = [:]
+        var runsBlocked: [Int: (grouped: Bool, windowed: Bool, readsNCHW: Bool)] = [:]
         for index in needed {
             // The reference kernel's geometry, as `PackedConvolution` checks it.
             guard case .convolution(let weights) = nodes[index].operation,
@@ -101,21 +101,28 @@ enum ChannelBlockLayout {
                 var kernelShape = try? PackedConvolution.kernelShape(of: geometry),
                 pk_conv2d_blocked_supported(&kernelShape) != 0, geometry.inputHeight * geometry.inputWidth > 1
             else { continue }
-            runsBlocked[index] = (geometry.groups > 1, geometry.kernelHeight * geometry.kernelWidth > 1)
+            let readsNCHW = pk_conv2d_blocked_reads_nchw(&kernelShape) != 0
+            runsBlocked[index] = (geometry.groups > 1, geometry.kernelHeight * geometry.kernelWidth > 1 && !readsNCHW, readsNCHW)
         }
         if runsBlocked.values.contains(where: \.grouped) { return true }
+        // A stem alone (a ViT's patch projection) is no reason: blocks pay in the layers after it.
+        // Stems count as blocked below: they read NCHW and write blocks.
         guard runsBlocked.values.contains(where: \.windowed) else { return false }
-        return layoutChanges(nodes: nodes, needed: needed, shapes: shapes, runsBlocked: Set(runsBlocked.keys))
-            <= mostLayoutChanges
+        return layoutChanges(
+            nodes: nodes, needed: needed, shapes: shapes, runsBlocked: Set(runsBlocked.keys),
+            readNCHW: Set(runsBlocked.filter(\.value.readsNCHW).keys)) <= mostLayoutChanges
     }
 
     /// Entering the layout once and leaving it once.
     static let mostLayoutChanges = 2
 
     /// The values `assign` would copy into the other layout if the convolutions `runsBlocked` ran on
-    /// blocks, counted on the traced graph: batch norms after a convolution (folded into it) and
-    /// element-wise steps and max pools keep their input's layout, other steps read NCHW.
-    static func layoutChanges(nodes: [TracedNode], needed: [Int], shapes: [[Int]], runsBlocked: Set<Int>) -> Int {
+    /// blocks (those in `readNCHW` reading NCHW), counted on the traced graph: batch norms after a
+    /// convolution (folded into it), element-wise steps and max pools keep their input's layout,
+    /// other steps read NCHW.
+    static func layoutChanges(
+        nodes: [TracedNode], needed: [Int], shapes: [[Int]], runsBlocked: Set<Int>, readNCHW: Set<Int>
+    ) -> Int {
         var producer: [Int: Int] = [:]
         for index in needed { for value in nodes[index].outputs { producer[value] = index } }
         func sameEitherWay(_ value: Int) -> Bool {
@@ -132,7 +139,7 @@ enum ChannelBlockLayout {
             switch node.operation {
             case .convolution:
                 blocks = runsBlocked.contains(index)
-                read([node.inputs[0]], blocks: blocks)
+                read([node.inputs[0]], blocks: blocks && !readNCHW.contains(index))
             case .batchNorm:
                 let afterConvolution = producer[node.inputs[0]].map { index in
                     if case .convolution = nodes[index].operation { return true } else { return false }

@@ -6,8 +6,11 @@ final class PackedConvolution: @unchecked Sendable {
     let shape: pk_conv2d_shape
     let outputShape: [Int]
     let activation: Kernels.Activation?
-    /// The layout of its input, residual and output (`ChannelBlockLayout` decides where they change).
+    /// The layout of its residual and output (`ChannelBlockLayout` decides where they change).
     let layout: ActivationLayout
+    /// The layout of its input: `layout`, but NCHW for a channel-blocked stem (a few input channels,
+    /// no whole block) that reads the image as it is.
+    let inputLayout: ActivationLayout
     /// Whether `run` can take the input multiplied per channel (squeeze-and-excitation's scale) by
     /// scaling its weights instead: the pointwise convolutions on channel blocks.
     let takesInputScale: Bool
@@ -52,6 +55,7 @@ final class PackedConvolution: @unchecked Sendable {
         let blocked = preferChannelBlocks && pk_conv2d_blocked_supported(&cShape) != 0
             && geometry.inputHeight * geometry.inputWidth > 1
         layout = blocked ? .channelBlocks : .nchw
+        inputLayout = blocked && pk_conv2d_blocked_reads_nchw(&cShape) == 0 ? .channelBlocks : .nchw
         takesInputScale = blocked && pk_conv2d_blocked_takes_input_scale(&cShape) != 0
         let count = blocked ? pk_conv2d_blocked_packed_weights_count(&cShape) : pk_conv2d_packed_weights_count(&cShape)
         packed = .allocate(capacity: max(count, 1))
@@ -90,7 +94,8 @@ final class PackedConvolution: @unchecked Sendable {
     var description: String {
         let s = shape
         return "conv \(s.kernel_height)x\(s.kernel_width)/\(s.stride_height) \(s.in_channels)->\(s.out_channels)"
-            + (s.groups > 1 ? " groups \(s.groups)" : "") + (layout == .channelBlocks ? " blocked" : "")
+            + (s.groups > 1 ? " groups \(s.groups)" : "")
+            + (layout == .channelBlocks ? (inputLayout == .nchw ? " from NCHW to blocks" : " blocked") : "")
     }
 
     /// Where the residual of `activation(conv(x) + bias + residual)` comes from.
