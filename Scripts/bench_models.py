@@ -7,7 +7,10 @@ OPTIONAL_MODELS = ["squeezenet1_1", "densenet121", "efficientnet_v2_s", "incepti
                    "convnext_tiny", "vit_b_16", "swin_t"]
 
 For every model it measures
-- latency at batch 1 and throughput at batch 8 (median of timed runs after warm-up);
+- latency at batch 1 and throughput at batch 8: PthKit and ONNX Runtime alternate in ROUNDS rounds, a
+  fresh process each, and each engine's figure is the median of its rounds' medians. The machine
+  this runs on is shared, and its speed swings for minutes at a time; run back to back, one engine
+  could take all its runs in a slow spell and the other none. PyTorch eager runs once, in this process;
 - the first result: PthKit loading a state_dict file, building, compiling and running once, against
   ONNX Runtime creating a session from the exported model and running once, each in a fresh process;
 - peak resident memory of those batch-1 processes (Linux's VmHWM): PthKit's whole process, and both
@@ -42,8 +45,9 @@ DEFAULT_MODELS = ["resnet18", "resnet50", "resnext50_32x4d", "mobilenet_v2", "mo
 # Benchmarked when named, or with `all`: one member of each family issue 11 added.
 OPTIONAL_MODELS = ["squeezenet1_1", "densenet121", "efficientnet_v2_s", "inception_v3", "regnet_y_800mf",
                    "convnext_tiny", "vit_b_16", "swin_t"]
-RUNS, WARMUP = 20, 3
-BATCH8_RUNS, BATCH8_WARMUP = 6, 1
+RUNS, WARMUP = 10, 3
+BATCH8_RUNS, BATCH8_WARMUP = 4, 1
+ROUNDS = 3
 
 
 def input_size(name):
@@ -75,6 +79,28 @@ def ort_child(onnx_path, shape, runs, warmup):
                str(runs), str(warmup)]
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
+
+
+def alternated(first, second):
+    """Each engine's measurement ROUNDS times, first and second in turn. Latency is the median of the
+    rounds' medians; the first result the median of the rounds' first results; peak memory the most
+    any round reached."""
+    rounds = [(first(), second()) for _ in range(ROUNDS)]
+
+    def combined(results):
+        merged = dict(results[0])
+        for key in ("median_ms", "first_result_ms", "compile_ms"):
+            if merged.get(key) is not None:
+                merged[key] = statistics.median(r[key] for r in results)
+        # Memory from the round that held the most above its own starting point.
+        if "peak_mb" in merged:
+            merged["peak_mb"] = max(r["peak_mb"] for r in results)
+        if "peak_rss_mb" in merged:
+            most = max(results, key=lambda r: r["peak_rss_mb"] - r["startup_rss_mb"])
+            merged["peak_rss_mb"], merged["startup_rss_mb"] = most["peak_rss_mb"], most["startup_rss_mb"]
+        return merged
+
+    return combined([r[0] for r in rounds]), combined([r[1] for r in rounds])
 
 
 def sgemm_peak_gflops():
@@ -112,26 +138,26 @@ def main():
         torch.save(model.state_dict(), weights)
         gflop = flops(model, shape) / 1e9
 
-        # PthKit, in its own processes.
-        ours1 = pthkit(name, weights, 1, RUNS, WARMUP)
-        ours8 = pthkit(name, weights, 8, BATCH8_RUNS, BATCH8_WARMUP)
-
-        # PyTorch eager, in this process.
-        x1, x8 = torch.rand(shape), torch.rand(shape8)
-        with torch.no_grad():
-            eager1 = timed(lambda: model(x1), RUNS, WARMUP)
-            eager8 = timed(lambda: model(x8), BATCH8_RUNS, BATCH8_WARMUP)
-
-        # ONNX Runtime, in its own processes, on the model exported with a dynamic batch.
+        # ONNX Runtime runs the model exported with a dynamic batch.
         onnx_path = os.path.join(folder, f"{name}.onnx")
         # nn.MultiheadAttention's eval fast path (aten::_native_multi_head_attention) has no ONNX
         # export; the plain path computes the same attention.
         torch.backends.mha.set_fastpath_enabled(False)
+        x1, x8 = torch.rand(shape), torch.rand(shape8)
         with torch.no_grad():
             torch.onnx.export(model, (x1,), onnx_path, opset_version=17, dynamo=False,
                               input_names=["input"], dynamic_axes={"input": {0: "batch"}})
-        ort1 = ort_child(onnx_path, shape, RUNS, WARMUP)
-        ort8 = ort_child(onnx_path, shape8, BATCH8_RUNS, BATCH8_WARMUP)
+
+        # PthKit and ONNX Runtime, each in its own processes, in alternating rounds.
+        ours1, ort1 = alternated(lambda: pthkit(name, weights, 1, RUNS, WARMUP),
+                                 lambda: ort_child(onnx_path, shape, RUNS, WARMUP))
+        ours8, ort8 = alternated(lambda: pthkit(name, weights, 8, BATCH8_RUNS, BATCH8_WARMUP),
+                                 lambda: ort_child(onnx_path, shape8, BATCH8_RUNS, BATCH8_WARMUP))
+
+        # PyTorch eager, in this process.
+        with torch.no_grad():
+            eager1 = timed(lambda: model(x1), RUNS, WARMUP)
+            eager8 = timed(lambda: model(x8), BATCH8_RUNS, BATCH8_WARMUP)
 
         rows.append(dict(name=name, shape="x".join(map(str, shape)), gflop=gflop, ours1=ours1, ours8=ours8,
                          eager1=eager1, eager8=eager8, ort1=ort1, ort8=ort8))
@@ -142,7 +168,8 @@ def main():
           f"onnxruntime {onnxruntime.__version__}; random weights; OpenBLAS sgemm peak (2048^3 through numpy) "
           f"{peak:.0f} GFLOP/s")
     print()
-    print(f"Batch 1, median of {RUNS} runs after {WARMUP} warm-up:")
+    print(f"Batch 1: PthKit and ONNX Runtime the median of {ROUNDS} alternating rounds' medians of {RUNS} runs "
+          f"after {WARMUP} warm-up, PyTorch eager the median of {RUNS} runs:")
     print()
     print("| model | input | GFLOP | PthKit | PyTorch eager | ONNX Runtime | PthKit / ORT | PthKit GFLOP/s | ORT GFLOP/s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -151,7 +178,8 @@ def main():
         print(f"| {r['name']} | {r['shape']} | {r['gflop']:.2f} | {ours:.2f} ms | {r['eager1']:.2f} ms | {ort:.2f} ms "
               f"| {ours / ort:.2f}x | {r['gflop'] / ours * 1000:.0f} | {r['gflop'] / ort * 1000:.0f} |")
     print()
-    print(f"Batch 8, images/s, median of {BATCH8_RUNS} runs after {BATCH8_WARMUP} warm-up:")
+    print(f"Batch 8, images/s: the median of {ROUNDS} alternating rounds' medians of {BATCH8_RUNS} runs after "
+          f"{BATCH8_WARMUP} warm-up (PyTorch eager: of {BATCH8_RUNS} runs):")
     print()
     print("| model | PthKit | PyTorch eager | ONNX Runtime | PthKit / ORT |")
     print("|---|---|---|---|---|")
@@ -160,7 +188,8 @@ def main():
         print(f"| {r['name']} | {ours:.1f} | {eager:.1f} | {ort:.1f} | {ours / ort:.2f}x |")
     print()
     print("First result (fresh process; PthKit: load state_dict + build + compile + one forward; "
-          "ONNX Runtime: session from the .onnx + one run) and peak memory of the batch-1 process:")
+          "ONNX Runtime: session from the .onnx + one run; median of the rounds) and peak memory of the "
+          "batch-1 process (the most of any round):")
     print()
     print("| model | PthKit first result | of which compile | ORT first result | PthKit / ORT "
           "| PthKit peak RSS (whole process) | PthKit peak RSS above startup | ORT peak RSS above imports "
