@@ -100,6 +100,10 @@ int pk_conv2d_blocked_supported(const pk_conv2d_shape *shape);
 /// still blocked): a dense convolution whose input channels are no whole number of blocks but
 /// whose outputs are, as a stem reading the 3-channel image.
 int pk_conv2d_blocked_reads_nchw(const pk_conv2d_shape *shape);
+/// Whether dense networks (no grouped convolutions) should run on channel blocks on this CPU: their
+/// windowed layers then take the dense blocked tile, which has no AVX-512 form yet, while the NCHW
+/// kernels it replaces do.
+int pk_conv2d_dense_blocked_preferred(void);
 size_t pk_conv2d_blocked_packed_weights_count(const pk_conv2d_shape *shape);
 /// Packs `weight` [out_channels, in_channels / groups, kernel_height, kernel_width] for the blocked kernels.
 void pk_conv2d_blocked_pack_weights(const pk_conv2d_shape *shape, const float *weight, float *packed);

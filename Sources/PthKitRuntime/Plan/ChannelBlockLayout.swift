@@ -89,7 +89,8 @@ enum ChannelBlockLayout {
     /// classifier's adaptive pool. On blocks their 3x3s run as Winograd or the dense tile
     /// and their 1x1s read the input in place, each faster than its NCHW kernel. GoogLeNet's and
     /// DenseNet's concatenations read NCHW, so those networks would change layout around every
-    /// block and keep NCHW.
+    /// block and keep NCHW. So do all dense networks where `pk_conv2d_dense_blocked_preferred` says
+    /// the NCHW kernels are the faster ones (AVX-512).
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         var runsBlocked: [Int: (grouped: Bool, windowed: Bool, readsNCHW: Bool)] = [:]
         for index in needed {
@@ -107,11 +108,15 @@ enum ChannelBlockLayout {
         if runsBlocked.values.contains(where: \.grouped) { return true }
         // A stem alone (a ViT's patch projection) is no reason: blocks pay in the layers after it.
         // Stems count as blocked below: they read NCHW and write blocks.
-        guard runsBlocked.values.contains(where: \.windowed) else { return false }
+        guard denseNetworksMayUseBlocks, runsBlocked.values.contains(where: \.windowed) else { return false }
         return layoutChanges(
             nodes: nodes, needed: needed, shapes: shapes, runsBlocked: Set(runsBlocked.keys),
             readNCHW: Set(runsBlocked.filter(\.value.readsNCHW).keys)) <= mostLayoutChanges
     }
+
+    /// Whether networks without grouped convolutions may run on blocks on this CPU
+    /// (`pk_conv2d_dense_blocked_preferred`).
+    static var denseNetworksMayUseBlocks: Bool { pk_conv2d_dense_blocked_preferred() != 0 }
 
     /// Entering the layout once and leaving it once.
     static let mostLayoutChanges = 2
