@@ -44,20 +44,19 @@ static int pointwise_block_floats(void) {
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
-// A 1x1 dense convolution without padding, at any stride (dilation moves no tap of a 1x1 kernel).
-static int is_pointwise_any_stride(const pk_conv2d_shape *s) {
+int pk_conv2d_is_blocked_pointwise(const pk_conv2d_shape *s) {
     return s->groups == 1 && s->kernel_height == 1 && s->kernel_width == 1 && s->padding_height == 0 &&
         s->padding_width == 0;
 }
 
 static int is_pointwise(const pk_conv2d_shape *s) {
-    return is_pointwise_any_stride(s) && s->stride_height == 1 && s->stride_width == 1;
+    return pk_conv2d_is_blocked_pointwise(s) && s->stride_height == 1 && s->stride_width == 1;
 }
 
 int pk_conv2d_blocked_supported(const pk_conv2d_shape *s) {
     if (pk_conv2d_blocked_reads_nchw(s)) return 1;
     if (s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
-    return is_pointwise_any_stride(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s) ||
+    return pk_conv2d_is_blocked_pointwise(s) || pk_conv2d_is_depthwise(s) || pk_conv2d_is_grouped_blocked(s) ||
         pk_conv2d_winograd_blocked_fits(s) || pk_conv2d_is_dense_blocked(s);
 }
 

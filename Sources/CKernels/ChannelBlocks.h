@@ -61,6 +61,10 @@ void pk_grouped_blocked_pack_weights(const pk_conv2d_shape *shape, const float *
 void pk_grouped_blocked_run(const pk_conv2d_shape *shape, const float *input, const float *packed, const float *bias,
                             const float *residual, pk_activation activation, float *output);
 
+/// A 1x1 dense convolution without padding, at any stride (dilation moves no tap of a 1x1 kernel):
+/// the pointwise kernel's, the strided ones after a gather (ChannelBlocks.c).
+int pk_conv2d_is_blocked_pointwise(const pk_conv2d_shape *shape);
+
 /// Dense (one group) convolutions with a window, not 1x1 and not Winograd's, and those that read
 /// NCHW (pk_conv2d_blocked_reads_nchw) (DenseBlocked.c).
 int pk_conv2d_is_dense_blocked(const pk_conv2d_shape *shape);

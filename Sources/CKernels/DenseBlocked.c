@@ -1,5 +1,5 @@
 // Dense (one group) convolutions with a window on the channel-blocked layout, where Winograd does not
-// take them: ResNet's stride-2 3x3s and its 3x3s on 7x7 maps, VGG's and GoogLeNet's small maps. And
+// take them: ResNet's stride-2 3x3s and its 3x3s on 7x7 maps, AlexNet's 5x5. And
 // the stems, which read the NCHW image (3 channels: no whole block) and write blocks: the same tile
 // with blocks of one channel, each an NCHW plane.
 //
@@ -28,8 +28,7 @@ static int input_lanes(const pk_conv2d_shape *s) { return pk_conv2d_blocked_read
 int pk_conv2d_is_dense_blocked(const pk_conv2d_shape *s) {
     if (pk_conv2d_blocked_reads_nchw(s)) return 1;
     if (s->groups != 1 || s->in_channels % BLOCK != 0 || s->out_channels % BLOCK != 0) return 0;
-    int pointwise = s->kernel_height == 1 && s->kernel_width == 1 && s->padding_height == 0 && s->padding_width == 0;
-    return !pointwise && !pk_conv2d_uses_winograd(s);
+    return !pk_conv2d_is_blocked_pointwise(s) && !pk_conv2d_uses_winograd(s);
 }
 
 // The dense tile has AVX2 and portable forms only. With AVX-512, the NCHW implicit GEMM and max pool
