@@ -273,11 +273,16 @@ static const check_shape check_shapes[] = {
     {"blocked depthwise 5x5, 28 columns", SHAPE(1, 16, 6, 28, 16, 5, 5, 1, 1, 2, 2, 1, 1, 16)},
     {"blocked depthwise 5x5 padding 1, 29 columns", SHAPE(1, 8, 6, 31, 8, 5, 5, 1, 1, 1, 1, 1, 1, 8)},
     {"blocked depthwise 7x7, 13 columns", SHAPE(1, 16, 5, 13, 16, 7, 7, 1, 1, 3, 3, 1, 1, 16)},
-    // Rows under 8 pixels run whole as groups of four on AVX2, the last group partial.
+    // Rows under 8 pixels: AVX2 runs them from padded copies in groups of four, the last group partial.
     {"blocked depthwise 3x3 stride 2, 7 output columns", SHAPE(1, 16, 9, 13, 16, 3, 3, 2, 2, 1, 1, 1, 1, 16)},
     {"blocked depthwise 5x5 stride 2, 5 output columns", SHAPE(1, 8, 9, 10, 8, 5, 5, 2, 2, 2, 2, 1, 1, 8)},
     {"blocked depthwise 3x3, 2 columns", SHAPE(1, 8, 4, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8)},
     {"blocked depthwise 7x7, 28 columns", SHAPE(1, 8, 8, 28, 8, 7, 7, 1, 1, 3, 3, 1, 1, 8)},
+    // Planes up to 32 columns run from zero-padded copies of their rows (DepthwisePaddedAvx2.c): a task's
+    // rows in several copies, a stride-2 copy narrower than the row, a 7x7 kernel at stride 2.
+    {"blocked depthwise 7x7 from padded copies, several copies a task", SHAPE(1, 16, 30, 32, 16, 7, 7, 1, 1, 3, 3, 1, 1, 16)},
+    {"blocked depthwise 3x3 stride 2 unpadded, copy narrower than the row", SHAPE(1, 8, 9, 10, 8, 3, 3, 2, 2, 0, 0, 1, 1, 8)},
+    {"blocked depthwise 7x7 stride 2, batch 2", SHAPE(2, 8, 15, 15, 8, 7, 7, 2, 2, 3, 3, 1, 1, 8)},
     {"blocked grouped, 8 per group, stride 2, odd size", SHAPE(2, 64, 13, 11, 64, 3, 3, 2, 2, 1, 1, 1, 1, 8)},
     {"blocked grouped, 16 per group (2 input blocks), 7x7", SHAPE(1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 4)},
     {"blocked grouped, 2 per group (4 groups share a block)", SHAPE(1, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 8)},

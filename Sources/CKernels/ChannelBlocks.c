@@ -155,6 +155,7 @@ typedef struct {
     int tile_pixels, tile_panels;  // the most pixels and panels `tile` takes
     pk_pointwise_three_blocks_fn three_blocks;  // for a layer's last panel and half panel, or NULL
     pk_depthwise_blocked_row_fn row;
+    pk_depthwise_padded_rows_fn padded_rows;      // or NULL
     int pixels, pixel_block, pixel_blocks;        // pointwise
     int panels, panels_per_task, panel_chunks;    // pointwise
     int panel_units;  // what tasks split: the panels, the last full one and a half one after it as one
@@ -242,6 +243,12 @@ static void depthwise_task(void *context, size_t task) {
         const float *in = job->input + plane_task * in_plane;
         const float *w = job->packed + (size_t)cb * s->kernel_height * s->kernel_width * BLOCK;
         const float *bias = job->bias ? job->bias + (size_t)cb * BLOCK : job->zero_bias;
+        if (job->padded_rows) {
+            size_t at = (plane_task * (size_t)s->out_height + (size_t)oy_begin) * out_row;
+            job->padded_rows(s, in, w, bias, oy_begin, oy_end, job->residual ? job->residual + at : NULL,
+                             job->activation, job->output + at);
+            continue;
+        }
         for (int oy = oy_begin; oy < oy_end; oy++) {
             size_t at = (plane_task * (size_t)s->out_height + (size_t)oy) * out_row;
             job->row(s, in, w, bias, oy, job->residual ? job->residual + at : NULL, job->activation, job->output + at);
@@ -310,6 +317,7 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
         job.tile = pk_pointwise_tile_avx2;
         job.three_blocks = pk_pointwise_three_blocks_avx2;
         job.row = pk_depthwise_blocked_row_avx2;
+        if (pk_depthwise_padded_rows_take(s)) job.padded_rows = pk_depthwise_padded_rows_avx2;
     }
 #endif
 #ifdef PK_HAVE_AVX512_PATH
@@ -319,6 +327,7 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
         job.tile_pixels = PK_POINTWISE_PIXELS_WIDE;
         job.tile_panels = PK_POINTWISE_BLOCKS_WIDE / PK_POINTWISE_BLOCKS;
         job.row = pk_depthwise_blocked_row_avx512;
+        job.padded_rows = NULL;  // its row kernel's masked loads need no guards; the copy is unmeasured there
     }
 #endif
     long wanted = (long)pk_thread_count() * TASKS_PER_THREAD;

@@ -34,6 +34,17 @@ typedef void (*pk_depthwise_blocked_row_fn)(const pk_conv2d_shape *shape, const 
                                             const float *bias, int oy, const float *residual,
                                             pk_activation activation, float *out);
 
+/// Output rows [oy_begin, oy_end) of a depthwise convolution on one channel block, computed from a
+/// zero-padded copy of the input rows they read (DepthwisePaddedAvx2.c); arguments as
+/// pk_depthwise_blocked_row_fn, `residual` and `out` starting at row oy_begin. Taken for small planes
+/// and the kernels it specializes (pk_depthwise_padded_rows_take); each copy holds as many rows as fit
+/// in PK_DEPTHWISE_PADDED_FLOATS (half of L1).
+enum { PK_DEPTHWISE_PADDED_FLOATS = 4096 };
+int pk_depthwise_padded_rows_take(const pk_conv2d_shape *shape);
+typedef void (*pk_depthwise_padded_rows_fn)(const pk_conv2d_shape *shape, const float *in, const float *w,
+                                            const float *bias, int oy_begin, int oy_end, const float *residual,
+                                            pk_activation activation, float *out);
+
 /// The kernel rows [*kh_begin, *kh_end) of output row `oy` whose input row (the returned iy0 plus
 /// kh * dilation_height) lies inside the image; the others read padding (zeros) and are skipped.
 static inline int pk_depthwise_row_taps(const pk_conv2d_shape *s, int oy, int *kh_begin, int *kh_end) {
@@ -146,6 +157,9 @@ void pk_pointwise_tile_avx512(int in_blocks, size_t block_stride, const float *x
                               int pixels, const float *bias, const float *residual, pk_activation activation, float *out);
 void pk_depthwise_blocked_row_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
                                    int oy, const float *residual, pk_activation activation, float *out);
+void pk_depthwise_padded_rows_avx2(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
+                                   int oy_begin, int oy_end, const float *residual, pk_activation activation,
+                                   float *out);
 void pk_depthwise_blocked_row_avx512(const pk_conv2d_shape *shape, const float *in, const float *w, const float *bias,
                                      int oy, const float *residual, pk_activation activation, float *out);
 /// One channel block's eight float64 sums over `pixels` consecutive pixels.

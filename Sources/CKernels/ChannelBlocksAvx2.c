@@ -179,6 +179,7 @@ static PK_AVX2 void depthwise_row(const pk_conv2d_shape *s, const float *in, con
     __m256 bias_v = _mm256_loadu_ps(bias);
     size_t step = (size_t)sw * PK_CHANNEL_BLOCK;
     int ox = 0;
+    // (Planes up to 32 columns come here only without the padded copy: DepthwisePaddedAvx2.c.)
     // MobileNet's and EfficientNet's kernels (3x3 and 5x5, stride 1 or 2) and ConvNeXt's (7x7,
     // stride 1), undilated, share loads. Kernels wider than 3, and rows under 8 pixels, run the
     // whole row in groups of four, borders included: their borders are several pixels, or most of
