@@ -4,7 +4,8 @@ import CKernels
 ///
 /// A value takes the layout of the step that makes it: a channel-blocked convolution makes blocks;
 /// the element-wise steps (activation, add, channel scaling) and max pools keep their first input's;
-/// the global average pool reads either; every other step reads and makes NCHW. Before a step that reads a value
+/// the global average pool reads either; a concatenation's buffer takes its first placed part's
+/// where it can hold blocks (`blockConcatenations`); every other step reads and makes NCHW. Before a step that reads a value
 /// held the other way, one `changeLayout` step makes a copy, which every later such reader shares.
 /// [N, C, 1, 1] values (and those not 4-D) are laid out the same either way and never change. The
 /// plan's input and output are NCHW.
@@ -35,6 +36,8 @@ enum ChannelBlockLayout {
             return copy
         }
 
+        let blockable = blockConcatenations(steps)
+        var concatenationLayouts: [Int: ActivationLayout] = [:]
         for step in steps {
             var operation = step.operation
             let inputs: [Int]
@@ -66,6 +69,13 @@ enum ChannelBlockLayout {
                 made = layout(of: step.inputs[0])
                 operation = .maxPool(shape, made)
                 inputs = step.inputs
+            case .place:
+                // The buffer's first part decides its layout; the other parts are read in it.
+                let root = step.outputs[0]
+                let first = blockable.contains(root) ? layout(of: step.inputs[0]) : .nchw
+                made = concatenationLayouts[root] ?? first
+                concatenationLayouts[root] = made
+                inputs = [read(step.inputs[0], in: made)]
             default:
                 made = .nchw
                 inputs = step.inputs.map { read($0, in: .nchw) }
@@ -79,6 +89,36 @@ enum ChannelBlockLayout {
         return result
     }
 
+    /// The concatenation buffers (values) that may be held in channel blocks: built only by `place`
+    /// steps of 4-D parts along the channels, every part a whole number of blocks, and read by no
+    /// view of a shorter concatenation (`gather`, `scaleShiftSlice`, which read NCHW). There a
+    /// part's slice, the same runs of values in either layout ([N][C][H][W] and
+    /// [N][C/8][H][W][8] both put channel c of image n at (n * C + c) * H * W), is copied as it is.
+    static func blockConcatenations(_ steps: [PlanStep]) -> Set<Int> {
+        var eligible = Set<Int>(), excluded = Set<Int>()
+        for step in steps {
+            switch step.operation {
+            case let .place(slice, rootShape):
+                if wholeBlocks(slice, rootShape: rootShape) { eligible.insert(step.outputs[0]) } else { excluded.insert(step.outputs[0]) }
+            case .convolutionIntoSlice:
+                excluded.insert(step.outputs[0])
+            case .gather, .scaleShiftSlice:
+                excluded.insert(step.inputs[0])
+            default:
+                break
+            }
+        }
+        return eligible.subtracting(excluded)
+    }
+
+    /// Whether `slice` is a whole number of channel blocks of a 4-D buffer, along its channels.
+    private static func wholeBlocks(_ slice: BlockSlice, rootShape: [Int]) -> Bool {
+        guard rootShape.count == 4 else { return false }
+        let plane = rootShape[2] * rootShape[3], block = Int(PK_CHANNEL_BLOCK) * plane
+        return plane > 1 && rootShape[1] % Int(PK_CHANNEL_BLOCK) == 0 && slice.blocks == rootShape[0]
+            && slice.stride == rootShape[1] * plane && slice.offset % block == 0 && slice.length % block == 0
+    }
+
     /// Whether a plan should hold activations in channel blocks.
     ///
     /// Yes when the graph has grouped convolutions that can run on them (depthwise ones, and
@@ -86,11 +126,11 @@ enum ChannelBlockLayout {
     /// Otherwise yes when windowed convolutions run on blocks and the activations change layout at
     /// most `mostLayoutChanges` times. ResNets never change: the stem reads the NCHW image and writes
     /// blocks, and the global average pool reads either way; VGG and AlexNet leave once, before the
-    /// classifier's adaptive pool. On blocks their 3x3s run as Winograd or the dense tile
-    /// and their 1x1s read the input in place, each faster than its NCHW kernel. GoogLeNet's and
-    /// DenseNet's concatenations read NCHW, so those networks would change layout around every
-    /// block and keep NCHW. So do all dense networks where `pk_conv2d_dense_blocked_preferred` says
-    /// the NCHW kernels are the faster ones (AVX-512).
+    /// classifier's adaptive pool; GoogLeNet never: its Inception blocks' concatenations are whole
+    /// blocks. On blocks their 3x3s run as Winograd or the dense tile and their 1x1s read the input
+    /// in place, each faster than its NCHW kernel. DenseNet's concatenations are read as views
+    /// (NCHW), so it would change layout around every layer and keeps NCHW. So do all dense networks
+    /// where `pk_conv2d_dense_blocked_preferred` says the NCHW kernels are the faster ones (AVX-512).
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         var runsBlocked: [Int: (grouped: Bool, windowed: Bool, readsNCHW: Bool)] = [:]
         for index in needed {
@@ -124,7 +164,7 @@ enum ChannelBlockLayout {
     /// The values `assign` would copy into the other layout if the convolutions `runsBlocked` ran on
     /// blocks (those in `readNCHW` reading NCHW), counted on the traced graph: batch norms after a
     /// convolution (folded into it), element-wise steps and max pools keep their input's layout,
-    /// other steps read NCHW.
+    /// concatenations of whole blocks their first part's, other steps read NCHW.
     static func layoutChanges(
         nodes: [TracedNode], needed: [Int], shapes: [[Int]], runsBlocked: Set<Int>, readNCHW: Set<Int>
     ) -> Int {
@@ -132,6 +172,15 @@ enum ChannelBlockLayout {
         for index in needed { for value in nodes[index].outputs { producer[value] = index } }
         func sameEitherWay(_ value: Int) -> Bool {
             shapes[value].count != 4 || shapes[value][2] * shapes[value][3] == 1
+        }
+        // As `blockConcatenations` decides on the plan's steps.
+        let buffers = ConcatenationBuffers(nodes: nodes, shapes: shapes, needed: needed)
+        let viewed = Set(buffers.views.values.map(\.root))
+        func blockable(_ index: Int, dim: Int) -> Bool {
+            let parts = nodes[index].inputs
+            return buffers.roots.contains(index) && !viewed.contains(nodes[index].outputs[0])
+                && parts.allSatisfy { shapes[$0].count == 4 && shapes[$0][1] % Int(PK_CHANNEL_BLOCK) == 0 }
+                && (dim == 1 || dim == -3)
         }
         var blocked = Set<Int>()
         var copied = Set<Int>()
@@ -157,6 +206,9 @@ enum ChannelBlockLayout {
             case .add:
                 let first = node.inputs[0]
                 blocks = blocked.contains(sameEitherWay(first) ? node.inputs[1] : first)
+                read(node.inputs, blocks: blocks)
+            case .concatenate(let dim):
+                blocks = blockable(index, dim: dim) && node.inputs.first.map(blocked.contains) == true
                 read(node.inputs, blocks: blocks)
             case .globalAveragePool, .input, .constant:
                 blocks = false
