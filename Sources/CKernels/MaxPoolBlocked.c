@@ -42,20 +42,51 @@ static void pool_row_portable(const pk_pool2d_shape *s, const float *plane, int 
 }
 
 #ifdef PK_HAVE_AVX2_PATH
+// One output pixel, its window clipped to the input: a row's border pixels.
+static inline PK_AVX2 __m256 pool_pixel_avx2(const pk_pool2d_shape *s, const float *plane, int iy0, int ky_first,
+                                             int ky_end, int ox) {
+    int ix0 = ox * s->stride_width - s->padding_width, kx_first, kx_end;
+    clip_taps(ix0, s->kernel_width, s->dilation_width, s->in_width, &kx_first, &kx_end);
+    __m256 kept = _mm256_set1_ps(-INFINITY);
+    for (int ky = ky_first; ky < ky_end; ky++) {
+        const float *row = plane + (size_t)(iy0 + ky * s->dilation_height) * s->in_width * BLOCK;
+        for (int kx = kx_first; kx < kx_end; kx++)
+            kept = pk_keep_max_avx2(kept, _mm256_loadu_ps(row + (size_t)(ix0 + kx * s->dilation_width) * BLOCK));
+    }
+    return kept;
+}
+
+// Interior pixels, whose windows lie inside the row, four at a time: four independent maxima, where
+// one pixel's chain of dependent max-and-blend pairs waited on their latency at every tap (GoogLeNet's
+// thirteen pools: 1.8-2.5 ms against ONNX Runtime's 1.2-1.4, Zen 3, two threads).
 static PK_AVX2 void pool_row_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *out) {
     int iy0 = oy * s->stride_height - s->padding_height, ky_first, ky_end;
     clip_taps(iy0, s->kernel_height, s->dilation_height, s->in_height, &ky_first, &ky_end);
-    for (int ox = 0; ox < s->out_width; ox++, out += BLOCK) {
-        int ix0 = ox * s->stride_width - s->padding_width, kx_first, kx_end;
-        clip_taps(ix0, s->kernel_width, s->dilation_width, s->in_width, &kx_first, &kx_end);
-        __m256 kept = _mm256_set1_ps(-INFINITY);
+    int sw = s->stride_width, last = s->in_width - 1 - (s->kernel_width - 1) * s->dilation_width + s->padding_width;
+    int interior_begin = (s->padding_width + sw - 1) / sw, interior_end = last < 0 ? 0 : last / sw + 1;
+    if (interior_end > s->out_width) interior_end = s->out_width;
+    if (interior_begin > interior_end) interior_begin = interior_end;
+    size_t step = (size_t)sw * BLOCK;
+    int ox = 0;
+    for (; ox < interior_begin; ox++) _mm256_storeu_ps(out + (size_t)ox * BLOCK, pool_pixel_avx2(s, plane, iy0, ky_first, ky_end, ox));
+    for (; ox + 4 <= interior_end; ox += 4) {
+        __m256 k0 = _mm256_set1_ps(-INFINITY), k1 = k0, k2 = k0, k3 = k0;
         for (int ky = ky_first; ky < ky_end; ky++) {
-            const float *row = plane + (size_t)(iy0 + ky * s->dilation_height) * s->in_width * BLOCK;
-            for (int kx = kx_first; kx < kx_end; kx++)
-                kept = pk_keep_max_avx2(kept, _mm256_loadu_ps(row + (size_t)(ix0 + kx * s->dilation_width) * BLOCK));
+            const float *p = plane + ((size_t)(iy0 + ky * s->dilation_height) * s->in_width +
+                                      (size_t)(ox * sw - s->padding_width)) * BLOCK;
+            for (int kx = 0; kx < s->kernel_width; kx++, p += (size_t)s->dilation_width * BLOCK) {
+                k0 = pk_keep_max_avx2(k0, _mm256_loadu_ps(p));
+                k1 = pk_keep_max_avx2(k1, _mm256_loadu_ps(p + step));
+                k2 = pk_keep_max_avx2(k2, _mm256_loadu_ps(p + 2 * step));
+                k3 = pk_keep_max_avx2(k3, _mm256_loadu_ps(p + 3 * step));
+            }
         }
-        _mm256_storeu_ps(out, kept);
+        _mm256_storeu_ps(out + (size_t)ox * BLOCK, k0);
+        _mm256_storeu_ps(out + (size_t)(ox + 1) * BLOCK, k1);
+        _mm256_storeu_ps(out + (size_t)(ox + 2) * BLOCK, k2);
+        _mm256_storeu_ps(out + (size_t)(ox + 3) * BLOCK, k3);
     }
+    for (; ox < s->out_width; ox++) _mm256_storeu_ps(out + (size_t)ox * BLOCK, pool_pixel_avx2(s, plane, iy0, ky_first, ky_end, ox));
 }
 #endif
 

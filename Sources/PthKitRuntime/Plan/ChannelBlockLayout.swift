@@ -37,6 +37,11 @@ enum ChannelBlockLayout {
         }
 
         let blockable = blockConcatenations(steps)
+        // The plan compiler lets one buffer's writers share a layout.
+        var writers: [Int: ActivationLayout] = [:]
+        for step in steps {
+            if case .convolutionIntoSlice(let convolution, _, _) = step.operation { writers[step.outputs[0]] = convolution.layout }
+        }
         var concatenationLayouts: [Int: ActivationLayout] = [:]
         for step in steps {
             var operation = step.operation
@@ -70,12 +75,17 @@ enum ChannelBlockLayout {
                 operation = .maxPool(shape, made)
                 inputs = step.inputs
             case .place:
-                // The buffer's first part decides its layout; the other parts are read in it.
+                // Convolutions writing into the buffer decide its layout, or else its first part;
+                // the other parts are read in it.
                 let root = step.outputs[0]
                 let first = blockable.contains(root) ? layout(of: step.inputs[0]) : .nchw
-                made = concatenationLayouts[root] ?? first
+                made = concatenationLayouts[root] ?? writers[root] ?? first
                 concatenationLayouts[root] = made
                 inputs = [read(step.inputs[0], in: made)]
+            case .convolutionIntoSlice(let convolution, _, _):
+                made = convolution.layout
+                concatenationLayouts[step.outputs[0]] = made
+                inputs = [read(step.inputs[0], in: convolution.inputLayout)]
             default:
                 made = .nchw
                 inputs = step.inputs.map { read($0, in: .nchw) }
@@ -89,19 +99,23 @@ enum ChannelBlockLayout {
         return result
     }
 
-    /// The concatenation buffers (values) that may be held in channel blocks: built only by `place`
-    /// steps of 4-D parts along the channels, every part a whole number of blocks, and read by no
-    /// view of a shorter concatenation (`gather`, `scaleShiftSlice`, which read NCHW). There a
-    /// part's slice, the same runs of values in either layout ([N][C][H][W] and
-    /// [N][C/8][H][W][8] both put channel c of image n at (n * C + c) * H * W), is copied as it is.
+    /// The concatenation buffers (values) that may be held in channel blocks: built along the channels
+    /// of 4-D parts that are each a whole number of blocks (`BlockSlice.isWholeChannelBlocks`), by
+    /// `place` steps or channel-blocked convolutions writing into them, and read by no view of a
+    /// shorter concatenation (`gather`, `scaleShiftSlice`, which read NCHW). A part is then copied,
+    /// or written, as it is.
     static func blockConcatenations(_ steps: [PlanStep]) -> Set<Int> {
         var eligible = Set<Int>(), excluded = Set<Int>()
         for step in steps {
             switch step.operation {
             case let .place(slice, rootShape):
-                if wholeBlocks(slice, rootShape: rootShape) { eligible.insert(step.outputs[0]) } else { excluded.insert(step.outputs[0]) }
-            case .convolutionIntoSlice:
-                excluded.insert(step.outputs[0])
+                if slice.isWholeChannelBlocks(of: rootShape) { eligible.insert(step.outputs[0]) } else { excluded.insert(step.outputs[0]) }
+            case let .convolutionIntoSlice(convolution, slice, rootShape):
+                if convolution.layout == .channelBlocks && slice.isWholeChannelBlocks(of: rootShape) {
+                    eligible.insert(step.outputs[0])
+                } else {
+                    excluded.insert(step.outputs[0])
+                }
             case .gather, .scaleShiftSlice:
                 excluded.insert(step.inputs[0])
             default:
@@ -109,14 +123,6 @@ enum ChannelBlockLayout {
             }
         }
         return eligible.subtracting(excluded)
-    }
-
-    /// Whether `slice` is a whole number of channel blocks of a 4-D buffer, along its channels.
-    private static func wholeBlocks(_ slice: BlockSlice, rootShape: [Int]) -> Bool {
-        guard rootShape.count == 4 else { return false }
-        let plane = rootShape[2] * rootShape[3], block = Int(PK_CHANNEL_BLOCK) * plane
-        return plane > 1 && rootShape[1] % Int(PK_CHANNEL_BLOCK) == 0 && slice.blocks == rootShape[0]
-            && slice.stride == rootShape[1] * plane && slice.offset % block == 0 && slice.length % block == 0
     }
 
     /// Whether a plan should hold activations in channel blocks.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// How a plan builds concatenations without copying them again and again.
 ///
 /// DenseNet concatenates, before every layer of a block, all feature maps of the block so far
@@ -31,6 +33,14 @@ struct ConcatenationBuffers {
     private(set) var views: [Int: View] = [:]
     /// Node indices of root concatenations: their value is built by placements, not by a step.
     private(set) var roots: Set<Int> = []
+
+    /// Whether the buffer `root` (a value) can be held in channel blocks: every part a whole number of
+    /// blocks along the channels, and no view reading it (views read NCHW).
+    func holdsBlocks(_ root: Int) -> Bool {
+        let parts = placements.values.joined().filter { $0.root == root }
+        return !parts.isEmpty && parts.allSatisfy { $0.slice.isWholeChannelBlocks(of: $0.rootShape) }
+            && !views.values.contains { $0.root == root }
+    }
 
     init(nodes: [TracedNode], shapes: [[Int]], needed: [Int]) {
         let concatenations = needed.compactMap { index -> (index: Int, axis: Int)? in
@@ -85,4 +95,14 @@ struct BlockSlice: Equatable {
 
     /// Values of the buffer the slice lies in.
     var bufferCount: Int { blocks * stride }
+
+    /// Whether the slice is a whole number of channel blocks of a 4-D buffer of `rootShape`, along its
+    /// channels: then it is the same runs of values in either layout ([N][C][H][W] and
+    /// [N][C/8][H][W][8] both put channel c of image n at (n * C + c) * H * W).
+    func isWholeChannelBlocks(of rootShape: [Int]) -> Bool {
+        guard rootShape.count == 4 else { return false }
+        let plane = rootShape[2] * rootShape[3], block = Int(PK_CHANNEL_BLOCK) * plane
+        return plane > 1 && rootShape[1] % Int(PK_CHANNEL_BLOCK) == 0 && blocks == rootShape[0]
+            && stride == rootShape[1] * plane && offset % block == 0 && length % block == 0
+    }
 }

@@ -283,7 +283,7 @@ struct PlanStep: CustomStringConvertible {
         case let .convolutionIntoSlice(convolution, slice, rootShape):
             let input = try value(inputs[0], workspace)
             var buffer = workspace.take(outputs[0]) ?? workspace.buffer(count: slice.bufferCount)
-            try convolution.run(input, into: &buffer, at: slice)
+            convolution.run(input, into: &buffer, at: slice)
             workspace.values[outputs[0]] = Tensor(shape: rootShape, storage: buffer)
         case let .gather(slice, shape):
             workspace.values[outputs[0]] = Tensor(shape: shape, storage: Kernels.gather(slice, of: try value(inputs[0], workspace).storage.array))

@@ -143,15 +143,13 @@ final class PackedConvolution: @unchecked Sendable {
     }
 
     /// Writes the output for `input`, image by image, into `slice` of `buffer` (a concatenation's
-    /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`
-    /// and that the convolution is NCHW, as concatenations are.
-    func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) throws {
-        guard layout == .nchw else {
-            throw RuntimeError.invalidArgument(
-                operation: "compiled plan", reason: "a channel-blocked convolution was planned into a concatenation")
-        }
+    /// buffer; one block of the slice per image). The plan checked that the slice fits `outputShape`,
+    /// and, for a channel-blocked convolution, that it is a whole number of channel blocks: there an
+    /// image's output is the same run of values in either layout.
+    func run(_ input: Tensor, into buffer: inout [Float], at slice: BlockSlice) {
         var cShape = shape
         cShape.batch = 1
+        let blocked = layout == .channelBlocks
         let activation = self.activation.flatMap(Kernels.kernelActivation) ?? PK_ACTIVATION_NONE
         let inputCount = input.count / max(outputShape[0], 1)
         input.storage.withUnsafeBufferPointer { source in
@@ -159,9 +157,12 @@ final class PackedConvolution: @unchecked Sendable {
                 buffer.withUnsafeMutableBufferPointer { destination in
                     guard let source = source.baseAddress, let destination = destination.baseAddress else { return }
                     for image in 0..<outputShape[0] {
-                        pk_conv2d_run(
-                            &cShape, source + image * inputCount, packed, bias, nil, activation,
-                            destination + image * slice.stride + slice.offset)
+                        let from = source + image * inputCount, to = destination + image * slice.stride + slice.offset
+                        if blocked {
+                            pk_conv2d_blocked_run(&cShape, from, packed, bias, nil, activation, to)
+                        } else {
+                            pk_conv2d_run(&cShape, from, packed, bias, nil, activation, to)
+                        }
                     }
                 }
             }

@@ -120,11 +120,15 @@ package enum PlanCompiler {
             fusedAt[last] = .scaleShiftSlice(view.slice, shape: view.shape, scale: scale, shift: shift, activation: activation)
             fusedInputs[last] = ([view.root], value)
         }
-        // A convolution whose output is read only as part of one concatenation writes it there itself.
-        var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
+        // A convolution whose output is read only as part of one concatenation writes it there itself:
+        // an NCHW one into any buffer, a channel-blocked one into a buffer that can hold blocks. One
+        // buffer's writers share a layout: where both would, the blocked ones write (the plan prefers
+        // blocks) and the NCHW ones' outputs are placed.
+        var candidates: [(value: Int, placement: ConcatenationBuffers.Placement, layout: ActivationLayout)] = []
         for (last, (_, value)) in fusedInputs {
-            guard case .convolution(let convolution, nil, _, nil) = fusedAt[last], convolution.layout == .nchw, value != outputValue,
+            guard case .convolution(let convolution, nil, _, nil) = fusedAt[last], value != outputValue,
                 let placements = concatenations.placements[value], placements.count == 1, let placement = placements.first,
+                convolution.layout == .nchw || concatenations.holdsBlocks(placement.root),
                 placement.slice.blocks == convolution.outputShape[0],
                 placement.slice.length * placement.slice.blocks == convolution.outputShape.reduce(1, *),
                 needed.allSatisfy({ index in
@@ -132,7 +136,12 @@ package enum PlanCompiler {
                         || (concatenations.roots.contains(index) && nodes[index].outputs[0] == placement.root)
                 })
             else { continue }
-            writtenInPlace[value] = placement
+            candidates.append((value, placement, convolution.layout))
+        }
+        let blockedBuffers = Set(candidates.filter { $0.layout == .channelBlocks }.map(\.placement.root))
+        var writtenInPlace: [Int: ConcatenationBuffers.Placement] = [:]
+        for candidate in candidates where candidate.layout == .channelBlocks || !blockedBuffers.contains(candidate.placement.root) {
+            writtenInPlace[candidate.value] = candidate.placement
         }
         // Copies of each value into the concatenation buffers it is part of, once it is computed.
         func placements(of values: [Int]) -> [PlanStep] {

@@ -260,6 +260,22 @@ struct PlanTests {
         #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains("+relu") }.count == 1 + layers)
     }
 
+    /// GoogLeNet's Inception blocks on channel blocks: each branch's last convolution writes its
+    /// blocks straight into the block's concatenation buffer (the same runs of values in either
+    /// layout), image by image at batch 2, and nothing is copied into it afterwards. (Where dense
+    /// networks keep NCHW, AVX-512, the NCHW convolutions write there the same way.)
+    @Test func inceptionBranchesWriteTheirBlocksIntoTheConcatenation() throws {
+        let model = try ModelZoo.build("googlenet")
+        let input = Self.randomInput([2, 3, 64, 64], seed: 9)
+        let plan = try model.compiled(for: input.shape)
+        let branches = 9 * 4
+        let layout = ChannelBlockLayout.denseNetworksMayUseBlocks ? " blocked" : ""
+        #expect(plan.summary.filter { $0.hasPrefix("conv") && $0.contains(layout) && $0.contains(" into ") }.count == branches,
+                "\(plan.summary)")
+        #expect(!plan.summary.contains { $0.hasPrefix("place") || $0.hasPrefix("cat") }, "\(plan.summary)")
+        #expect(Self.relativeError(try plan.run(input), try model.referenceForward(input)) <= 1e-4)
+    }
+
     /// Concatenations the DenseNet pattern does not cover: along the width, a prefix read by an add
     /// (copied out of the buffer), and a part that is a convolution's output but not whole images.
     final class PrefixConcatenations: Module, @unchecked Sendable {
