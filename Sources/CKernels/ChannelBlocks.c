@@ -18,16 +18,19 @@
 #include <unistd.h>
 
 enum { BLOCK = PK_CHANNEL_BLOCK, PANEL = PK_POINTWISE_BLOCKS * PK_CHANNEL_BLOCK, TASKS_PER_THREAD = 8 };
-// Pixels a pointwise task keeps: their input (pixels x K floats) stays in half the core's L2 while
-// every panel of the task's output channels streams through it, each weight read once per block.
-// With blocks of 24576 floats (96 KB, sized for Zen 3's 512 KB L2), ResNeXt's 2048 -> 1024 layer
-// at 7x7 ran as five pixel blocks (12, 12, 12, 12 and 1 pixels), each streaming all 8 MB of its
-// weights; on a 2 MB L2 one block takes the 49 pixels. POINTWISE_PIXELS_MAX keeps enough tasks for
-// the threads when K is small.
+// Pixels a pointwise task keeps: their input (pixels x K floats) stays in the core's L2 while every
+// panel of the task's output channels streams through it, each weight read once per block, and the
+// blocks of an image are of equal size. With blocks of 24576 floats (96 KB, sized for Zen 3's 512 KB
+// L2), ResNeXt's 2048 -> 1024 layer at 7x7 ran as five pixel blocks (12, 12, 12, 12 and 1 pixels),
+// each streaming all 8 MB of its weights; with half the L2 as three (24, 24 and 1); with the whole
+// L2 as one. Pairs of deep layers, two threads, median of 100 against half the L2 and unequal blocks
+// (Zen 3): 2048 -> 1024 -> 2048 at 7x7 2902 -> 2764 us, 1024 -> 512 -> 1024 at 14x14 2361 -> 2279,
+// 512 -> 256 -> 512 at 28x28 2301 -> 2219, 1280 -> 320 -> 1280 at 7x7 493 -> 469; shallow ones
+// unchanged. POINTWISE_PIXELS_MAX keeps enough tasks for the threads when K is small.
 enum { POINTWISE_PIXELS_MAX = 40 * PK_POINTWISE_PIXELS, L2_BYTES_DEFAULT = 512 * 1024 };
 
 // Asked once; concurrent first callers store the same value.
-static int pointwise_block_floats(void) {
+static int l2_floats(void) {
     static atomic_int known = 0;
     int floats = atomic_load_explicit(&known, memory_order_relaxed);
     if (floats == 0) {
@@ -36,7 +39,7 @@ static int pointwise_block_floats(void) {
         l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
 #endif
         if (l2 <= 0 || l2 > (64L << 20)) l2 = L2_BYTES_DEFAULT;
-        floats = (int)(l2 / 2 / (long)sizeof(float));
+        floats = (int)(l2 / (long)sizeof(float));
         atomic_store_explicit(&known, floats, memory_order_relaxed);
     }
     return floats;
@@ -360,9 +363,15 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
         job.input_scale = NULL;
     }
     // A whole number of the widest tiles, so every tile but a block's last is full on either path.
-    int block = pointwise_block_floats() / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
+    int block = l2_floats() / s->in_channels / PK_POINTWISE_PIXELS_WIDE * PK_POINTWISE_PIXELS_WIDE;
     block = block < PK_POINTWISE_PIXELS_WIDE ? PK_POINTWISE_PIXELS_WIDE
                                              : (block > POINTWISE_PIXELS_MAX ? POINTWISE_PIXELS_MAX : block);
+    if (block < job.pixels) {
+        // As many blocks, of equal size in whole tiles: a last block of a few pixels streams every
+        // weight for them.
+        int count = ceil_div(job.pixels, block);
+        block = ceil_div(ceil_div(job.pixels, count), PK_POINTWISE_PIXELS_WIDE) * PK_POINTWISE_PIXELS_WIDE;
+    }
     job.panels = ceil_div(s->out_channels, PANEL);
     // The three-block tile needs the last full panel and the half panel after it in one task.
     job.panel_units = job.panels - (job.three_blocks && job.panels >= 2 && s->out_channels % PANEL == BLOCK);
