@@ -181,13 +181,6 @@ enum ChannelBlockLayout {
         }
         // As `blockConcatenations` decides on the plan's steps.
         let buffers = ConcatenationBuffers(nodes: nodes, shapes: shapes, needed: needed)
-        let viewed = Set(buffers.views.values.map(\.root))
-        func blockable(_ index: Int, dim: Int) -> Bool {
-            let parts = nodes[index].inputs
-            return buffers.roots.contains(index) && !viewed.contains(nodes[index].outputs[0])
-                && parts.allSatisfy { shapes[$0].count == 4 && shapes[$0][1] % Int(PK_CHANNEL_BLOCK) == 0 }
-                && (dim == 1 || dim == -3)
-        }
         var blocked = Set<Int>()
         var copied = Set<Int>()
         func read(_ values: [Int], blocks: Bool) {
@@ -213,8 +206,9 @@ enum ChannelBlockLayout {
                 let first = node.inputs[0]
                 blocks = blocked.contains(sameEitherWay(first) ? node.inputs[1] : first)
                 read(node.inputs, blocks: blocks)
-            case .concatenate(let dim):
-                blocks = blockable(index, dim: dim) && node.inputs.first.map(blocked.contains) == true
+            case .concatenate:
+                blocks = buffers.roots.contains(index) && buffers.holdsBlocks(node.outputs[0])
+                    && node.inputs.first.map(blocked.contains) == true
                 read(node.inputs, blocks: blocks)
             case .globalAveragePool, .input, .constant:
                 blocks = false
