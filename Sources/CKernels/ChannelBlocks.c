@@ -259,6 +259,15 @@ static void depthwise_task(void *context, size_t task) {
     }
 }
 
+// Weights of more than twice the threads' L2 caches in all (ResNeXt's 2048 -> 1024 at 7x7, 8 MB, and
+// ResNet-50's 2048 -> 512, 4 MB). A pair of the former, two threads, median of 100 (Zen 3): pixels
+// split between the threads 2663-2742 us, panels split 2507-2535 (ONNX Runtime's chain: 2444); with
+// 1.6 MB (1280 -> 320 at 7x7) the pixel split stays 1-2% ahead.
+static int weights_outgrow_caches(const pk_conv2d_shape *s) {
+    double weights = (double)s->in_channels * s->out_channels * sizeof(float);
+    return weights > 2.0 * (double)l2_floats() * sizeof(float) * pk_thread_count();
+}
+
 int pk_conv2d_blocked_takes_input_scale(const pk_conv2d_shape *s) {
     return pk_conv2d_blocked_supported(s) && is_pointwise(s) && !pk_conv2d_blocked_reads_nchw(s);
 }
@@ -379,12 +388,14 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     // size (a last block of one pixel would stream all the weights for it), make up the count. And
     // an image shared between threads is split by pixels at least once per thread, never only by
     // channels: each thread's run of tasks (ThreadPool.h) is then its own pixels, which the step
-    // before wrote from that core and the next reads there.
+    // before wrote from that core and the next reads there. Unless the weights outgrow the caches:
+    // then each thread streaming all of them for its pixels costs more than reading the other
+    // core's pixels, and the threads split the panels.
     int tiles_across = ceil_div(job.panels, job.tile_panels);
     long per_image = (wanted + s->batch - 1) / s->batch;
     int blocks_wanted = (int)((per_image + tiles_across - 1) / tiles_across);
     int per_thread = ceil_div(pk_thread_count(), s->batch);
-    if (blocks_wanted < per_thread) blocks_wanted = per_thread;
+    if (blocks_wanted < per_thread && !weights_outgrow_caches(s)) blocks_wanted = per_thread;
     if (ceil_div(job.pixels, block) < blocks_wanted) {
         // Whole rows where a block spans one or more, so blocks end where the depthwise steps' row
         // chunks do; whole tiles otherwise.
