@@ -56,13 +56,21 @@ static inline int pk_depthwise_row_taps(const pk_conv2d_shape *s, int oy, int *k
     return iy0;
 }
 
+/// Along one axis of a sliding window (convolution or pooling), the output positions [*begin, *end)
+/// whose every tap lies inside the input: the rest are the borders, whose taps need clipping.
+static inline void pk_window_interior(int in_size, int kernel, int stride, int padding, int dilation, int out_size,
+                                      int *begin, int *end) {
+    int last = in_size - 1 - (kernel - 1) * dilation + padding;
+    *begin = (padding + stride - 1) / stride;
+    *end = last < 0 ? 0 : last / stride + 1;
+    if (*end > out_size) *end = out_size;
+    if (*begin > *end) *begin = *end;
+}
+
 /// The output columns [*begin, *end) whose every tap lies inside the row: the rest are the borders.
 static inline void pk_depthwise_interior_columns(const pk_conv2d_shape *s, int *begin, int *end) {
-    int sw = s->stride_width, last = s->in_width - 1 - (s->kernel_width - 1) * s->dilation_width + s->padding_width;
-    *begin = (s->padding_width + sw - 1) / sw;
-    *end = last < 0 ? 0 : last / sw + 1;
-    if (*end > s->out_width) *end = s->out_width;
-    if (*begin > *end) *begin = *end;
+    pk_window_interior(s->in_width, s->kernel_width, s->stride_width, s->padding_width, s->dilation_width, s->out_width,
+                       begin, end);
 }
 
 /// Grouped convolutions (not depthwise) whose output blocks each read whole input blocks (GroupedBlocked.c).

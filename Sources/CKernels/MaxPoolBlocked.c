@@ -3,6 +3,7 @@
 // anywhere in a window wins. A pixel's eight channels are one vector, so each output pixel is the
 // maximum of its window's vectors in ATen's tap order, whatever the stride or dilation.
 #include "Activation.h"
+#include "ChannelBlocks.h"
 #include "Gemm.h"
 #include "ThreadPool.h"
 
@@ -62,10 +63,9 @@ static inline PK_AVX2 __m256 pool_pixel_avx2(const pk_pool2d_shape *s, const flo
 static PK_AVX2 void pool_row_avx2(const pk_pool2d_shape *s, const float *plane, int oy, float *out) {
     int iy0 = oy * s->stride_height - s->padding_height, ky_first, ky_end;
     clip_taps(iy0, s->kernel_height, s->dilation_height, s->in_height, &ky_first, &ky_end);
-    int sw = s->stride_width, last = s->in_width - 1 - (s->kernel_width - 1) * s->dilation_width + s->padding_width;
-    int interior_begin = (s->padding_width + sw - 1) / sw, interior_end = last < 0 ? 0 : last / sw + 1;
-    if (interior_end > s->out_width) interior_end = s->out_width;
-    if (interior_begin > interior_end) interior_begin = interior_end;
+    int sw = s->stride_width, interior_begin, interior_end;
+    pk_window_interior(s->in_width, s->kernel_width, sw, s->padding_width, s->dilation_width, s->out_width,
+                       &interior_begin, &interior_end);
     size_t step = (size_t)sw * BLOCK;
     int ox = 0;
     for (; ox < interior_begin; ox++) _mm256_storeu_ps(out + (size_t)ox * BLOCK, pool_pixel_avx2(s, plane, iy0, ky_first, ky_end, ox));
