@@ -38,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "After the timed runs, time the compiled plan step by step (--runs runs) and print the slowest steps and the time per kind of step.")
     var profile = false
 
+    @Flag(name: .customLong("all-steps"), help: "With --profile, list every step in plan order instead of the 25 slowest.")
+    var allSteps = false
+
     @Flag(help: "Print {median_ms, min_ms, p90_ms, load_ms, compile_ms, first_result_ms[, verify_wait_ms, sha256_ms], load_peak_rss_mb, peak_rss_mb, startup_rss_mb} as JSON.")
     var json = false
 
@@ -59,6 +62,7 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard batch > 0, runs > 0, warmup >= 0 else { throw ValidationError("--batch and --runs must be positive") }
         guard !(profile && (uncompiled || json)) else { throw ValidationError("--profile times the compiled plan and prints text") }
+        guard profile || !allSteps else { throw ValidationError("--all-steps lists the steps of --profile") }
     }
 
     func run() throws {
@@ -122,7 +126,7 @@ struct BenchCommand: ParsableCommand {
                 + (result.compileMs.map { String(format: ", compile %.1f ms", $0) } ?? "")
                 + String(format: ", first result %.1f ms", result.firstResultMs))
         }
-        if profile { try StepProfile.print(try loaded.model.compiled(for: shape), input: input, runs: runs) }
+        if profile { try StepProfile.print(try loaded.model.compiled(for: shape), input: input, runs: runs, allSteps: allSteps) }
     }
 
     /// A memory figure of this process from /proc/self/status in MB: `VmHWM:`, the peak resident

@@ -4,15 +4,18 @@ import PthKit
 /// `pthkit bench --profile`: where a compiled forward pass spends its time, step by step, for the
 /// person deciding which kernel to work on next.
 enum StepProfile {
-    /// Prints the `limit` slowest steps (median of `runs` timed runs each), then the time per kind of
-    /// step, the summary line without its value numbers.
-    static func print(_ plan: ExecutionPlan, input: Tensor, runs: Int, limit: Int = 25) throws {
+    /// Prints the `limit` slowest steps (median of `runs` timed runs each), or with `allSteps` every
+    /// step in plan order (to see what surrounds a slow one), then the time per kind of step, the
+    /// summary line without its value numbers.
+    static func print(_ plan: ExecutionPlan, input: Tensor, runs: Int, allSteps: Bool = false, limit: Int = 25) throws {
         let steps = try plan.stepTimes(input, runs: runs)
         let total = steps.reduce(0) { $0 + $1.milliseconds }
         Swift.print(String(format: "steps: %d, sum of step medians %.3f ms", steps.count, total))
-        Swift.print("slowest steps (ms, share, step):")
-        let slowest = steps.enumerated().sorted { $0.element.milliseconds > $1.element.milliseconds }.prefix(limit)
-        for (index, step) in slowest {
+        Swift.print(allSteps ? "steps in plan order (ms, share, step):" : "slowest steps (ms, share, step):")
+        let listed = allSteps
+            ? Array(steps.enumerated())
+            : Array(steps.enumerated().sorted { $0.element.milliseconds > $1.element.milliseconds }.prefix(limit))
+        for (index, step) in listed {
             let share = 100 * step.milliseconds / total
             Swift.print(String(format: "  %8.3f %5.1f%%  #%d %@", step.milliseconds, share, index, step.step))
         }

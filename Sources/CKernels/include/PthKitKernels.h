@@ -184,6 +184,16 @@ void pk_layer_norm_channels(const float *x, float *y, size_t batch, size_t chann
 /// channel j * groups + g is input channel g * (channels / groups) + j. `output` must not alias it.
 void pk_channel_shuffle(const float *input, float *output, size_t batch, size_t channels, size_t groups, size_t plane);
 
+/// ShuffleNet's concatenate -> channel_shuffle -> chunk without the concatenation: channel
+/// k * part_count + j of the shuffled whole is channel k of part j, and piece p of piece_count holds
+/// the whole's channels [p * C / piece_count, (p + 1) * C / piece_count), C = part_count *
+/// part_channels (which piece_count divides). Writes piece `piece` into `output`. Parts are
+/// [batch][part_channels][plane], the piece [batch][C / piece_count][plane], aliasing no part. With
+/// `blocked`, both are channel-blocked ([batch][channels / 8][plane][8]), and part_channels and
+/// C / piece_count are multiples of PK_CHANNEL_BLOCK.
+void pk_interleave_channels(const float *const *parts, size_t part_count, size_t part_channels, size_t piece,
+                            size_t piece_count, float *output, size_t batch, size_t plane, int blocked);
+
 /// Channels [first, first + channels) of [batch][input_channels][plane] `input`, as
 /// [batch][channels][plane] `output` (not aliasing it).
 void pk_copy_channels(const float *input, size_t input_channels, size_t first, float *output, size_t channels,

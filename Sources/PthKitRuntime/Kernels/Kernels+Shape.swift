@@ -52,8 +52,8 @@ extension Kernels {
     /// `torch.chunk(x, chunks, dim)`: pieces of ceil(size / chunks) along `dim`, the last one
     /// smaller; fewer than `chunks` pieces when the size does not stretch that far.
     public static func chunk(_ x: Tensor, chunks: Int, dim: Int) throws -> [Tensor] {
-        if PlanTracer.recording != nil {
-            return try traced("chunk", [x]) { try chunk($0[0], chunks: chunks, dim: dim) }
+        if let tracer = PlanTracer.recording {
+            return try tracer.record(.chunk(chunks: chunks, dim: dim), [x]) { try chunk($0[0], chunks: chunks, dim: dim) }
         }
         let op = "chunk"
         try requireConsistent(x, op)
@@ -99,8 +99,8 @@ extension Kernels {
 
     /// `torch.nn.functional.channel_shuffle`: view [N, g, C/g, ...] transposed to [N, C/g, g, ...].
     public static func channelShuffle(_ x: Tensor, groups: Int) throws -> Tensor {
-        if PlanTracer.recording != nil {
-            return try traced("channel_shuffle", x) { try channelShuffle($0, groups: groups) }
+        if let tracer = PlanTracer.recording {
+            return try tracer.record(.channelShuffle(groups: groups), [x]) { [try channelShuffle($0[0], groups: groups)] }[0]
         }
         let op = "channelShuffle"
         try requireConsistent(x, op)

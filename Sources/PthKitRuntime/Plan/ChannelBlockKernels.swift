@@ -79,6 +79,31 @@ enum ChannelBlockKernels {
         }
     }
 
+    /// Piece `piece` of `count` of `channel_shuffle(cat(parts, 1), parts.count)` chunked along the
+    /// channels, parts and piece held in `layout`, into `output`.
+    static func interleaveChannels(
+        _ parts: [Tensor], piece: Int, of count: Int, layout: ActivationLayout, into output: inout [Float]
+    ) {
+        let (batch, channels, plane) = dimensions(parts[0])
+        withBaseAddresses(of: parts[...], collected: []) { partPointers in
+            output.withUnsafeMutableBufferPointer { destination in
+                pk_interleave_channels(
+                    partPointers, parts.count, channels, piece, count, destination.baseAddress, batch, plane,
+                    layout == .channelBlocks ? 1 : 0)
+            }
+        }
+    }
+
+    /// Calls `body` with the base addresses of every tensor's storage, held for the call.
+    private static func withBaseAddresses(
+        of tensors: ArraySlice<Tensor>, collected: [UnsafePointer<Float>?], _ body: ([UnsafePointer<Float>?]) -> Void
+    ) {
+        guard let first = tensors.first else { return body(collected) }
+        first.storage.withUnsafeBufferPointer { values in
+            withBaseAddresses(of: tensors.dropFirst(), collected: collected + [values.baseAddress], body)
+        }
+    }
+
     private static func dimensions(_ tensor: Tensor) -> (Int, Int, Int) {
         (tensor.shape[0], tensor.shape[1], tensor.shape[2] * tensor.shape[3])
     }

@@ -3,7 +3,8 @@ import CKernels
 /// Decides which of a plan's activations are held in channel blocks, and where the layout changes.
 ///
 /// A value takes the layout of the step that makes it: a channel-blocked convolution makes blocks;
-/// the element-wise steps (activation, add, channel scaling) and max pools keep their first input's;
+/// the element-wise steps (activation, add, channel scaling), max pools and shuffled concatenations
+/// of whole blocks keep their first input's;
 /// the global average pool reads either; a concatenation's buffer takes its first placed part's
 /// where it can hold blocks (`blockConcatenations`); every other step reads and makes NCHW. Before a step that reads a value
 /// held the other way, one `changeLayout` step makes a copy, which every later such reader shares.
@@ -86,6 +87,13 @@ enum ChannelBlockLayout {
                 made = convolution.layout
                 concatenationLayouts[step.outputs[0]] = made
                 inputs = [read(step.inputs[0], in: convolution.inputLayout)]
+            case .interleaveChannels(let pieceShape, _):
+                // In blocks when its first part is and every part and piece is whole blocks.
+                let block = Int(PK_CHANNEL_BLOCK), part = shapes[step.inputs[0]]
+                let wholeBlocks = part[1] % block == 0 && pieceShape[1] % block == 0 && !sameEitherWay(step.inputs[0])
+                made = wholeBlocks ? layout(of: step.inputs[0]) : .nchw
+                operation = .interleaveChannels(pieceShape: pieceShape, made)
+                inputs = step.inputs.map { read($0, in: made) }
             default:
                 made = .nchw
                 inputs = step.inputs.map { read($0, in: .nchw) }

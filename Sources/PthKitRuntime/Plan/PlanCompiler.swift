@@ -6,7 +6,8 @@
 ///    weights), then a residual add, then an activation the kernels apply (`PackedConvolution`).
 ///    The fused step runs where the chain's last node ran, so a residual computed after the
 ///    convolution (torchvision's `downsample`) is ready;
-/// 3. keep concatenations in one buffer (`ConcatenationBuffers`): inputs placed into their slices as
+/// 3. copy ShuffleNet's concatenation, channel shuffle and chunk as one (`ShuffledConcatenations`);
+///    keep other concatenations in one buffer (`ConcatenationBuffers`): inputs placed into their slices as
 ///    they are computed, shorter concatenations read out of the longer one's buffer, by the batch norm
 ///    (and activation) that reads them where there is one;
 /// 4. pack every convolution's weights once, and those of linear layers over several rows (with the
@@ -23,10 +24,12 @@ package enum PlanCompiler {
         let needed = neededNodes(nodes, outputValue: outputValue)
         var consumers = [Int](repeating: 0, count: shapes.count)
         var consumerNode = [Int](repeating: -1, count: shapes.count)
+        var readers: [Int: [Int]] = [:]
         for index in needed {
             for value in nodes[index].inputs {
                 consumers[value] += 1
                 consumerNode[value] = index
+                readers[value, default: []].append(index)
             }
         }
         var absorbed = Set<Int>()
@@ -103,7 +106,12 @@ package enum PlanCompiler {
             fusedInputs[last] = ([input], value)
         }
 
-        let concatenations = ConcatenationBuffers(nodes: nodes, shapes: shapes, needed: needed)
+        // Shuffled concatenations are built by one copy of their own, never in a concatenation buffer.
+        let shuffles = ShuffledConcatenations(nodes: nodes, shapes: shapes, needed: needed, readers: readers, outputValue: outputValue)
+        let shuffledAt = Dictionary(uniqueKeysWithValues: shuffles.fusions.map { ($0.runsAt, $0) })
+        absorbed.formUnion(shuffles.replacedNodes)
+        let concatenations = ConcatenationBuffers(
+            nodes: nodes, shapes: shapes, needed: needed.filter { !shuffles.replacedNodes.contains($0) })
         for (index, view) in concatenations.views {
             let viewValue = nodes[index].outputs[0]
             guard view.axis == 1, let next = soleConsumer(viewValue), case let .batchNorm(scale, shift) = nodes[next].operation,
@@ -156,6 +164,13 @@ package enum PlanCompiler {
 
         var steps: [PlanStep] = []
         for index in needed {
+            if let fusion = shuffledAt[index] {
+                steps.append(PlanStep(
+                    operation: .interleaveChannels(pieceShape: fusion.pieceShape, .nchw), inputs: fusion.parts,
+                    outputs: fusion.pieces, releases: []))
+                steps += placements(of: fusion.pieces)
+                continue
+            }
             if let operation = fusedAt[index], let (inputs, output) = fusedInputs[index] {
                 if case .convolution(let convolution, _, _, _) = operation, let placement = writtenInPlace[output] {
                     steps.append(PlanStep(
@@ -200,6 +215,10 @@ package enum PlanCompiler {
             case .maxPool(let shape): operation = .maxPool(shape, .nchw)
             case .multiplyChannels: operation = .multiplyChannels(.nchw, inPlace: false)
             case .add: operation = .add(inPlace: false)
+            case .channelShuffle(let groups):
+                operation = .reference(name: "channel_shuffle") { [try Kernels.channelShuffle($0[0], groups: groups)] }
+            case let .chunk(chunks, dim):
+                operation = .reference(name: "chunk") { try Kernels.chunk($0[0], chunks: chunks, dim: dim) }
             case let .reference(name, run): operation = .reference(name: name, run: run)
             }
             steps.append(PlanStep(operation: operation, inputs: node.inputs, outputs: node.outputs, releases: []))

@@ -24,6 +24,10 @@ package enum TracedOperation {
     case maxPool(pk_pool2d_shape)
     /// x [N, C, H, W] times s [N, C, 1, 1], channel by channel (squeeze-and-excitation's scaling).
     case multiplyChannels
+    /// `channel_shuffle(x, groups)` of [N, C, ...].
+    case channelShuffle(groups: Int)
+    /// `x.chunk(chunks, dim)`: one output per piece.
+    case chunk(chunks: Int, dim: Int)
     case reference(name: String, run: @Sendable ([Tensor]) throws -> [Tensor])
 }
 

@@ -306,6 +306,65 @@ struct PlanTests {
         #expect(Self.relativeError(compiled, reference) <= 1e-6, "\(Self.relativeError(compiled, reference))")
     }
 
+    /// ShuffleNet's units: each unit's concatenation, channel shuffle and the next unit's chunk are
+    /// one copy from the branches into the halves (the stage's last unit's into the whole), on
+    /// channel blocks where halves are whole blocks (x0.5 everywhere, x1.0 in its last stage), on
+    /// NCHW where not, and nothing is concatenated, shuffled, chunked or placed otherwise.
+    @Test(arguments: [
+        ("shufflenet_v2_x1_0", [2, 3, 45, 37], 4), ("shufflenet_v2_x0_5", [1, 3, 64, 64], 16),
+        ("shufflenet_v2_x1_5", [1, 3, 39, 52], 16),
+    ] as [(String, [Int], Int)])
+    func shuffleNetUnitsCopyTheirHalvesOnce(_ name: String, _ shape: [Int], _ onBlocks: Int) throws {
+        let model = try ModelZoo.build(name)
+        let plan = try model.compiled(for: shape)
+        let shuffles = plan.summary.filter { $0.contains("shuffle 2 parts into") }
+        #expect(shuffles.count == 16, "\(plan.summary)")
+        #expect(shuffles.filter { $0.contains("into 1 chunk") }.count == 3)
+        #expect(shuffles.filter { $0.contains(" of blocks") }.count == onBlocks, "\(shuffles)")
+        let copies = ["channel_shuffle", "chunk", "cat", "place"]
+        #expect(!plan.summary.contains { line in copies.contains { line.hasPrefix($0 + " ") } }, "\(plan.summary)")
+        let input = Self.randomInput(shape, seed: 11)
+        let error = Self.relativeError(try plan.run(input), try model.referenceForward(input))
+        #expect(error <= 1e-4, "\(name) \(shape): compiled differs from reference by \(error) of the output's scale")
+    }
+
+    /// Shuffles the ShuffleNet pattern does not cover: three parts (gathered lane by lane on
+    /// blocks), a chunk into three, a shuffle read by two steps, and channels that are not whole
+    /// blocks (NCHW).
+    final class ShuffledConcatenationsModule: Module, @unchecked Sendable {
+        let conv1: Conv2d, conv2: Conv2d, conv3: Conv2d
+
+        init(channels: Int) {
+            conv1 = Conv2d(channels, channels, kernelSize: 3, padding: 1, groups: channels)
+            conv2 = Conv2d(channels, channels, kernelSize: 1)
+            conv3 = Conv2d(channels, channels, kernelSize: 3, stride: 1, padding: 1, groups: channels)
+            super.init()
+        }
+
+        override func forward(_ x: Tensor) throws -> Tensor {
+            let whole = try Kernels.concatenate([conv1(x), conv2(x), conv3(x)], dim: 1)
+            let pieces = try Kernels.chunk(Kernels.channelShuffle(whole, groups: 3), chunks: 3, dim: 1)
+            let twice = try Kernels.channelShuffle(Kernels.concatenate([pieces[2], pieces[0]], dim: -3), groups: 2)
+            return try Kernels.concatenate(
+                [Kernels.flatten(twice, startDim: 1), Kernels.flatten(Kernels.activated(twice, .relu), startDim: 1),
+                 Kernels.flatten(pieces[1], startDim: 1)], dim: 1)
+        }
+    }
+
+    @Test(arguments: [8, 6])
+    func shuffledConcatenationsMatchTheReferencePath(_ channels: Int) throws {
+        let model = ShuffledConcatenationsModule(channels: channels)
+        let input = Self.randomInput([2, channels, 5, 7], seed: 12)
+        let plan = try model.compiled(for: input.shape)
+        let shuffles = plan.summary.filter { $0.hasPrefix("shuffle") }
+        #expect(shuffles.count == 2 && shuffles.filter { $0.contains(" of blocks") }.count == (channels == 8 ? 2 : 0),
+                "\(plan.summary)")
+        #expect(!plan.summary.contains { $0.hasPrefix("channel_shuffle") || $0.hasPrefix("chunk") }, "\(plan.summary)")
+        let (compiled, reference) = (try plan.run(input), try model.referenceForward(input))
+        #expect(compiled.shape == reference.shape)
+        #expect(Self.relativeError(compiled, reference) <= 1e-6, "\(Self.relativeError(compiled, reference))")
+    }
+
     /// Inception v3's and RegNet's batch norms, residual adds and ReLUs all go into convolutions.
     @Test(arguments: [("inception_v3", [1, 3, 79, 75]), ("regnet_y_400mf", [1, 3, 64, 64])])
     func batchNormsAndActivationsFold(_ name: String, _ shape: [Int]) throws {
