@@ -185,14 +185,20 @@ void pk_layer_norm_channels(const float *x, float *y, size_t batch, size_t chann
 void pk_channel_shuffle(const float *input, float *output, size_t batch, size_t channels, size_t groups, size_t plane);
 
 /// ShuffleNet's concatenate -> channel_shuffle -> chunk without the concatenation: channel
-/// k * part_count + j of the shuffled whole is channel k of part j, and piece p of piece_count holds
-/// the whole's channels [p * C / piece_count, (p + 1) * C / piece_count), C = part_count *
-/// part_channels (which piece_count divides). Writes piece `piece` into `output`. Parts are
-/// [batch][part_channels][plane], the piece [batch][C / piece_count][plane], aliasing no part. With
-/// `blocked`, both are channel-blocked ([batch][channels / 8][plane][8]), and part_channels and
-/// C / piece_count are multiples of PK_CHANNEL_BLOCK.
-void pk_interleave_channels(const float *const *parts, size_t part_count, size_t part_channels, size_t piece,
-                            size_t piece_count, float *output, size_t batch, size_t plane, int blocked);
+/// k * parts + j of the shuffled whole is channel k of part j, and piece p of `pieces` holds the
+/// whole's channels [p * C / pieces, (p + 1) * C / pieces), C = parts * part_channels =
+/// pieces * piece_channels. Parts are held as [batch][part_held][plane] and pieces as
+/// [batch][piece_held][plane] (held >= channels: the channels, then zeros), or channel-blocked with
+/// `blocked` ([batch][held / 8][plane][8], held a multiple of PK_CHANNEL_BLOCK).
+typedef struct {
+    size_t parts, part_channels, part_held;
+    size_t pieces, piece_channels, piece_held;
+    size_t batch, plane;
+    int blocked;
+} pk_interleave_shape;
+
+/// Writes piece `piece` into `output` (aliasing no part), its extra held channels zero.
+void pk_interleave_channels(const pk_interleave_shape *shape, const float *const *parts, size_t piece, float *output);
 
 /// Channels [first, first + channels) of [batch][input_channels][plane] `input`, as
 /// [batch][channels][plane] `output` (not aliasing it).

@@ -80,16 +80,20 @@ enum ChannelBlockKernels {
     }
 
     /// Piece `piece` of `count` of `channel_shuffle(cat(parts, 1), parts.count)` chunked along the
-    /// channels, parts and piece held in `layout`, into `output`.
+    /// channels, into `output` of `shape`: parts of `partChannels` channels and pieces of
+    /// `pieceChannels`, each maybe held with more (`ChannelPadding`), all in `layout`.
     static func interleaveChannels(
-        _ parts: [Tensor], piece: Int, of count: Int, layout: ActivationLayout, into output: inout [Float]
+        _ parts: [Tensor], channels partChannels: Int, piece: Int, of count: Int, channels pieceChannels: Int,
+        shape: [Int], layout: ActivationLayout, into output: inout [Float]
     ) {
-        let (batch, channels, plane) = dimensions(parts[0])
+        let (batch, heldChannels, plane) = dimensions(parts[0])
         withBaseAddresses(of: parts[...], collected: []) { partPointers in
             output.withUnsafeMutableBufferPointer { destination in
-                pk_interleave_channels(
-                    partPointers, parts.count, channels, piece, count, destination.baseAddress, batch, plane,
-                    layout == .channelBlocks ? 1 : 0)
+                var geometry = pk_interleave_shape(
+                    parts: parts.count, part_channels: partChannels, part_held: heldChannels, pieces: count,
+                    piece_channels: pieceChannels, piece_held: shape[1], batch: batch, plane: plane,
+                    blocked: layout == .channelBlocks ? 1 : 0)
+                pk_interleave_channels(&geometry, partPointers, piece, destination.baseAddress)
             }
         }
     }

@@ -87,12 +87,13 @@ enum ChannelBlockLayout {
                 made = convolution.layout
                 concatenationLayouts[step.outputs[0]] = made
                 inputs = [read(step.inputs[0], in: convolution.inputLayout)]
-            case .interleaveChannels(let pieceShape, _):
+            case let .interleaveChannels(partChannels, pieceChannels, pieceShape, _):
                 // In blocks when its first part is and every part and piece is whole blocks.
                 let block = Int(PK_CHANNEL_BLOCK), part = shapes[step.inputs[0]]
                 let wholeBlocks = part[1] % block == 0 && pieceShape[1] % block == 0 && !sameEitherWay(step.inputs[0])
                 made = wholeBlocks ? layout(of: step.inputs[0]) : .nchw
-                operation = .interleaveChannels(pieceShape: pieceShape, made)
+                operation = .interleaveChannels(
+                    partChannels: partChannels, pieceChannels: pieceChannels, pieceShape: pieceShape, made)
                 inputs = step.inputs.map { read($0, in: made) }
             default:
                 made = .nchw

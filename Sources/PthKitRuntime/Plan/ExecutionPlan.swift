@@ -225,9 +225,10 @@ struct PlanStep: CustomStringConvertible {
         case multiplyChannels(ActivationLayout, inPlace: Bool)
         /// The input, held in `from`, rewritten into the other layout.
         case changeLayout(from: ActivationLayout)
-        /// `channel_shuffle(cat(inputs, 1), inputs.count)`, chunked into the outputs (each of
-        /// `pieceShape`), all held in `layout` (`ShuffledConcatenations`).
-        case interleaveChannels(pieceShape: [Int], ActivationLayout)
+        /// `channel_shuffle(cat(inputs, 1), inputs.count)` of inputs with `partChannels` channels,
+        /// chunked into the outputs of `pieceChannels` each, held in `pieceShape` (more channels where
+        /// `ChannelPadding` widened them, zeros there), all in `layout` (`ShuffledConcatenations`).
+        case interleaveChannels(partChannels: Int, pieceChannels: Int, pieceShape: [Int], ActivationLayout)
     }
 
     let operation: Operation
@@ -317,11 +318,13 @@ struct PlanStep: CustomStringConvertible {
             }
         case .changeLayout(let layout):
             workspace.values[outputs[0]] = ChannelBlockKernels.changeLayout(try value(inputs[0], workspace), from: layout)
-        case let .interleaveChannels(pieceShape, layout):
+        case let .interleaveChannels(partChannels, pieceChannels, pieceShape, layout):
             let parts = try inputs.map { try value($0, workspace) }
             for (piece, output) in outputs.enumerated() {
                 var buffer = workspace.buffer(count: pieceShape.reduce(1, *))
-                ChannelBlockKernels.interleaveChannels(parts, piece: piece, of: outputs.count, layout: layout, into: &buffer)
+                ChannelBlockKernels.interleaveChannels(
+                    parts, channels: partChannels, piece: piece, of: outputs.count, channels: pieceChannels,
+                    shape: pieceShape, layout: layout, into: &buffer)
                 workspace.values[output] = Tensor(shape: pieceShape, storage: buffer)
             }
         }
@@ -357,7 +360,7 @@ struct PlanStep: CustomStringConvertible {
         case .maxPool(_, let layout): name = layout == .nchw ? "max_pool2d" : "max_pool2d of \(layout)"
         case .multiplyChannels(let layout, _): name = "multiply channels of \(layout)"
         case .changeLayout(let layout): name = layout == .nchw ? "NCHW to channel blocks" : "channel blocks to NCHW"
-        case .interleaveChannels(_, let layout):
+        case .interleaveChannels(_, _, _, let layout):
             name = "shuffle \(inputs.count) parts into \(outputs.count) chunk\(outputs.count == 1 ? "" : "s")"
                 + (layout == .channelBlocks ? " of blocks" : "")
         }

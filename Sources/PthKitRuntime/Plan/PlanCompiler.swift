@@ -51,8 +51,15 @@ package enum PlanCompiler {
         }
 
         let preferChannelBlocks = ChannelBlockLayout.preferred(nodes: nodes, needed: needed, shapes: shapes)
-        var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
-        var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
+        // Each convolution with the batch norm, residual add and activation after it that it absorbs.
+        struct Chain {
+            let index: Int, last: Int, input: Int, value: Int
+            let weights: ConvolutionWeights
+            let batchNorm: (scale: [Float], shift: [Float])?
+            let residual: Int?
+            let activation: Kernels.Activation?
+        }
+        var chains: [Chain] = []
         for index in needed where !absorbed.contains(index) {
             guard case .convolution(let weights) = nodes[index].operation else { continue }
             var value = nodes[index].outputs[0]
@@ -74,20 +81,51 @@ package enum PlanCompiler {
                 }
             }
             let activation = absorbFusableActivation(after: &value, last: &last)
-            let input = nodes[index].inputs[0]
+            absorbed.insert(index)
+            chains.append(Chain(
+                index: index, last: last, input: nodes[index].inputs[0], value: value, weights: weights,
+                batchNorm: batchNorm, residual: residual, activation: activation))
+        }
+
+        // Shuffled concatenations are built by one copy of their own, never in a concatenation buffer.
+        let shuffles = ShuffledConcatenations(nodes: nodes, shapes: shapes, needed: needed, readers: readers, outputValue: outputValue)
+        let shuffledAt = Dictionary(uniqueKeysWithValues: shuffles.fusions.map { ($0.runsAt, $0) })
+        absorbed.formUnion(shuffles.replacedNodes)
+        // Channel counts off the block width, widened where only convolutions and shuffles touch them.
+        let padding = preferChannelBlocks
+            ? ChannelPadding(
+                convolutions: chains.map { chain in
+                    ChannelPadding.Convolution(
+                        node: chain.index, weights: chain.weights, input: chain.input, output: chain.value,
+                        activation: chain.activation, hasResidual: chain.residual != nil)
+                },
+                shuffles: shuffles, shapes: shapes, readers: readers, outputValue: outputValue)
+            : nil
+        let logicalShapes = shapes
+        var shapes = padding?.widened(shapes) ?? shapes
+
+        var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
+        var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
+        for chain in chains {
+            let paddedInput = padding?.channels[chain.input], paddedOutput = padding?.channels[chain.value]
+            var (weights, batchNorm) = (chain.weights, chain.batchNorm)
+            if paddedInput != nil || paddedOutput != nil {
+                weights = try weights.padded(
+                    inputChannels: shapes[chain.input][1], outputChannels: shapes[chain.value][1], batchNorm: batchNorm)
+                batchNorm = nil
+            }
             let packed = try PackedConvolution(
-                weights, inputShape: shapes[input], batchNorm: batchNorm, activation: activation,
+                weights, inputShape: shapes[chain.input], batchNorm: batchNorm, activation: chain.activation,
                 preferChannelBlocks: preferChannelBlocks)
             // The compiled forward pass reads only the packed copy from now on.
-            weights.weight.storage.releaseBorrowedPagesAfterCopy()
-            guard packed.outputShape == shapes[value] else {
+            chain.weights.weight.storage.releaseBorrowedPagesAfterCopy()
+            guard packed.outputShape == shapes[chain.value] else {
                 throw RuntimeError.shapeMismatch(
-                    operation: "compiled plan", expected: "convolution output \(shapes[value])",
+                    operation: "compiled plan", expected: "convolution output \(shapes[chain.value])",
                     found: "\(packed.outputShape)")
             }
-            absorbed.insert(index)
-            fusedAt[last] = .convolution(packed, residual: residual, residualInPlace: false)
-            fusedInputs[last] = (residual.map { [input, $0] } ?? [input], value)
+            fusedAt[chain.last] = .convolution(packed, residual: chain.residual, residualInPlace: false)
+            fusedInputs[chain.last] = (chain.residual.map { [chain.input, $0] } ?? [chain.input], chain.value)
         }
 
         // Linear layers: weights packed once, the activation after them absorbed.
@@ -106,10 +144,6 @@ package enum PlanCompiler {
             fusedInputs[last] = ([input], value)
         }
 
-        // Shuffled concatenations are built by one copy of their own, never in a concatenation buffer.
-        let shuffles = ShuffledConcatenations(nodes: nodes, shapes: shapes, needed: needed, readers: readers, outputValue: outputValue)
-        let shuffledAt = Dictionary(uniqueKeysWithValues: shuffles.fusions.map { ($0.runsAt, $0) })
-        absorbed.formUnion(shuffles.replacedNodes)
         let concatenations = ConcatenationBuffers(
             nodes: nodes, shapes: shapes, needed: needed.filter { !shuffles.replacedNodes.contains($0) })
         for (index, view) in concatenations.views {
@@ -165,9 +199,11 @@ package enum PlanCompiler {
         var steps: [PlanStep] = []
         for index in needed {
             if let fusion = shuffledAt[index] {
+                let channels = (part: logicalShapes[fusion.parts[0]][1], piece: logicalShapes[fusion.pieces[0]][1])
                 steps.append(PlanStep(
-                    operation: .interleaveChannels(pieceShape: fusion.pieceShape, .nchw), inputs: fusion.parts,
-                    outputs: fusion.pieces, releases: []))
+                    operation: .interleaveChannels(
+                        partChannels: channels.part, pieceChannels: channels.piece, pieceShape: shapes[fusion.pieces[0]], .nchw),
+                    inputs: fusion.parts, outputs: fusion.pieces, releases: []))
                 steps += placements(of: fusion.pieces)
                 continue
             }
@@ -224,7 +260,7 @@ package enum PlanCompiler {
             steps.append(PlanStep(operation: operation, inputs: node.inputs, outputs: node.outputs, releases: []))
             steps += placements(of: node.outputs)
         }
-        var shapes = shapes, planOutput = outputValue
+        var planOutput = outputValue
         let laidOut = ChannelBlockLayout.assign(steps, shapes: &shapes, outputValue: &planOutput)
         let fused = ChannelScaleFusion.fuse(laidOut, outputValue: planOutput)
         return ExecutionPlan(
