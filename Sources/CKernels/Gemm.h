@@ -52,6 +52,11 @@ void pk_gemm_wide_tile_avx512(int kc, const float *a, size_t a_next, const float
 /// Whether the AVX-512 tiles run (pk_use_avx2() is true too then: the other kernels take AVX2).
 int pk_use_avx512(void);
 
+/// Whether this CPU executes 512-bit arithmetic at full width: not on AMD's Zen 4 (family 19h, the
+/// only one of that family with AVX-512), which issues each 512-bit operation as two 256-bit halves,
+/// so there AVX-512 tiles gain little over AVX2 ones. 0 on CPUs without AVX-512.
+int pk_avx512_full_width(void);
+
 /// One input row against `strips` (1 or 2) packed B strips of depth k (`b_next` floats apart, rows
 /// of PK_NR floats): sums[s * PK_NR + j] = sum over k of x[k] * b_s[k * PK_NR + j]. A linear layer's
 /// single row (a batch-1 classifier): each weight is read once, with no A panel of five zero rows.

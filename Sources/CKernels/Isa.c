@@ -5,6 +5,9 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#ifdef PK_HAVE_AVX512_PATH
+#include <cpuid.h>
+#endif
 
 enum { ISA_UNDECIDED = -1, ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
@@ -38,6 +41,21 @@ static int isa(void) {
 }
 
 int pk_use_avx2(void) { return isa() >= ISA_AVX2; }
+
+int pk_avx512_full_width(void) {
+#ifdef PK_HAVE_AVX512_PATH
+    if (!cpu_has_avx512()) return 0;
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 1;
+    int amd = ebx == 0x68747541 && edx == 0x69746e65 && ecx == 0x444d4163;  // "AuthenticAMD"
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 1;
+    unsigned family = (eax >> 8) & 0xF;
+    if (family == 0xF) family += (eax >> 20) & 0xFF;
+    return !(amd && family == 0x19);
+#else
+    return 0;
+#endif
+}
 
 int pk_use_avx512(void) { return isa() == ISA_AVX512; }
 

@@ -32,6 +32,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Run these kernels instead of the best this CPU has: avx512, avx2-fma or portable (to compare them on one machine).", valueName: "isa"))
+    var kernels: String?
+
     @Flag(help: "Time the plain module-by-module forward pass instead of the compiled plan.")
     var uncompiled = false
 
@@ -70,6 +73,9 @@ struct BenchCommand: ParsableCommand {
         // baseline that ONNX Runtime's figure in Scripts/bench_models.sh is counted from too.
         let startupResidentMB = Self.statusMegabytes("VmRSS:")
         if let threads { ComputeThreads.set(threads) }
+        if let kernels, !KernelInstructionSet.select(kernels) {
+            throw ValidationError("--kernels \(kernels): not one of avx512, avx2-fma, portable that this CPU runs")
+        }
         Initialization.seed(0)
         let entry = try ModelsManifest.embedded.entry(model)
         let channels = entry?.inputSize.first ?? 3
@@ -120,8 +126,8 @@ struct BenchCommand: ParsableCommand {
         if json {
             print(try JSONOutput.string(result))
         } else {
-            print(String(format: "%@ batch %d input %@: median %.2f ms, min %.2f ms, p90 %.2f ms", model, batch, "\(shape)",
-                         result.medianMs, result.minMs, result.p90Ms)
+            print(String(format: "%@ batch %d input %@ (%@ kernels): median %.2f ms, min %.2f ms, p90 %.2f ms", model, batch,
+                         "\(shape)", KernelInstructionSet.current, result.medianMs, result.minMs, result.p90Ms)
                 + (result.loadMs.map { String(format: ", checkpoint load %.1f ms", $0) } ?? "")
                 + (result.compileMs.map { String(format: ", compile %.1f ms", $0) } ?? "")
                 + String(format: ", first result %.1f ms", result.firstResultMs))

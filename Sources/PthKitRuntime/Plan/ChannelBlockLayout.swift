@@ -145,7 +145,8 @@ enum ChannelBlockLayout {
     /// blocks. On blocks their 3x3s run as Winograd or the dense tile and their 1x1s read the input
     /// in place, each faster than its NCHW kernel. DenseNet's concatenations are read as views
     /// (NCHW), so it would change layout around every layer and keeps NCHW. So do all dense networks
-    /// where `pk_conv2d_dense_blocked_preferred` says the NCHW kernels are the faster ones (AVX-512).
+    /// where `pk_conv2d_dense_blocked_preferred` says the NCHW kernels are the faster ones (full-width
+    /// AVX-512).
     static func preferred(nodes: [TracedNode], needed: [Int], shapes: [[Int]]) -> Bool {
         var runsBlocked: [Int: (grouped: Bool, windowed: Bool, readsNCHW: Bool)] = [:]
         for index in needed {
