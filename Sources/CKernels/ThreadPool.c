@@ -1,3 +1,6 @@
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE  // sched_getcpu, sched_setaffinity, cpu_set_t
+#endif
 #include "ThreadPool.h"
 #include "PthKitKernels.h"
 
@@ -38,6 +41,7 @@ typedef struct {
     _Atomic(void *) context;
     atomic_int shares;  // threads the tasks are split between
     atomic_size_t done;
+    atomic_int caller_cpu;  // where the caller runs (Linux), or -1
 } pool_job;
 
 typedef struct {
@@ -95,9 +99,27 @@ static void run_tasks(uint64_t generation, int self) {
     }
 }
 
+#ifdef __linux__
+// A worker on the caller's CPU cannot help: the caller runs every task itself while the worker waits
+// for its turn. Linux places a woken thread beside the one that woke it (wake-affine), and on this
+// two-CPU machine the balancer then took about 100 ms to separate them: a 5 MB matrix-vector
+// product ran in 67 us instead of 35 for 1,600 jobs in a row, and whole forward passes ran on one
+// core for as long. A worker that finds itself there moves to the other CPUs it was allowed.
+static void leave_cpu(const cpu_set_t *allowed, int cpu) {
+    if (cpu < 0 || CPU_COUNT(allowed) < 2 || !CPU_ISSET(cpu, allowed)) return;
+    cpu_set_t elsewhere = *allowed;
+    CPU_CLR(cpu, &elsewhere);
+    sched_setaffinity(0, sizeof elsewhere, &elsewhere);
+}
+#endif
+
 static void *worker_main(void *argument) {
     int self = (int)(intptr_t)argument;
     uint64_t seen = 0;
+#ifdef __linux__
+    cpu_set_t allowed;  // as inherited from the thread that started the pool
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+#endif
     for (;;) {
         uint64_t current = atomic_load_explicit(&pool.generation, memory_order_acquire);
         for (int round = 0; current == seen && round < SPIN_ROUNDS; round++) {
@@ -110,6 +132,12 @@ static void *worker_main(void *argument) {
             pthread_mutex_unlock(&pool.lock);
         }
         seen = current;
+#ifdef __linux__
+        int cpu = sched_getcpu(), caller = atomic_load_explicit(&pool.jobs[current & 1].caller_cpu, memory_order_relaxed);
+        // The mask left is the allowed one less the caller's CPU of the time, so a later move
+        // starts from all the allowed CPUs again.
+        if (cpu >= 0 && cpu == caller) leave_cpu(&allowed, cpu);
+#endif
         run_tasks(current, self);
     }
     return NULL;
@@ -163,6 +191,11 @@ void pk_parallel_for(size_t task_count, void (*body)(void *, size_t), void *cont
     atomic_store_explicit(&job->context, context, memory_order_relaxed);
     atomic_store_explicit(&job->shares, shares, memory_order_relaxed);
     atomic_store_explicit(&job->done, 0, memory_order_relaxed);
+#ifdef __linux__
+    atomic_store_explicit(&job->caller_cpu, sched_getcpu(), memory_order_relaxed);
+#else
+    atomic_store_explicit(&job->caller_cpu, -1, memory_order_relaxed);
+#endif
     for (int t = 0; t < shares; t++) {
         uint64_t front = (uint64_t)(task_count * (size_t)t / (size_t)shares);
         uint64_t back = (uint64_t)(task_count * (size_t)(t + 1) / (size_t)shares);
