@@ -346,14 +346,17 @@ static void run_blocked(const pk_conv2d_shape *s, const float *input, const floa
     if (pk_conv2d_is_depthwise(s)) {
         // Rows split so that each thread's run of tasks covers whole chunks of every image it has
         // (two chunks a thread), then channel blocks grouped up to the wanted number of tasks. Small
-        // planes, those read from padded copies, are split by channel blocks alone: a chunk of one
-        // or two of their rows copied three or four, and its calls cost more than its work. Two
-        // threads, median of 300 (Zen 3): 960 channels at 7x7 34.4 -> 20.7 us, 576 at 14x14 54.8 ->
-        // 38.3, 1152 at 7x7 5x5 53.7 -> 40.7; mobilenet_v2 end to end 5.0 -> 4.8 ms in alternating
-        // runs, though half of each thread's input was written by the other core. Larger planes
-        // measured no faster split that way.
+        // planes (PK_DEPTHWISE_SMALL_PLANE_WIDTH columns or fewer) are split by channel blocks alone:
+        // a chunk of one or two of their rows copied three or four (AVX2's padded copies), its calls
+        // cost more than its work, and 7 or 14 rows split four ways leave the threads uneven. Two
+        // threads, median of 300 (Zen 3, padded rows): 960 channels at 7x7 34.4 -> 20.7 us, 576 at
+        // 14x14 54.8 -> 38.3, 1152 at 7x7 5x5 53.7 -> 40.7; mobilenet_v2 end to end 5.0 -> 4.8 ms in
+        // alternating runs, though half of each thread's input was written by the other core. Zen 4's
+        // AVX-512 rows, --profile medians of 80: 384 channels at 14x14 25 -> 19-21 us, 576 at 14x14
+        // 41 -> 31, 960 at 7x7 19 -> 16; mobilenet_v2 batch 1 3.91-4.17 -> 3.81-3.90 ms alternating.
+        // Larger planes measured no faster split that way.
         int blocks = s->out_channels / BLOCK, threads = pk_thread_count();
-        int chunks = job.padded_rows ? 1 : ceil_div(2 * threads, s->batch);
+        int chunks = s->in_width <= PK_DEPTHWISE_SMALL_PLANE_WIDTH ? 1 : ceil_div(2 * threads, s->batch);
         job.row_chunks = chunks > s->out_height ? s->out_height : chunks;
         long per_group = (long)s->batch * job.row_chunks;
         int groups = per_group >= wanted ? 1 : (int)((wanted + per_group - 1) / per_group);

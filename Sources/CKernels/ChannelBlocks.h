@@ -40,6 +40,10 @@ typedef void (*pk_depthwise_blocked_row_fn)(const pk_conv2d_shape *shape, const 
 /// and the kernels it specializes (pk_depthwise_padded_rows_take); each copy holds as many rows as fit
 /// in PK_DEPTHWISE_PADDED_FLOATS (half of L1).
 enum { PK_DEPTHWISE_PADDED_FLOATS = 4096 };
+
+/// Depthwise planes this many columns wide or narrower are small: the AVX2 path reads them from
+/// padded copies, and both paths split them between tasks by channel blocks alone (ChannelBlocks.c).
+enum { PK_DEPTHWISE_SMALL_PLANE_WIDTH = 32 };
 int pk_depthwise_padded_rows_take(const pk_conv2d_shape *shape);
 typedef void (*pk_depthwise_padded_rows_fn)(const pk_conv2d_shape *shape, const float *in, const float *w,
                                             const float *bias, int oy_begin, int oy_end, const float *residual,

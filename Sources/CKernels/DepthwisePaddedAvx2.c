@@ -21,8 +21,6 @@ typedef struct {
     int first_row, rows, columns;
 } padded_rows;
 
-enum { WIDEST_PADDED_INPUT = 32 };
-
 static padded_rows padded_geometry(const pk_conv2d_shape *s, int oy_begin, int oy_end) {
     int groups = (s->out_width + GROUP - 1) / GROUP;
     padded_rows g = {
@@ -36,7 +34,7 @@ static padded_rows padded_geometry(const pk_conv2d_shape *s, int oy_begin, int o
 /// How many output rows one copy of PK_DEPTHWISE_PADDED_FLOATS holds; 0 where the shape is not one
 /// this kernel takes.
 static int rows_per_copy(const pk_conv2d_shape *s) {
-    if (s->dilation_height != 1 || s->dilation_width != 1 || s->in_width > WIDEST_PADDED_INPUT) return 0;
+    if (s->dilation_height != 1 || s->dilation_width != 1 || s->in_width > PK_DEPTHWISE_SMALL_PLANE_WIDTH) return 0;
     if (s->stride_width != 1 && s->stride_width != 2) return 0;
     if (s->kernel_width != 3 && s->kernel_width != 5 && s->kernel_width != 7) return 0;
     long row_floats = (long)padded_geometry(s, 0, 1).columns * BLOCK;
