@@ -3,7 +3,8 @@
 // channel, tasks ordered by image then pixels, so each thread copies the pixels the step before it
 // wrote from its own core (ThreadPool.h) instead of whole planes half written by the other one.
 // Last, the pixels a strided 1x1 convolution reads from channel-blocked planes, and the zero-padded
-// planes the blocked grouped and dense convolutions read (blocked, or NCHW for a stem), a plane a task.
+// planes the blocked grouped and dense convolutions read (blocked, or NCHW for a stem), a plane or a
+// band of its rows a task.
 #include "ChannelBlocks.h"
 #include "ThreadPool.h"
 
@@ -96,26 +97,45 @@ typedef struct {
     const float *source;
     float *destination;
     size_t lanes, height, width, padding_height, padding_width, padded_height, padded_width;
+    size_t bands;  // tasks per plane, each a band of its padded rows
 } plane_padding;
 
-static void pad_task(void *context, size_t plane) {
+// Padded rows [band's first, next band's first) of one plane, each row written once: zeros, the
+// source row, zeros.
+static void pad_task(void *context, size_t task) {
     const plane_padding *c = context;
-    size_t padded_plane = c->padded_height * c->padded_width * c->lanes;
-    const float *from = c->source + plane * c->height * c->width * c->lanes;
-    float *to = c->destination + plane * padded_plane;
-    memset(to, 0, padded_plane * sizeof(float));
-    for (size_t y = 0; y < c->height; y++)
-        memcpy(to + ((y + c->padding_height) * c->padded_width + c->padding_width) * c->lanes,
-               from + y * c->width * c->lanes, c->width * c->lanes * sizeof(float));
+    size_t plane = task / c->bands, band = task % c->bands;
+    size_t row_floats = c->padded_width * c->lanes, inner = c->width * c->lanes, left = c->padding_width * c->lanes;
+    size_t first = band * c->padded_height / c->bands, end = (band + 1) * c->padded_height / c->bands;
+    const float *from = c->source + plane * c->height * inner;
+    float *to = c->destination + plane * c->padded_height * row_floats;
+    for (size_t y = first; y < end; y++) {
+        float *row = to + y * row_floats;
+        if (y < c->padding_height || y >= c->padding_height + c->height) {
+            memset(row, 0, row_floats * sizeof(float));
+            continue;
+        }
+        memset(row, 0, left * sizeof(float));
+        memcpy(row + left, from + (y - c->padding_height) * inner, inner * sizeof(float));
+        memset(row + left + inner, 0, (row_floats - left - inner) * sizeof(float));
+    }
 }
 
 void pk_planes_pad(const float *source, float *destination, size_t planes, size_t lanes, size_t height, size_t width,
                    size_t padding_height, size_t padding_width) {
     plane_padding c = {.source = source, .destination = destination, .lanes = lanes, .height = height, .width = width,
                        .padding_height = padding_height, .padding_width = padding_width,
-                       .padded_height = height + 2 * padding_height, .padded_width = width + 2 * padding_width};
-    if (planes * c.padded_height * c.padded_width * lanes < PARALLEL_FLOATS)
+                       .padded_height = height + 2 * padding_height, .padded_width = width + 2 * padding_width,
+                       .bands = 1};
+    if (planes == 0 || c.padded_height == 0) return;
+    if (planes * c.padded_height * c.padded_width * lanes < PARALLEL_FLOATS) {
         for (size_t plane = 0; plane < planes; plane++) pad_task(&c, plane);
-    else
-        pk_parallel_for(planes, pad_task, &c);
+        return;
+    }
+    // Bands of rows where the planes alone cannot give each thread two tasks: a stem's three image
+    // planes went to two threads as two and one.
+    size_t wanted = 2 * (size_t)pk_thread_count();
+    if (planes < wanted) c.bands = (wanted + planes - 1) / planes;
+    if (c.bands > c.padded_height) c.bands = c.padded_height;
+    pk_parallel_for(planes * c.bands, pad_task, &c);
 }
