@@ -26,7 +26,8 @@ typedef struct {
     size_t units_per_image;  // tasks per image: the piece's held planes (NCHW) or blocks
 } interleave_job;
 
-// Where channel `channel` of part `part`, image `image`, starts; in blocks, `lane` its lane.
+// Where channel `channel` of part `part`, image `image`, starts: its plane (NCHW), or its lane of the
+// plane's first pixel (blocks).
 static const float *part_channel(const interleave_job *job, size_t image, size_t part, size_t channel) {
     const pk_interleave_shape *s = job->shape;
     if (!s->blocked) return job->parts[part] + (image * s->part_held + channel) * s->plane;

@@ -107,9 +107,8 @@ package enum PlanCompiler {
         var fusedAt: [Int: PlanStep.Operation] = [:]  // node index where a fused convolution runs
         var fusedInputs: [Int: (inputs: [Int], output: Int)] = [:]
         for chain in chains {
-            let paddedInput = padding?.channels[chain.input], paddedOutput = padding?.channels[chain.value]
             var (weights, batchNorm) = (chain.weights, chain.batchNorm)
-            if paddedInput != nil || paddedOutput != nil {
+            if padding?.channels[chain.input] != nil || padding?.channels[chain.value] != nil {
                 weights = try weights.padded(
                     inputChannels: shapes[chain.input][1], outputChannels: shapes[chain.value][1], batchNorm: batchNorm)
                 batchNorm = nil
