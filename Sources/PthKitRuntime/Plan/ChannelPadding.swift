@@ -104,41 +104,39 @@ struct ChannelPadding {
 }
 
 extension ConvolutionWeights {
-    /// These weights (with `batchNorm` folded in first, as `PackedConvolution` folds it) for an input
-    /// of `inputChannels` and an output of `outputChannels`, at least as many as now: zero weights
-    /// and bias for every added channel. A depthwise convolution (groups == channels) grows its
-    /// groups with its channels.
-    func padded(
-        inputChannels: Int, outputChannels: Int, batchNorm: (scale: [Float], shift: [Float])?
-    ) throws -> ConvolutionWeights {
+    /// These weights for an input of `inputChannels` and an output of `outputChannels`, at least as
+    /// many as now: zero weights (and bias, where there is one) for every added channel. A depthwise
+    /// convolution (groups == channels) grows its groups with its channels.
+    func padded(inputChannels: Int, outputChannels: Int) throws -> ConvolutionWeights {
         let (outputs, perGroup) = (weight.shape[0], weight.shape[1])
         let taps = weight.shape[2] * weight.shape[3]
         let depthwise = groups > 1 && groups == outputs && perGroup == 1
         guard groups == 1 || depthwise, outputChannels >= outputs, inputChannels >= perGroup * groups,
-            batchNorm.map({ $0.scale.count == outputs && $0.shift.count == outputs }) ?? true,
             bias.map({ $0.count == outputs }) ?? true
         else {
             throw RuntimeError.shapeMismatch(
-                operation: "conv2d + batch_norm", expected: "\(outputs) channels, padded to \(outputChannels)",
-                found: "weight \(weight.shape), groups \(groups), batch norm \(batchNorm?.scale.count ?? 0) channels")
+                operation: "conv2d", expected: "\(outputs) channels, padded to \(outputChannels)",
+                found: "weight \(weight.shape), groups \(groups)")
         }
         let newPerGroup = depthwise ? 1 : inputChannels
         var values = [Float](repeating: 0, count: outputChannels * newPerGroup * taps)
-        var newBias = [Float](repeating: 0, count: outputChannels)
         weight.storage.withUnsafeBufferPointer { source in
             for output in 0..<outputs {
-                let scale = batchNorm?.scale[output] ?? 1
                 for input in 0..<perGroup {
                     for tap in 0..<taps {
-                        values[(output * newPerGroup + input) * taps + tap] = source[(output * perGroup + input) * taps + tap] * scale
+                        values[(output * newPerGroup + input) * taps + tap] = source[(output * perGroup + input) * taps + tap]
                     }
                 }
-                newBias[output] = (bias?[output] ?? 0) * scale + (batchNorm?.shift[output] ?? 0)
             }
         }
         return ConvolutionWeights(
             weight: Tensor(shape: [outputChannels, newPerGroup, weight.shape[2], weight.shape[3]], storage: values),
-            bias: newBias, stride: stride, padding: padding, dilation: dilation,
-            groups: depthwise ? outputChannels : 1)
+            bias: bias.map { $0.zeroPadded(to: outputChannels) }, stride: stride, padding: padding,
+            dilation: dilation, groups: depthwise ? outputChannels : 1)
     }
+}
+
+extension Array where Element == Float {
+    /// The values, then zeros up to `count`.
+    func zeroPadded(to count: Int) -> [Float] { self + [Float](repeating: 0, count: Swift.max(count - self.count, 0)) }
 }

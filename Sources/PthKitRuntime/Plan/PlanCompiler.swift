@@ -109,9 +109,18 @@ package enum PlanCompiler {
         for chain in chains {
             var (weights, batchNorm) = (chain.weights, chain.batchNorm)
             if padding?.channels[chain.input] != nil || padding?.channels[chain.value] != nil {
-                weights = try weights.padded(
-                    inputChannels: shapes[chain.input][1], outputChannels: shapes[chain.value][1], batchNorm: batchNorm)
-                batchNorm = nil
+                let (inputs, outputs) = (shapes[chain.input][1], shapes[chain.value][1])
+                // The batch norm must fit the weights as traced before it is widened with them;
+                // `PackedConvolution` then folds it as for any convolution (zero shift for added channels).
+                if let (scale, shift) = batchNorm {
+                    guard scale.count == weights.weight.shape[0], shift.count == scale.count else {
+                        throw RuntimeError.shapeMismatch(
+                            operation: "conv2d + batch_norm", expected: "\(weights.weight.shape[0]) channels",
+                            found: "\(scale.count) batch norm channels")
+                    }
+                    batchNorm = (scale.zeroPadded(to: outputs), shift.zeroPadded(to: outputs))
+                }
+                weights = try weights.padded(inputChannels: inputs, outputChannels: outputs)
             }
             let packed = try PackedConvolution(
                 weights, inputShape: shapes[chain.input], batchNorm: batchNorm, activation: chain.activation,
